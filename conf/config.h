@@ -1,0 +1,266 @@
+// The validated configuration model: what conf/config_loader builds from
+// YAML (DESIGN.md section 4) and what lb/runtime compiles into a snapshot.
+// Plain data; no behaviour beyond small helpers. Every field has the default
+// an operator gets when the key is absent.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lb/net_address.h"
+
+namespace lb::conf {
+
+using Duration = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+// Where a YAML node was, for errors found after loading (reload, cert load).
+struct SourcePos {
+    std::string file;
+    int line = 0;    // 1-based
+    int column = 0;  // 1-based
+    std::string key_path;  // e.g. "listeners[0].tls.certificates[1]"
+    // "file:line:col: key_path: message"
+    std::string format(const std::string& message) const;
+};
+
+// ---------------------------------------------------------------- global
+
+enum class AccessLogFormat { json, combined, off };
+
+struct AccessLog {
+    std::string path = "stdout";   // "stdout", "stderr" or a file path
+    AccessLogFormat format = AccessLogFormat::json;
+};
+
+struct Admin {
+    bool enabled = true;
+    SocketAddress listen = *SocketAddress::parse("127.0.0.1:9901");
+    std::string token_file;        // empty = no token (only allowed on loopback)
+};
+
+struct Global {
+    int workers = 0;               // 0 = auto (one per core)
+    std::string zone;              // zone this appliance runs in
+    int max_connections = 100000;  // client connections over all listeners
+    Duration shutdown_timeout = 30s;
+    std::string pid_file;
+    AccessLog access_log;
+    Admin admin;
+    std::string sticky_secret_file;
+    SourcePos pos;
+};
+
+// ---------------------------------------------------------------- rules
+
+// A header or query condition: name plus alternative values (wildcards allowed).
+struct KeyValuesCondition {
+    std::string key;
+    std::vector<std::string> values;
+};
+
+// All present conditions must match; values inside one condition are OR'ed.
+struct Conditions {
+    std::vector<std::string> host;          // case-insensitive, * and ? wildcards
+    std::vector<std::string> path;          // case-sensitive, * and ? wildcards
+    std::vector<std::string> method;        // exact, upper case
+    std::vector<KeyValuesCondition> header; // name case-insensitive, values wildcard
+    std::vector<KeyValuesCondition> query;  // key and values wildcard, case-sensitive
+    std::vector<Cidr> source_ip;
+    bool empty() const {
+        return host.empty() && path.empty() && method.empty() && header.empty() && query.empty() &&
+               source_ip.empty();
+    }
+};
+
+struct WeightedTargetGroup {
+    std::string name;
+    int weight = 1;                // 0..999 as ALB
+};
+
+struct ForwardAction {
+    std::vector<WeightedTargetGroup> target_groups;  // one or more
+    bool stickiness = false;       // group-level stickiness (lb cookie)
+    Duration stickiness_duration = 1h;
+};
+
+// Absent fields keep the request's value. Placeholders #{protocol} #{host}
+// #{port} #{path} #{query} are expanded from the request.
+struct RedirectAction {
+    std::string protocol = "#{protocol}";  // HTTP | HTTPS | #{protocol}
+    std::string host = "#{host}";
+    std::string port = "#{port}";
+    std::string path = "/#{path}";
+    std::string query = "#{query}";
+    int status = 301;              // 301 302 303 307 308
+};
+
+struct FixedResponseAction {
+    int status = 200;
+    std::string content_type = "text/plain";
+    std::string body;
+};
+
+struct Action {
+    enum class Kind { forward, redirect, fixed_response };
+    Kind kind = Kind::forward;
+    ForwardAction forward;
+    RedirectAction redirect;
+    FixedResponseAction fixed_response;
+    SourcePos pos;
+};
+
+struct Rule {
+    int priority = 0;
+    Conditions conditions;
+    Action action;
+    SourcePos pos;
+};
+
+// ---------------------------------------------------------------- listeners
+
+enum class ListenerProtocol { http, https, tcp, tls_passthrough, udp };
+enum class ProxyProtocol { none, v1, v2 };
+
+struct Certificate {
+    std::string cert;              // PEM chain path
+    std::string key;               // PEM key path
+    SourcePos pos;
+};
+
+struct ListenerTls {
+    std::vector<Certificate> certificates;  // first is the default
+    std::string policy = "recommended";     // recommended | modern | compat
+    Duration handshake_timeout = 10s;
+};
+
+struct Udp {
+    Duration idle_timeout = 120s;
+    int max_flows = 65536;         // per worker
+};
+
+struct TcpKeepalive {
+    bool enabled = true;
+    Duration idle = 60s;           // TCP_KEEPIDLE
+    Duration interval = 10s;       // TCP_KEEPINTVL
+    int count = 6;                 // TCP_KEEPCNT
+};
+
+struct Listener {
+    std::string name;
+    ListenerProtocol protocol = ListenerProtocol::http;
+    SocketAddress listen;
+
+    // Timeouts. idle: no bytes on an idle keep-alive client connection or an
+    // L4 tunnel. header: from the first byte of a request until its headers
+    // are complete (408). tunnel_idle: an upgraded (WebSocket) connection.
+    Duration idle_timeout = 60s;
+    Duration header_timeout = 30s;
+    Duration tunnel_idle_timeout = 1h;
+
+    // Limits: 431 over max_header_size, 413 over max_body_size (0 = none).
+    uint64_t max_header_size = 64 * 1024;
+    uint64_t max_body_size = 0;
+    int max_connections = 0;       // 0 = only the global limit
+
+    std::vector<Cidr> allow;       // empty = everyone
+    std::vector<Rule> rules;       // sorted by priority after loading
+    Action default_action;
+
+    std::optional<ListenerTls> tls;             // https only
+    ProxyProtocol proxy_protocol = ProxyProtocol::none;  // tcp, tls_passthrough: send to targets
+    bool accept_proxy_protocol = false;         // expect a PROXY header from trusted_proxies
+    std::vector<Cidr> trusted_proxies;          // PROXY header / X-Forwarded-For trust
+    TcpKeepalive tcp_keepalive;
+    Udp udp;
+    SourcePos pos;
+};
+
+// ---------------------------------------------------------------- target groups
+
+enum class TargetProtocol { http, https, tcp, udp };
+enum class Algorithm { round_robin, least_outstanding_requests, weighted_random, source_ip_hash };
+
+struct Target {
+    std::string address;           // IP literal as written
+    uint16_t port = 0;
+    SocketAddress addr;            // address + port, resolved
+    int weight = 1;                // 0..1000; 0 = no new traffic
+    std::string zone;
+    SourcePos pos;
+};
+
+struct HealthCheck {
+    bool enabled = false;          // no health_check key = targets healthy at once
+    enum class Protocol { http, https, tcp };
+    Protocol protocol = Protocol::http;
+    std::string path = "/";
+    std::optional<uint16_t> port;  // nullopt = traffic-port
+    Duration interval = 30s;       // 1s..300s
+    Duration timeout = 5s;
+    int healthy_threshold = 5;     // 2..10
+    int unhealthy_threshold = 2;   // 2..10
+    // "200", "200-399", "200,204": list of inclusive ranges.
+    std::string matcher = "200";
+    std::vector<std::pair<int, int>> matcher_ranges{{200, 200}};
+    bool matches(int status) const {
+        for (auto [lo, hi] : matcher_ranges)
+            if (status >= lo && status <= hi) return true;
+        return false;
+    }
+};
+
+struct Stickiness {
+    enum class Type { none, lb_cookie, app_cookie, source_ip };
+    Type type = Type::none;
+    Duration duration = 24h;       // lb_cookie / app_cookie: 1s..7d
+    std::string cookie_name;       // lb_cookie: default LBSTICKY; app_cookie: the app's cookie
+};
+
+struct UpstreamTls {
+    bool verify = true;
+    std::string ca_file;           // empty = system default store
+    std::string server_name;       // SNI; empty = target address
+};
+
+struct TargetGroup {
+    std::string name;
+    TargetProtocol protocol = TargetProtocol::http;
+    Algorithm algorithm = Algorithm::round_robin;
+    bool cross_zone = true;
+    std::map<std::string, int> zone_weights;  // cross_zone: false only
+    Duration deregistration_delay = 300s;     // 0..3600s
+    Duration slow_start = 0s;
+    Duration connect_timeout = 5s;
+    Duration response_timeout = 60s;          // 504 when the target is silent this long
+    Stickiness stickiness;
+    HealthCheck health_check;
+    UpstreamTls tls;                          // protocol: https
+    std::vector<Target> targets;
+    SourcePos pos;
+};
+
+// ---------------------------------------------------------------- config
+
+struct Config {
+    std::string path;              // the file it was loaded from
+    Global global;
+    std::vector<Listener> listeners;
+    std::vector<TargetGroup> target_groups;
+
+    const TargetGroup* find_target_group(const std::string& name) const {
+        for (const auto& group : target_groups)
+            if (group.name == name) return &group;
+        return nullptr;
+    }
+};
+
+const char* to_string(ListenerProtocol protocol);
+const char* to_string(TargetProtocol protocol);
+const char* to_string(Algorithm algorithm);
+
+}  // namespace lb::conf

@@ -1,0 +1,19 @@
+// YAML file -> validated conf::Config. Every error is one line:
+// "file:line:col: key.path: message" (DESIGN.md section 4).
+#pragma once
+
+#include <string>
+
+#include "conf/config.h"
+#include "lb/result.h"
+
+namespace lb::conf {
+
+// Reads, parses and validates. Does not touch sockets or certificate files
+// beyond checking they are readable; lb/runtime does the rest.
+Result<Config> load_config_file(const std::string& path);
+
+// Same, from text (tests); `name` is used as the file name in errors.
+Result<Config> load_config_string(const std::string& yaml, const std::string& name);
+
+}  // namespace lb::conf

@@ -1,0 +1,65 @@
+// Socket addresses and CIDR blocks, IPv4 and IPv6.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lb {
+
+// An IP address plus port, stored as a sockaddr so it can go straight to
+// connect()/bind() without conversion.
+class SocketAddress {
+public:
+    SocketAddress() = default;
+    static SocketAddress from_sockaddr(const sockaddr* sa, socklen_t len);
+
+    // "1.2.3.4:80", "[2001:db8::1]:443", "*:80" (= 0.0.0.0:80).
+    static std::optional<SocketAddress> parse(std::string_view host_port);
+    // A literal IP (no port) plus a port.
+    static std::optional<SocketAddress> from_ip(std::string_view ip, uint16_t port);
+
+    const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage_); }
+    sockaddr* sa() { return reinterpret_cast<sockaddr*>(&storage_); }
+    socklen_t len() const { return len_; }
+    socklen_t* len_ptr() { return &len_; }
+    int family() const { return storage_.ss_family; }
+    bool valid() const { return len_ != 0; }
+
+    uint16_t port() const;
+    void set_port(uint16_t port);
+    // The address only: "1.2.3.4" or "2001:db8::1" (IPv4-mapped IPv6 shown as IPv4).
+    std::string ip_string() const;
+    // "1.2.3.4:80" or "[2001:db8::1]:80".
+    std::string to_string() const;
+    // 16 bytes; IPv4 is mapped to ::ffff:a.b.c.d so both families compare.
+    std::array<uint8_t, 16> ip_bytes() const;
+
+    bool operator==(const SocketAddress& other) const;
+    bool operator!=(const SocketAddress& other) const { return !(*this == other); }
+
+private:
+    sockaddr_storage storage_{};
+    socklen_t len_ = 0;
+};
+
+// A CIDR block such as 10.0.0.0/8 or 2001:db8::/32. A bare address is a /32
+// or /128. IPv4 blocks also match IPv4-mapped IPv6 peers.
+class Cidr {
+public:
+    static std::optional<Cidr> parse(std::string_view text);
+    bool contains(const SocketAddress& addr) const;
+    std::string to_string() const { return text_; }
+
+private:
+    std::array<uint8_t, 16> bytes_{};  // IPv4 stored mapped (::ffff:a.b.c.d)
+    int prefix_ = 0;                   // in the 128-bit space
+    std::string text_;
+};
+
+}  // namespace lb

@@ -1,0 +1,88 @@
+// TargetState: the life of one target (target group, address, port) that
+// outlives config snapshots, so a reload never resets health, counters or a
+// drain timer (DESIGN.md section 3).
+//
+// Threading: one object is shared by every snapshot that names the target and
+// by all threads. Fields are atomics, each with one writer class named below;
+// readers anywhere. The registry that maps keys to objects is main-thread only.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "lb/net_address.h"
+
+namespace lb {
+
+enum class TargetHealth : uint8_t {
+    initial,    // registered, waiting for its first successful checks (no traffic)
+    healthy,
+    unhealthy,
+    unused,     // the group has no health check: takes traffic at once
+};
+
+const char* to_string(TargetHealth health);
+
+class TargetState {
+public:
+    TargetState(std::string group, SocketAddress address);
+
+    const std::string group;
+    const SocketAddress address;
+    const std::string key;  // "address:port" as used in the admin API
+
+    // Written by the health checker (and workers for passive connect failures).
+    std::atomic<TargetHealth> health{TargetHealth::unused};
+    std::atomic<int> consecutive_failures{0};
+    std::atomic<int> consecutive_successes{0};
+
+    // Written by the main thread (reload / admin API). draining_since_ms is a
+    // steady-clock time in ms; 0 when not draining.
+    std::atomic<bool> draining{false};
+    std::atomic<int64_t> drain_deadline_ms{0};
+
+    // Written by workers.
+    std::atomic<int64_t> outstanding_requests{0};  // in flight now (least_outstanding_requests)
+    std::atomic<int64_t> active_connections{0};    // upstream connections open now
+    std::atomic<uint64_t> requests_total{0};
+    std::atomic<uint64_t> connections_total{0};
+    std::atomic<uint64_t> connect_failures{0};
+    std::atomic<uint64_t> responses_5xx{0};
+
+    // May new requests or connections go here?
+    bool routable() const {
+        if (draining.load(std::memory_order_relaxed)) return false;
+        auto h = health.load(std::memory_order_relaxed);
+        return h == TargetHealth::healthy || h == TargetHealth::unused;
+    }
+
+    // Human-readable reason for the current state (admin API). Guarded because
+    // it is a string; written rarely (state changes), read by the admin API.
+    void set_reason(std::string reason);
+    std::string reason() const;
+
+private:
+    mutable std::mutex reason_mutex_;
+    std::string reason_;
+};
+
+// Main thread only: keeps one TargetState per (group, address, port) for as
+// long as any snapshot or live connection holds it.
+class TargetRegistry {
+public:
+    std::shared_ptr<TargetState> get_or_create(const std::string& group, const SocketAddress& address);
+    // Drop entries nobody references any more.
+    void collect();
+
+private:
+    std::unordered_map<std::string, std::weak_ptr<TargetState>> states_;
+};
+
+int64_t steady_now_ms();
+
+}  // namespace lb
