@@ -1,0 +1,174 @@
+"""Fixtures for lb's integration tests: backends, the lb process, cleanup.
+
+Every process a test starts is stopped by a finalizer; lb must exit 0 on
+SIGTERM within a few seconds and leave no sanitizer report, or the test
+errors in teardown. On failure lb's stdout/stderr (and backend logs) are
+attached to the report.
+"""
+
+import os
+import signal
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import lbtest  # noqa: E402
+
+LOG_TAIL_CHARS = 20000
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "big: moves a gibibyte through lb (seconds, not ms)")
+
+
+def pytest_report_header(config):
+    return [f"lb binary: {lbtest.lb_binary()}"
+            + (" (sanitized)" if lbtest.SANITIZED else "")]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for lb in getattr(item, "_lb_instances", []):
+        for label, path in (("stderr", lb.stderr_path), ("stdout", lb.stdout_path)):
+            try:
+                with open(path, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            if len(text) > LOG_TAIL_CHARS:
+                text = "...\n" + text[-LOG_TAIL_CHARS:]
+            report.sections.append((f"lb {label} ({' '.join(lb.cmd)})", text or "(empty)"))
+    for backend in getattr(item, "_backends", []):
+        try:
+            text = backend.log_text()
+        except OSError:
+            continue
+        report.sections.append((f"backend {backend.name} log", text[-LOG_TAIL_CHARS:]))
+
+
+def _track(request, attr, obj):
+    if not hasattr(request.node, attr):
+        setattr(request.node, attr, [])
+    getattr(request.node, attr).append(obj)
+
+
+@pytest.fixture(scope="session")
+def backend_log_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("backends"))
+
+
+@pytest.fixture(scope="session")
+def _session_backends(backend_log_dir):
+    started = []
+    try:
+        for name in ("b1", "b2", "b3"):
+            started.append(lbtest.Backend(name, backend_log_dir))
+        yield started
+    finally:
+        for backend in started:
+            backend.stop()
+
+
+@pytest.fixture
+def backends(_session_backends, request):
+    """Three HTTP backends (b1, b2, b3), shared by the session, healthy."""
+    for backend in _session_backends:
+        backend.set_health(True)
+        _track(request, "_backends", backend)
+    return _session_backends
+
+
+@pytest.fixture(scope="session")
+def _session_echo_backends(backend_log_dir):
+    started = []
+    try:
+        for name in ("echo1", "echo2"):
+            started.append(lbtest.Backend(name, backend_log_dir, tcp_echo=True))
+        yield started
+    finally:
+        for backend in started:
+            backend.stop()
+
+
+@pytest.fixture
+def echo_backends(_session_echo_backends, request):
+    """Two TCP echo backends, shared by the session."""
+    for backend in _session_echo_backends:
+        _track(request, "_backends", backend)
+    return _session_echo_backends
+
+
+@pytest.fixture
+def start_backend(request, tmp_path):
+    """Factory for backends private to one test: start_backend(name, tcp_echo=False)."""
+    started = []
+
+    def start(name, tcp_echo=False):
+        backend = lbtest.Backend(name, str(tmp_path), tcp_echo=tcp_echo)
+        started.append(backend)
+        _track(request, "_backends", backend)
+        return backend
+
+    yield start
+    for backend in started:
+        backend.stop()
+
+
+@pytest.fixture
+def start_lb(request, tmp_path):
+    """Factory: start_lb(config, args=(), wait=True) -> lbtest.Lb.
+
+    `config` is a dict (see lbtest.make_config) or YAML text. Waits until
+    every listen port accepts. At teardown lb still running gets SIGTERM and
+    must exit 0 within 5 s."""
+    started = []
+
+    def start(config, args=(), wait=True, ready_ports=None):
+        name = "lb" if not started else f"lb{len(started) + 1}"
+        lb = lbtest.Lb(config, str(tmp_path), args=args, ready_ports=ready_ports, name=name)
+        started.append(lb)
+        _track(request, "_lb_instances", lb)
+        if wait:
+            lb.wait_ready()
+        return lb
+
+    yield start
+
+    problems = []
+    for lb in started:
+        if not lb.stopped:
+            code = lb.stop(signal.SIGTERM, timeout=5.0)
+            if code is None:
+                problems.append(f"{' '.join(lb.cmd)}: did not exit within 5s of SIGTERM")
+            elif code != 0:
+                problems.append(f"{' '.join(lb.cmd)}: exit code {code} after SIGTERM")
+        report = lb.sanitizer_report()
+        if report:
+            problems.append(f"sanitizer report from lb:\n{report[-LOG_TAIL_CHARS:]}")
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def http_lb(start_lb, backends):
+    """Factory for the common case: an http listener forwarding to the three
+    shared backends. http_lb(listener_extra={}, group_extra={}, args=(),
+    workers=1, **global_extra) -> (lb, port)."""
+
+    def start(listener_extra=None, group_extra=None, args=(), workers=1, targets=None,
+              **global_extra):
+        port = lbtest.free_port()
+        config = lbtest.make_config(
+            [lbtest.http_listener(port, "web", **(listener_extra or {}))],
+            [lbtest.target_group("web", backends if targets is None else targets,
+                                 **(group_extra or {}))],
+            workers=workers, **global_extra)
+        return start_lb(config, args=args), port
+
+    return start

@@ -1,0 +1,242 @@
+"""Bodies: streamed both ways (Content-Length and chunked), bodiless responses,
+Expect: 100-continue, and flat memory for gibibyte transfers."""
+
+import hashlib
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+import backend
+import lbtest
+from lbtest import HttpConn, build_request, chunked
+
+GIB = 1 << 30
+# RSS lb may grow by while moving a gibibyte: buffers are bounded, the body is not held.
+RSS_LIMIT_KIB = int(os.environ.get("LB_TEST_RSS_LIMIT_MIB", "64")) * 1024
+
+
+class PatternChecker:
+    """Verifies a body against backend.py's pattern as it streams in."""
+
+    def __init__(self):
+        self.offset = 0
+        self.ok = True
+
+    def __call__(self, data):
+        view = memoryview(data)
+        while view:
+            piece = view[:backend.IO_CHUNK]
+            if self.ok and bytes(piece) != backend.pattern_slice(self.offset, len(piece)):
+                self.ok = False
+            self.offset += len(piece)
+            view = view[len(piece):]
+
+
+def random_body(size):
+    return os.urandom(size)
+
+
+def test_content_length_upload(http_lb):
+    _, port = http_lb()
+    body = random_body(5 * 1024 * 1024 + 3)
+    with HttpConn(port) as conn:
+        conn.request("POST", "/upload", body=body)
+        echo = conn.read_response().json()
+    assert echo["body_len"] == len(body)
+    assert echo["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_chunked_upload(http_lb):
+    _, port = http_lb()
+    body = random_body(3 * 1024 * 1024 + 11)
+    with HttpConn(port) as conn:
+        conn.request("POST", "/upload", [("Transfer-Encoding", "chunked")], chunked(body))
+        echo = conn.read_response().json()
+    assert echo["body_len"] == len(body)
+    assert echo["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_chunked_upload_with_trailers(http_lb):
+    _, port = http_lb()
+    body = b"hello world"
+    raw = b"5\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: 42\r\n\r\n"
+    with HttpConn(port) as conn:
+        conn.request("POST", "/upload", [("Transfer-Encoding", "chunked")], raw)
+        echo = conn.read_response().json()
+        conn.request("GET", "/after")  # framing intact after the trailer
+        assert conn.read_response().json()["path"] == "/after"
+    assert echo["body_len"] == len(body)
+    assert echo["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_chunked_upload_sent_slowly(http_lb):
+    _, port = http_lb()
+    pieces = [os.urandom(n) for n in (10, 2000, 1, 70000)]
+    with HttpConn(port) as conn:
+        conn.send(build_request("POST", "/upload", [("Transfer-Encoding", "chunked")]))
+        for piece in pieces:
+            conn.send(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            time.sleep(0.05)
+        conn.send(b"0\r\n\r\n")
+        echo = conn.read_response().json()
+    body = b"".join(pieces)
+    assert echo["body_len"] == len(body)
+    assert echo["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+@pytest.mark.parametrize("path", ["/bytes", "/chunked"])
+def test_download(http_lb, path):
+    _, port = http_lb()
+    size = 8 * 1024 * 1024 + 5
+    checker = PatternChecker()
+    with HttpConn(port) as conn:
+        conn.request("GET", f"{path}/{size}")
+        response = conn.read_response(sink=checker, timeout=30)
+        assert response.status == 200
+        assert checker.offset == size and checker.ok
+        conn.request("GET", "/next")  # connection still usable
+        assert conn.read_response().json()["path"] == "/next"
+
+
+def test_empty_chunked_download(http_lb):
+    _, port = http_lb()
+    with HttpConn(port) as conn:
+        conn.request("GET", "/chunked/0")
+        response = conn.read_response()
+        assert response.status == 200 and response.body == b""
+        conn.request("GET", "/next")
+        assert conn.read_response().json()["path"] == "/next"
+
+
+def test_head_204_304_have_no_body_and_keep_alive(http_lb):
+    _, port = http_lb()
+    with HttpConn(port) as conn:
+        conn.request("HEAD", "/bytes/1000")
+        head = conn.read_response(head=True)
+        assert head.status == 200
+        assert head.header("Content-Length") == "1000"
+        conn.request("GET", "/nocontent")
+        assert conn.read_response().status == 204
+        conn.request("GET", "/notmodified")
+        not_modified = conn.read_response()
+        assert not_modified.status == 304
+        assert not_modified.header("ETag") == '"v1"'
+        conn.request("HEAD", "/chunked/5000")
+        assert conn.read_response(head=True).status == 200
+        # Any stray body byte from above would corrupt this response.
+        conn.request("GET", "/still-alive")
+        response = conn.read_response()
+        assert response.status == 200
+        assert response.json()["path"] == "/still-alive"
+        assert not conn.is_closed(timeout=0.3)
+
+
+def test_expect_100_continue_raw(http_lb):
+    _, port = http_lb()
+    body = os.urandom(64 * 1024)
+    with HttpConn(port) as conn:
+        conn.send(build_request("POST", "/upload", [("Content-Length", str(len(body))),
+                                                    ("Expect", "100-continue")]))
+        # Nothing is sent until the interim response arrives.
+        version, status, _, _ = conn.read_head(timeout=5)
+        assert status == 100
+        conn.send(body)
+        response = conn.read_response()
+        assert response.status == 200
+        assert response.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_expect_100_continue_with_curl(http_lb, tmp_path):
+    _, port = http_lb()
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(os.urandom(200 * 1024))  # > 1 KiB: curl sends Expect
+    started = time.monotonic()
+    result = subprocess.run(
+        ["curl", "-sS", "--expect100-timeout", "10", "--data-binary", f"@{payload}",
+         "-w", "\n%{http_code}", f"http://127.0.0.1:{port}/upload"],
+        capture_output=True, text=True, timeout=30)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    body, _, code = result.stdout.rpartition("\n")
+    assert code == "200"
+    assert f'"body_len": {200 * 1024}' in body
+    # curl only waits out its 10 s timer if no 100 Continue ever came.
+    assert elapsed < 5, f"curl waited {elapsed:.1f}s for 100 Continue"
+
+
+# ---------------------------------------------------------------- gibibytes
+
+
+def _upload_gib(port, lb):
+    block = os.urandom(1 << 20)
+    digest = hashlib.sha256()
+    for _ in range(GIB // len(block)):
+        digest.update(block)
+    errors = []
+
+    def send_all(conn):
+        try:
+            conn.send(build_request("POST", "/upload", [("Content-Length", str(GIB))]))
+            for _ in range(GIB // len(block)):
+                conn.sock.sendall(block)
+        except OSError as error:
+            errors.append(error)
+
+    with HttpConn(port, timeout=120) as conn:
+        baseline = lb.rss_kib()
+        with lbtest.RssSampler(lb.pid) as sampler:
+            sender = threading.Thread(target=send_all, args=(conn,))
+            sender.start()
+            sender.join(300)
+            response = conn.read_response(timeout=120)
+    assert not errors, errors
+    echo = response.json()
+    assert echo["body_len"] == GIB
+    assert echo["body_sha256"] == digest.hexdigest()
+    return baseline, sampler.peak_kib
+
+
+@pytest.mark.big
+def test_gib_upload_streams_with_flat_memory(http_lb, backends):
+    lb, port = http_lb(targets=[backends[0]])
+    lbtest.get(port, "/warm-up")
+    baseline, peak = _upload_gib(port, lb)
+    assert peak - baseline < RSS_LIMIT_KIB, f"RSS grew {(peak - baseline) // 1024} MiB"
+
+
+@pytest.mark.big
+def test_gib_download_streams_with_flat_memory(http_lb, backends):
+    lb, port = http_lb(targets=[backends[0]])
+    lbtest.get(port, "/warm-up")
+    checker = PatternChecker()
+    with HttpConn(port, timeout=120) as conn:
+        baseline = lb.rss_kib()
+        with lbtest.RssSampler(lb.pid) as sampler:
+            conn.request("GET", f"/bytes/{GIB}")
+            response = conn.read_response(sink=checker, timeout=300)
+    assert response.status == 200
+    assert checker.offset == GIB and checker.ok
+    growth = sampler.peak_kib - baseline
+    assert growth < RSS_LIMIT_KIB, f"RSS grew {growth // 1024} MiB"
+
+
+@pytest.mark.big
+def test_slow_reader_download_is_back_pressured(http_lb, backends):
+    # A client that stops reading must not make lb buffer the whole response.
+    lb, port = http_lb(targets=[backends[0]])
+    lbtest.get(port, "/warm-up")
+    with HttpConn(port, timeout=60) as conn:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        baseline = lb.rss_kib()
+        with lbtest.RssSampler(lb.pid) as sampler:
+            conn.request("GET", f"/bytes/{GIB // 4}")
+            time.sleep(3)  # not reading: lb's buffers and the backend stall
+        growth = sampler.peak_kib - baseline
+        checker = PatternChecker()
+        response = conn.read_response(sink=checker, timeout=120)
+    assert response.status == 200 and checker.offset == GIB // 4 and checker.ok
+    assert growth < RSS_LIMIT_KIB, f"RSS grew {growth // 1024} MiB while the client stalled"

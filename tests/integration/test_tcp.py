@@ -1,0 +1,154 @@
+"""TCP listener: a byte pump to tcp targets, round robin, half-close, idle."""
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+import lbtest
+from lbtest import dur, free_port, make_config, target_group, tcp_listener
+
+
+@pytest.fixture
+def tcp_lb(start_lb, echo_backends):
+    """tcp_lb(listener_extra={}, targets=None, args=()) -> (lb, port)."""
+
+    def start(listener_extra=None, targets=None, args=()):
+        port = free_port()
+        config = make_config(
+            [tcp_listener(port, "echo", **(listener_extra or {}))],
+            [target_group("echo", echo_backends if targets is None else targets,
+                          protocol="tcp")])
+        return start_lb(config, args=args), port
+
+    return start
+
+
+def recv_exact(sock, n, timeout=10):
+    sock.settimeout(timeout)
+    out = bytearray()
+    while len(out) < n:
+        data = sock.recv(n - len(out))
+        if not data:
+            raise AssertionError(f"closed after {len(out)} of {n} bytes")
+        out += data
+    return bytes(out)
+
+
+def recv_until_eof(sock, timeout=10):
+    sock.settimeout(timeout)
+    out = bytearray()
+    while data := sock.recv(1 << 20):
+        out += data
+    return bytes(out)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_echo_through_lb(tcp_lb, workers):
+    _, port = tcp_lb(args=["--workers", str(workers)])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for size in (1, 1000, 300000):
+            data = os.urandom(size)
+            sock.sendall(data)
+            assert recv_exact(sock, size) == data
+
+
+def test_round_robin_over_two_echo_backends(tcp_lb, echo_backends):
+    _, port = tcp_lb()
+    before = [b.log_text().count("accept ") for b in echo_backends]
+    for i in range(4):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"ping %d" % i)
+            assert recv_exact(sock, len(b"ping %d" % i)) == b"ping %d" % i
+    after = [b.log_text().count("accept ") for b in echo_backends]
+    assert [a - b for a, b in zip(after, before)] == [2, 2]
+
+
+def test_half_close_propagated(tcp_lb, echo_backends):
+    # The client stops sending but must still get every echoed byte, then EOF.
+    _, port = tcp_lb(targets=[echo_backends[0]])
+    data = os.urandom(8 * 1024 * 1024)
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        def send():
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.3)  # let the FIN overtake the echo inside lb
+        received = recv_until_eof(sock, timeout=20)
+        sender.join(10)
+    assert len(received) == len(data)
+    assert received == data
+    lbtest.wait_for(lambda: "half-close" in echo_backends[0].log_text(), timeout=5,
+                    what="the backend to see the half-close")
+
+
+def test_server_close_reaches_client(tcp_lb, start_backend):
+    # A target that closes at once: the client sees EOF, not a hang.
+    silent = start_backend("closer")  # HTTP backend: closes on a bad request
+    _, port = tcp_lb(targets=[silent])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"\r\n\r\n")
+        data = recv_until_eof(sock, timeout=10)
+    assert data.startswith(b"HTTP/1.1 400")
+
+
+def test_refused_target_closes_client(tcp_lb):
+    _, port = tcp_lb(targets=[lbtest.dead_target()])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.settimeout(10)
+        try:
+            assert sock.recv(100) == b""
+        except ConnectionResetError:
+            pass
+
+
+def test_connect_failure_retried_on_next_target(tcp_lb, echo_backends):
+    _, port = tcp_lb(targets=[lbtest.dead_target(), echo_backends[0]])
+    for i in range(4):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"try %d" % i)
+            assert recv_exact(sock, len(b"try %d" % i)) == b"try %d" % i
+
+
+def test_idle_timeout_closes_idle_tunnel(tcp_lb):
+    _, port = tcp_lb(listener_extra={"idle_timeout": dur(1)})
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"hello")
+        assert recv_exact(sock, 5) == b"hello"
+        started = time.monotonic()
+        try:
+            assert recv_until_eof(sock, timeout=8) == b""
+        except ConnectionResetError:
+            pass
+        elapsed = time.monotonic() - started
+    assert 0.8 <= elapsed < 6, elapsed
+
+
+def test_active_tunnel_outlives_idle_timeout(tcp_lb):
+    _, port = tcp_lb(listener_extra={"idle_timeout": dur(1)})
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        started = time.monotonic()
+        i = 0
+        while time.monotonic() - started < 2.5:
+            message = b"tick %d" % i
+            sock.sendall(message)
+            assert recv_exact(sock, len(message)) == message
+            time.sleep(0.3)
+            i += 1
+
+
+def test_many_concurrent_tunnels(tcp_lb):
+    _, port = tcp_lb()
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(50)]
+    try:
+        for i, sock in enumerate(socks):
+            sock.sendall(b"conn %d" % i)
+        for i, sock in enumerate(socks):
+            assert recv_exact(sock, len(b"conn %d" % i)) == b"conn %d" % i
+    finally:
+        for sock in socks:
+            sock.close()
