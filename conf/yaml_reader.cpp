@@ -122,8 +122,9 @@ Duration YamlValue::duration(Duration min, Duration max) const {
     const std::string& text = scalar("a duration");
     auto value = parse_duration(text);
     if (!value) fail("invalid duration '" + text + "': use a number with ms, s, m, h or d");
+    // "between 0s and 1h" reads better than "at most 1h" for durations.
     if (*value < min || *value > max)
-        fail(range_message(format_duration(min), format_duration(max), min.count() > 0, max != max_duration));
+        fail(range_message(format_duration(min), format_duration(max), true, max != max_duration));
     return *value;
 }
 
