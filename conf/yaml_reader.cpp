@@ -194,7 +194,7 @@ void YamlMapping::check_keys(std::initializer_list<std::string_view> known_keys,
             } else if (auto suggestion = closest_match(name, known_keys); !suggestion.empty()) {
                 message += " (did you mean '" + suggestion + "'?)";
             }
-            key.with_path(self_.path()).fail(message);
+            key.with_path(child_path(self_.path(), name)).fail(message);
         }
         for (size_t j = 0; j < i; ++j)
             if (entries_[j].key.node().Scalar() == name)

@@ -64,12 +64,12 @@ listeners:
     listen: 127.0.0.1:8080
     default_action: { forward: { target_group: web } }
 )")),
-              "lb.yaml:5:5: listeners[0]: unknown key 'protcol' (did you mean 'protocol'?)");
+              "lb.yaml:5:5: listeners[0].protcol: unknown key 'protcol' (did you mean 'protocol'?)");
 }
 
 TEST(ConfigErrors, UnknownTopLevelKeyWithoutSuggestion) {
-    EXPECT_EQ(load_error("frobnicate: 1\n"), "lb.yaml:1:1: unknown key 'frobnicate'");
-    EXPECT_EQ(load_error("listener: []\n"), "lb.yaml:1:1: unknown key 'listener' (did you mean 'listeners'?)");
+    EXPECT_EQ(load_error("frobnicate: 1\n"), "lb.yaml:1:1: frobnicate: unknown key 'frobnicate'");
+    EXPECT_EQ(load_error("listener: []\n"), "lb.yaml:1:1: listener: unknown key 'listener' (did you mean 'listeners'?)");
 }
 
 TEST(ConfigErrors, UnknownKeyDeepInside) {
@@ -79,7 +79,7 @@ target_groups:
     health_check:
       intervall: 10s
 )")),
-              "lb.yaml:4:7: target_groups[0].health_check: unknown key 'intervall' (did you mean 'interval'?)");
+              "lb.yaml:4:7: target_groups[0].health_check.intervall: unknown key 'intervall' (did you mean 'interval'?)");
 }
 
 TEST(ConfigErrors, MergeKeysAreNotSupported) {
@@ -88,7 +88,7 @@ target_groups:
   - &base { name: a }
   - <<: *base
 )")),
-              "lb.yaml:3:5: target_groups[1]: unknown key '<<' (YAML merge keys are not supported)");
+              "lb.yaml:3:5: target_groups[1].<<: unknown key '<<' (YAML merge keys are not supported)");
 }
 
 TEST(ConfigErrors, DuplicateKey) {

@@ -1,0 +1,52 @@
+#include "lb/listen_socket.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace lb {
+
+Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddress& address, Kind kind, int count) {
+    std::shared_ptr<ListenSocketSet> set(new ListenSocketSet(address, kind));
+    for (int i = 0; i < count; ++i) {
+        int type = (kind == Kind::stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
+        int fd = ::socket(address.family(), type, 0);
+        if (fd < 0) return Error{"socket(): " + std::string(strerror(errno))};
+        set->fds_.push_back(fd);
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        // [::]:80 and 0.0.0.0:80 are separate listeners, as in nginx.
+        if (address.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (kind == Kind::datagram) {
+            setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+        }
+        if (::bind(fd, address.sa(), address.len()) != 0) {
+            return Error{"cannot listen on " + address.to_string() + ": " + strerror(errno)};
+        }
+        if (kind == Kind::stream && ::listen(fd, 4096) != 0) {
+            return Error{"listen() on " + address.to_string() + ": " + strerror(errno)};
+        }
+    }
+    return set;
+}
+
+ListenSocketSet::~ListenSocketSet() {
+    for (int fd : fds_) ::close(fd);
+}
+
+Result<std::shared_ptr<ListenSocketSet>> ListenSocketPool::get(const SocketAddress& address,
+                                                               ListenSocketSet::Kind kind, int count) {
+    std::string key = (kind == ListenSocketSet::Kind::stream ? "tcp " : "udp ") + address.to_string();
+    auto& slot = sets_[key];
+    if (auto existing = slot.lock(); existing && existing->count() == count) return existing;
+    auto opened = ListenSocketSet::open(address, kind, count);
+    if (!opened) return opened;
+    slot = *opened;
+    return opened;
+}
+
+}  // namespace lb

@@ -1,0 +1,47 @@
+// ListenSocketSet: one SO_REUSEPORT socket per worker bound to a listener
+// address, so the kernel spreads new connections over the workers.
+//
+// Threading: opened on the main thread; snapshots share it by shared_ptr, so
+// a reload that keeps an address keeps its sockets (no accept gap). Worker i
+// only touches fd(i). The fds close when the last snapshot naming them goes.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lb/net_address.h"
+#include "lb/result.h"
+
+namespace lb {
+
+class ListenSocketSet {
+public:
+    enum class Kind { stream, datagram };
+
+    static Result<std::shared_ptr<ListenSocketSet>> open(const SocketAddress& address, Kind kind, int count);
+    ~ListenSocketSet();
+
+    int fd(int worker) const { return fds_[static_cast<size_t>(worker)]; }
+    int count() const { return static_cast<int>(fds_.size()); }
+    const SocketAddress& address() const { return address_; }
+    Kind kind() const { return kind_; }
+
+private:
+    ListenSocketSet(const SocketAddress& address, Kind kind) : address_(address), kind_(kind) {}
+    SocketAddress address_;
+    Kind kind_;
+    std::vector<int> fds_;
+};
+
+// Main thread only: hands out the existing set for an address, or opens one.
+class ListenSocketPool {
+public:
+    Result<std::shared_ptr<ListenSocketSet>> get(const SocketAddress& address, ListenSocketSet::Kind kind, int count);
+
+private:
+    std::map<std::string, std::weak_ptr<ListenSocketSet>> sets_;
+};
+
+}  // namespace lb

@@ -1,0 +1,55 @@
+#include "lb/runtime.h"
+
+namespace lb {
+
+namespace {
+
+ListenSocketSet::Kind socket_kind(conf::ListenerProtocol protocol) {
+    return protocol == conf::ListenerProtocol::udp ? ListenSocketSet::Kind::datagram
+                                                   : ListenSocketSet::Kind::stream;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config& config, int workers,
+                                                             bool bind_sockets) {
+    auto runtime = std::make_shared<Runtime>();
+    runtime->generation = next_generation++;
+    runtime->config = config;
+    runtime->workers = workers;
+
+    for (const auto& group_config : runtime->config.target_groups) {
+        auto group = std::make_unique<TargetGroupRuntime>();
+        group->index = static_cast<uint32_t>(runtime->groups.size());
+        group->config = group_config;
+        std::vector<BalancerTarget> balancer_targets;
+        for (const auto& target : group_config.targets) {
+            auto state = targets.get_or_create(group_config.name, target.addr);
+            balancer_targets.push_back({state.get(), static_cast<uint32_t>(std::max(target.weight, 1)),
+                                        target.addr.to_string()});
+            group->targets.push_back({std::move(state), target});
+        }
+        group->balancer = make_balancer_factory(group_config.algorithm, std::move(balancer_targets));
+        runtime->groups_by_name[group->config.name] = group.get();
+        runtime->groups.push_back(std::move(group));
+    }
+
+    for (const auto& listener_config : runtime->config.listeners) {
+        auto listener = std::make_unique<ListenerRuntime>();
+        listener->index = static_cast<uint32_t>(runtime->listeners.size());
+        listener->config = listener_config;
+        if (bind_sockets) {
+            auto sockets = this->sockets.get(listener_config.listen, socket_kind(listener_config.protocol), workers);
+            if (!sockets) return Error{listener_config.pos.format(sockets.error())};
+            listener->sockets = *sockets;
+        }
+        auto rules = RuleSet::compile(listener->config.rules, listener->config.default_action);
+        if (!rules) return Error{listener_config.pos.format(rules.error())};
+        listener->rules = *rules;
+        runtime->listeners.push_back(std::move(listener));
+    }
+    targets.collect();
+    return std::shared_ptr<const Runtime>(std::move(runtime));
+}
+
+}  // namespace lb

@@ -1,0 +1,71 @@
+// Runtime: one immutable snapshot of the configuration, compiled for
+// serving — listeners with their sockets and compiled rules, target groups
+// with their TargetStates and balancer factories (DESIGN.md section 3).
+//
+// Threading: built on the main thread; published to workers as
+// shared_ptr<const Runtime>; never modified after publication. A request
+// keeps the snapshot it started with alive.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "conf/config.h"
+#include "lb/balancer.h"
+#include "lb/listen_socket.h"
+#include "lb/result.h"
+#include "lb/target_state.h"
+#include "listeners/rules.h"
+
+namespace lb {
+
+struct TargetEntry {
+    std::shared_ptr<TargetState> state;
+    conf::Target config;
+};
+
+struct TargetGroupRuntime {
+    uint32_t index = 0;  // dense, for per-worker arrays
+    conf::TargetGroup config;
+    std::vector<TargetEntry> targets;
+    std::unique_ptr<BalancerFactory> balancer;
+};
+
+struct ListenerRuntime {
+    uint32_t index = 0;
+    conf::Listener config;
+    std::shared_ptr<ListenSocketSet> sockets;
+    std::shared_ptr<const RuleSet> rules;  // http, https, tls_passthrough
+};
+
+struct Runtime {
+    uint64_t generation = 0;
+    conf::Config config;
+    int workers = 1;
+    std::vector<std::unique_ptr<ListenerRuntime>> listeners;
+    std::vector<std::unique_ptr<TargetGroupRuntime>> groups;
+    std::unordered_map<std::string, const TargetGroupRuntime*> groups_by_name;
+
+    const TargetGroupRuntime* group(const std::string& name) const {
+        auto it = groups_by_name.find(name);
+        return it == groups_by_name.end() ? nullptr : it->second;
+    }
+};
+
+// Main thread only: what carries over between snapshots.
+struct RuntimeBuilder {
+    TargetRegistry targets;
+    ListenSocketPool sockets;
+    uint64_t next_generation = 1;
+
+    // Compiles `config`; opens sockets for new listener addresses (errors if
+    // an address cannot be bound), `workers` sockets per listener. With
+    // bind_sockets false (lb -t) everything but the sockets is checked.
+    Result<std::shared_ptr<const Runtime>> build(const conf::Config& config, int workers, bool bind_sockets = true);
+};
+
+}  // namespace lb

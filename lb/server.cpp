@@ -1,0 +1,196 @@
+#include "lb/server.h"
+
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "conf/config_loader.h"
+#include "lb/access_log.h"
+#include "lb/log.h"
+
+namespace lb {
+
+namespace {
+
+sigset_t handled_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&set, sig);
+    return set;
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options)
+    : options_(std::move(options)), shutdown_timer_([this] { begin_stop(false); }) {}
+
+Server::~Server() {
+    for (auto& worker : workers_list_) worker->join();
+    if (signal_fd_ >= 0) close(signal_fd_);
+}
+
+int Server::worker_count(const conf::Config& config) const {
+    if (options_.workers) return *options_.workers;
+    if (config.global.workers > 0) return config.global.workers;
+    unsigned cores = std::thread::hardware_concurrency();
+    return cores ? static_cast<int>(cores) : 1;
+}
+
+int Server::run() {
+    // Signals are taken synchronously through a signalfd; every thread
+    // started from here inherits the blocked mask.
+    sigset_t signals = handled_signals();
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    auto loaded = conf::load_config_file(options_.config_path);
+    if (!loaded) {
+        LB_LOG_ERROR("%s", loaded.error().c_str());
+        return 1;
+    }
+    config_ = std::move(*loaded);
+    workers_ = worker_count(config_);
+    auto built = builder_.build(config_, workers_);
+    if (!built) {
+        LB_LOG_ERROR("%s", built.error().c_str());
+        return 1;
+    }
+    runtime_ = *built;
+    if (auto status = AccessLogSink::instance().configure(config_.global.access_log); !status) {
+        LB_LOG_ERROR("%s", status.error().c_str());
+        return 1;
+    }
+
+    EventLoop::Options control_options;
+    control_options.ring_entries = 64;
+    control_options.buffer_count = 16;
+    control_options.buffer_size = 4096;
+    auto loop = EventLoop::create(control_options);
+    if (!loop) {
+        LB_LOG_ERROR("%s", loop.error().c_str());
+        return 1;
+    }
+    loop_ = std::move(*loop);
+    signal_fd_ = signalfd(-1, &signals, SFD_CLOEXEC);
+    if (signal_fd_ < 0) {
+        LB_LOG_ERROR("signalfd: %s", strerror(errno));
+        return 1;
+    }
+
+    connection_budget_.store(config_.global.max_connections);
+    for (int i = 0; i < workers_; ++i) {
+        workers_list_.push_back(std::make_unique<Worker>(i, &connection_budget_));
+        // A finished worker wakes the control loop so it can check whether all are done.
+        workers_list_.back()->set_exit_notifier([this] { loop_->post([] {}); });
+    }
+    for (auto& worker : workers_list_) worker->start(runtime_);
+    bool failed = false;
+    for (auto& worker : workers_list_) {
+        while (!worker->ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        failed = failed || worker->failed();
+    }
+    if (failed) {
+        for (auto& worker : workers_list_)
+            if (!worker->failed()) worker->stop(false);
+        for (auto& worker : workers_list_) worker->join();
+        return 1;
+    }
+    if (!config_.global.pid_file.empty()) {
+        std::ofstream pid(config_.global.pid_file, std::ios::trunc);
+        pid << getpid() << "\n";
+        if (!pid) LB_LOG_WARN("cannot write pid file %s", config_.global.pid_file.c_str());
+    }
+    for (const auto& listener : runtime_->listeners) {
+        LB_LOG_INFO("listener %s: %s on %s", listener->config.name.c_str(), conf::to_string(listener->config.protocol),
+                    listener->config.listen.to_string().c_str());
+    }
+    LB_LOG_INFO("lb %s started: %d worker%s, config %s", LB_VERSION, workers_, workers_ == 1 ? "" : "s",
+                options_.config_path.c_str());
+
+    arm_signal_read();
+    loop_->run();
+
+    for (auto& worker : workers_list_) worker->join();
+    if (!config_.global.pid_file.empty()) unlink(config_.global.pid_file.c_str());
+    LB_LOG_INFO("lb stopped");
+    return 0;
+}
+
+void Server::arm_signal_read() {
+    io_uring_prep_read(loop_->sqe_for(&signal_completion_), signal_fd_, signal_buffer_, sizeof(signalfd_siginfo), 0);
+}
+
+void Server::on_signal(int result, uint32_t) {
+    if (result == static_cast<int>(sizeof(signalfd_siginfo))) {
+        signalfd_siginfo info;
+        memcpy(&info, signal_buffer_, sizeof(info));
+        switch (info.ssi_signo) {
+            case SIGHUP: reload(); break;
+            case SIGQUIT: begin_stop(true); break;
+            case SIGTERM:
+            case SIGINT: begin_stop(false); break;
+            case SIGUSR1:
+                if (auto status = AccessLogSink::instance().reopen(); !status)
+                    LB_LOG_ERROR("%s", status.error().c_str());
+                else
+                    LB_LOG_INFO("log files reopened");
+                break;
+            default: break;
+        }
+    }
+    if (!loop_->stopping()) arm_signal_read();
+}
+
+void Server::reload() {
+    if (stopping_) return;
+    LB_LOG_INFO("reload requested: reading %s", options_.config_path.c_str());
+    auto loaded = conf::load_config_file(options_.config_path);
+    if (!loaded) {
+        LB_LOG_ERROR("reload rejected, still serving the previous config: %s", loaded.error().c_str());
+        return;
+    }
+    if (worker_count(*loaded) != workers_) {
+        LB_LOG_WARN("global.workers changed: takes effect on restart; keeping %d", workers_);
+    }
+    auto built = builder_.build(*loaded, workers_);
+    if (!built) {
+        LB_LOG_ERROR("reload rejected, still serving the previous config: %s", built.error().c_str());
+        return;
+    }
+    if (auto status = AccessLogSink::instance().configure(loaded->global.access_log); !status) {
+        LB_LOG_ERROR("reload: %s", status.error().c_str());
+    }
+    int64_t budget_change = loaded->global.max_connections - config_.global.max_connections;
+    connection_budget_.fetch_add(budget_change);
+    config_ = std::move(*loaded);
+    runtime_ = *built;
+    for (auto& worker : workers_list_) worker->publish(runtime_);
+    LB_LOG_INFO("reloaded: generation %llu", static_cast<unsigned long long>(runtime_->generation));
+}
+
+void Server::begin_stop(bool graceful) {
+    if (stopping_ && (graceful || !graceful_)) return;
+    bool first = !stopping_;
+    stopping_ = true;
+    graceful_ = graceful;
+    LB_LOG_INFO(graceful ? "graceful stop: draining for up to %lld ms" : "stopping%.0lld",
+                static_cast<long long>(graceful ? config_.global.shutdown_timeout.count() : 0));
+    for (auto& worker : workers_list_) worker->stop(graceful);
+    if (graceful) loop_->timers().schedule(shutdown_timer_, config_.global.shutdown_timeout.count());
+    else loop_->timers().cancel(shutdown_timer_);
+    if (first) {
+        loop_->stop();
+        loop_->set_exit_condition([this] {
+            for (auto& worker : workers_list_)
+                if (!worker->finished()) return false;
+            return true;
+        });
+    }
+}
+
+}  // namespace lb

@@ -1,0 +1,55 @@
+// Server: the main thread. Loads the config, starts the workers, and then
+// runs a control loop that turns signals into actions (DESIGN.md section 6):
+// SIGHUP reload, SIGQUIT graceful stop, SIGTERM/SIGINT stop now, SIGUSR1
+// reopen logs.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conf/config.h"
+#include "lb/event_loop.h"
+#include "lb/runtime.h"
+#include "lb/worker.h"
+
+namespace lb {
+
+struct ServerOptions {
+    std::string config_path;
+    std::optional<int> workers;  // --workers overrides global.workers
+};
+
+class Server {
+public:
+    explicit Server(ServerOptions options);
+    ~Server();
+    // Runs in the foreground until stopped; returns the process exit code.
+    int run();
+
+private:
+    void arm_signal_read();
+    void on_signal(int result, uint32_t flags);
+    void reload();
+    void begin_stop(bool graceful);
+    int worker_count(const conf::Config& config) const;
+
+    ServerOptions options_;
+    int workers_ = 1;
+    conf::Config config_;
+    RuntimeBuilder builder_;
+    std::shared_ptr<const Runtime> runtime_;
+    std::vector<std::unique_ptr<Worker>> workers_list_;
+    std::atomic<int64_t> connection_budget_{0};
+    std::unique_ptr<EventLoop> loop_;
+    int signal_fd_ = -1;
+    char signal_buffer_[128];
+    bool stopping_ = false;
+    bool graceful_ = false;
+    Timer shutdown_timer_;
+    CompletionOf<Server, &Server::on_signal> signal_completion_{this};
+};
+
+}  // namespace lb

@@ -1,0 +1,50 @@
+#include "lb/target_picker.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "lb/log.h"
+#include "lb/worker.h"
+
+namespace lb {
+
+namespace {
+
+bool excluded(std::span<const TargetState* const> exclude, const TargetState* state) {
+    return std::find(exclude.begin(), exclude.end(), state) != exclude.end();
+}
+
+}  // namespace
+
+const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntime& group, uint64_t client_hash,
+                               std::span<const TargetState* const> exclude) {
+    thread_local std::vector<uint32_t> eligible;
+    eligible.clear();
+    const auto& targets = group.targets;
+    for (uint32_t i = 0; i < targets.size(); ++i) {
+        const auto& entry = targets[i];
+        if (entry.config.weight > 0 && entry.state->routable() && !excluded(exclude, entry.state.get()))
+            eligible.push_back(i);
+    }
+    if (eligible.empty()) {
+        // Fail open: a group whose every target looks unhealthy still gets
+        // traffic, rather than answering 503 for a health check's mistake.
+        bool any_unhealthy = false;
+        for (uint32_t i = 0; i < targets.size(); ++i) {
+            const auto& entry = targets[i];
+            if (entry.config.weight > 0 && !entry.state->draining.load(std::memory_order_relaxed) &&
+                !excluded(exclude, entry.state.get())) {
+                eligible.push_back(i);
+                any_unhealthy = true;
+            }
+        }
+        if (any_unhealthy && exclude.empty()) {
+            LB_LOG_DEBUG("target group %s: no healthy target, routing to all (fail open)", group.config.name.c_str());
+        }
+    }
+    if (eligible.empty()) return nullptr;
+    uint32_t index = snapshot.balancers[group.index]->pick(eligible, client_hash);
+    return &targets[index];
+}
+
+}  // namespace lb

@@ -1,0 +1,105 @@
+// TcpStream: a TCP socket driven by io_uring — multishot recv into the
+// loop's provided buffers, gathered sendmsg from a ByteQueue, connect with a
+// linked timeout, graceful (lingering) or abortive close.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+
+#include "lb/byte_queue.h"
+#include "lb/stream.h"
+#include "lb/timer_wheel.h"
+
+namespace lb {
+
+class TcpStream final : public Stream, private Lingering {
+public:
+    // Adopts a connected socket (accepted, or connected elsewhere).
+    TcpStream(EventLoop& loop, int fd, const SocketAddress& peer);
+    // Starts a non-blocking connect. The handler hears on_stream_connected
+    // (never from inside this call).
+    static std::unique_ptr<TcpStream> connect(EventLoop& loop, const SocketAddress& to, int64_t timeout_ms,
+                                              StreamHandler* handler);
+    ~TcpStream() override;
+
+    void set_handler(StreamHandler* handler) override { handler_ = handler; }
+    void start_reading() override;
+    void stop_reading() override;
+    void write(std::string_view data) override;
+    size_t pending_output() const override { return out_.size(); }
+    void shutdown_write() override;
+    bool connected() const override { return !connecting_ && fd_ >= 0; }
+    const SocketAddress& peer() const override { return peer_; }
+    const SocketAddress& local() const override;
+    int fd() const { return fd_; }
+
+    // How long a graceful close may take (flush + linger) before it aborts.
+    static constexpr int64_t kCloseTimeoutMs = 5000;
+
+protected:
+    void begin_close(CloseMode mode) override;
+
+private:
+    TcpStream(EventLoop& loop);
+
+    void arm_recv();
+    void submit_send();
+    void on_recv(int result, uint32_t flags);
+    void on_send(int result, uint32_t flags);
+    void on_connect(int result, uint32_t flags);
+    void deliver_stash();
+    void fail(int error);
+    void after_output_flushed();
+    void finish_close();
+    void abort_linger() override { finish_close(); }
+    void maybe_release();
+    bool ops_in_flight() const { return recv_armed_ || send_inflight_ || connecting_; }
+
+    EventLoop& loop_;
+    int fd_ = -1;
+    StreamHandler* handler_ = nullptr;
+    SocketAddress peer_;
+    mutable SocketAddress local_;
+
+    // reading
+    bool want_read_ = false;
+    bool recv_armed_ = false;
+    bool recv_cancel_pending_ = false;
+    bool eof_seen_ = false;
+    bool eof_delivered_ = false;
+    bool delivery_scheduled_ = false;
+    std::string stash_;  // received while reading was stopped
+
+    // writing
+    ByteQueue out_;
+    bool send_inflight_ = false;
+    bool shutdown_requested_ = false;
+    bool write_shut_ = false;
+    bool notify_drain_ = false;
+    msghdr msg_{};
+    static constexpr int kMaxIov = 32;
+    iovec iov_[kMaxIov];
+
+    // connecting
+    bool connecting_ = false;
+    __kernel_timespec connect_timeout_{};
+
+    // closing
+    bool failed_ = false;
+    bool closing_ = false;
+    bool finishing_ = false;
+    bool released_ = false;
+    bool linger_ = false;
+    Timer close_timer_;
+
+    CompletionOf<TcpStream, &TcpStream::on_recv> recv_completion_{this};
+    CompletionOf<TcpStream, &TcpStream::on_send> send_completion_{this};
+    CompletionOf<TcpStream, &TcpStream::on_connect> connect_completion_{this};
+};
+
+// Socket options every proxied TCP connection gets.
+void set_tcp_nodelay(int fd);
+
+}  // namespace lb

@@ -1,0 +1,233 @@
+#include "lb/worker.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "lb/log.h"
+#include "lb/session.h"
+#include "lb/tcp_stream.h"
+#include "listeners/http_session.h"
+#include "listeners/tcp_session.h"
+
+namespace lb {
+
+// One listener's socket on this worker, with its multishot accept.
+struct Worker::ListenerSlot final : IoCompletion {
+    Worker* worker = nullptr;
+    std::shared_ptr<ListenSocketSet> sockets;
+    const ListenerRuntime* listener = nullptr;  // in the current snapshot
+    int fd = -1;
+    bool armed = false;
+    bool removed = false;
+    Timer retry_timer{[this] { worker->arm_accept(*this); }};
+
+    void on_complete(int result, uint32_t flags) override { worker->on_accept(*this, result, flags); }
+};
+
+Worker::Worker(int index, std::atomic<int64_t>* connection_budget)
+    : index_(index), connection_budget_(connection_budget) {}
+
+Worker::~Worker() { join(); }
+
+void Worker::start(std::shared_ptr<const Runtime> runtime) {
+    thread_ = std::thread([this, runtime = std::move(runtime)]() mutable { run(std::move(runtime)); });
+}
+
+void Worker::publish(std::shared_ptr<const Runtime> runtime) {
+    loop_->post([this, runtime = std::move(runtime)]() mutable { adopt(std::move(runtime)); });
+}
+
+void Worker::stop(bool graceful) {
+    loop_->post([this, graceful] { begin_stop(graceful); });
+}
+
+void Worker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run(std::shared_ptr<const Runtime> runtime) {
+    auto created = EventLoop::create(EventLoop::Options{});
+    if (!created) {
+        LB_LOG_ERROR("worker %d: %s", index_, created.error().c_str());
+        failed_ = true;
+        ready_ = true;
+        return;
+    }
+    loop_ = std::move(*created);
+    pool_ = std::make_unique<UpstreamPool>(*loop_);
+    adopt(std::move(runtime));
+    loop_->set_idle_hook([this] { access_log_.flush(); });
+    ready_ = true;
+    loop_->run();
+
+    // Everything is closed by now (exit condition); free what is left.
+    access_log_.flush();
+    slots_.clear();
+    snapshot_.reset();
+    pool_.reset();
+    finished_ = true;
+    if (exit_notifier_) exit_notifier_();
+}
+
+void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
+    auto snapshot = std::make_shared<WorkerSnapshot>();
+    snapshot->runtime = runtime;
+    for (const auto& group : runtime->groups) snapshot->balancers.push_back(group->balancer->create());
+    snapshot_ = std::move(snapshot);
+    if (draining_) return;
+
+    for (auto& slot : slots_) slot->listener = nullptr;
+    for (const auto& listener : runtime->listeners) {
+        if (listener->sockets->kind() != ListenSocketSet::Kind::stream) continue;
+        ListenerSlot* existing = nullptr;
+        for (auto& slot : slots_)
+            if (slot->sockets == listener->sockets && !slot->removed) existing = slot.get();
+        if (existing) {
+            existing->listener = listener.get();
+            continue;
+        }
+        auto slot = std::make_unique<ListenerSlot>();
+        slot->worker = this;
+        slot->sockets = listener->sockets;
+        slot->fd = listener->sockets->fd(index_);
+        slot->listener = listener.get();
+        arm_accept(*slot);
+        slots_.push_back(std::move(slot));
+    }
+    // Listeners gone from the config: stop accepting; the slot goes when its
+    // accept operation has ended.
+    for (auto& slot : slots_) {
+        if (slot->listener || slot->removed) continue;
+        slot->removed = true;
+        loop_->timers().cancel(slot->retry_timer);
+        if (slot->armed)
+            io_uring_prep_cancel64(loop_->sqe_for(nullptr), reinterpret_cast<uint64_t>(slot.get()), 0);
+    }
+    loop_->defer([this] {
+        std::erase_if(slots_, [](const auto& slot) { return slot->removed && !slot->armed; });
+    });
+}
+
+void Worker::arm_accept(ListenerSlot& slot) {
+    if (slot.armed || slot.removed) return;
+    io_uring_prep_multishot_accept(loop_->sqe_for(&slot), slot.fd, nullptr, nullptr, SOCK_CLOEXEC);
+    slot.armed = true;
+}
+
+void Worker::on_accept(ListenerSlot& slot, int result, uint32_t flags) {
+    if (!(flags & IORING_CQE_F_MORE)) slot.armed = false;
+    if (result >= 0) {
+        if (slot.removed || !slot.listener) ::close(result);
+        else handle_connection(slot, result);
+    } else if (result == -EMFILE || result == -ENFILE || result == -ENOBUFS || result == -ENOMEM) {
+        static thread_local int64_t last_warning = 0;
+        if (loop_->now_ms() - last_warning > 5000) {
+            last_warning = loop_->now_ms();
+            LB_LOG_WARN("accept on %s: %s; pausing accepts briefly", slot.sockets->address().to_string().c_str(),
+                        strerror(-result));
+        }
+        if (!slot.armed && !slot.removed) loop_->timers().schedule(slot.retry_timer, 100);
+        return;
+    }
+    if (slot.armed) return;
+    if (slot.removed) {
+        loop_->defer([this] {
+            std::erase_if(slots_, [](const auto& s) { return s->removed && !s->armed; });
+        });
+        return;
+    }
+    arm_accept(slot);
+}
+
+void Worker::handle_connection(ListenerSlot& slot, int fd) {
+    counters_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    const ListenerRuntime& listener = *slot.listener;
+
+    if (connection_budget_->fetch_sub(1, std::memory_order_relaxed) <= 0) {
+        connection_budget_->fetch_add(1, std::memory_order_relaxed);
+        counters_.connections_refused_limit.fetch_add(1, std::memory_order_relaxed);
+        ::close(fd);
+        return;
+    }
+    ConnectionTicket ticket(connection_budget_);
+
+    SocketAddress peer;
+    *peer.len_ptr() = sizeof(sockaddr_storage);
+    if (getpeername(fd, peer.sa(), peer.len_ptr()) != 0) {
+        ::close(fd);
+        return;
+    }
+    if (!listener.config.allow.empty()) {
+        bool allowed = false;
+        for (const auto& cidr : listener.config.allow) allowed = allowed || cidr.contains(peer);
+        if (!allowed) {
+            counters_.connections_refused_allow.fetch_add(1, std::memory_order_relaxed);
+            ::close(fd);
+            return;
+        }
+    }
+    set_tcp_nodelay(fd);
+    auto stream = std::make_unique<TcpStream>(*loop_, fd, peer);
+    switch (listener.config.protocol) {
+        case conf::ListenerProtocol::http:
+            (new HttpSession(*this, listener, std::move(stream), std::move(ticket)))->start();
+            break;
+        case conf::ListenerProtocol::tcp:
+            (new TcpProxySession(*this, listener, std::move(stream), std::move(ticket)))->start();
+            break;
+        default:
+            Stream::close(std::move(stream), CloseMode::abort);
+            break;
+    }
+}
+
+void Worker::add_session(Session* session) {
+    session->next_ = sessions_;
+    if (sessions_) sessions_->prev_ = session;
+    sessions_ = session;
+    ++session_count_;
+}
+
+void Worker::remove_session(Session* session) {
+    if (session->prev_) session->prev_->next_ = session->next_;
+    else if (sessions_ == session) sessions_ = session->next_;
+    if (session->next_) session->next_->prev_ = session->prev_;
+    session->prev_ = session->next_ = nullptr;
+    --session_count_;
+}
+
+void Worker::begin_stop(bool graceful) {
+    bool first = !draining_;
+    draining_ = true;
+    if (first) {
+        for (auto& slot : slots_) {
+            slot->removed = true;
+            loop_->timers().cancel(slot->retry_timer);
+            if (slot->armed)
+                io_uring_prep_cancel64(loop_->sqe_for(nullptr), reinterpret_cast<uint64_t>(slot.get()), 0);
+        }
+    }
+    for (Session* session = sessions_; session;) {
+        Session* next = session->next_;
+        if (graceful) session->drain();
+        else session->abort();
+        session = next;
+    }
+    if (!graceful) {
+        pool_->close_all();
+        loop_->abort_lingering();
+    }
+    loop_->stop();
+    loop_->set_exit_condition([this] {
+        if (session_count_ > 0) return false;
+        if (pool_->idle_count() > 0) pool_->close_all();
+        for (auto& slot : slots_)
+            if (slot->armed) return false;
+        return loop_->live_streams() == 0;
+    });
+}
+
+}  // namespace lb

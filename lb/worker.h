@@ -1,0 +1,125 @@
+// Worker: one thread, one EventLoop, its own SO_REUSEPORT listening socket
+// per listener, its sessions, upstream pool and balancers. Shares nothing
+// with other workers on the request path (DESIGN.md section 3).
+//
+// Threading: the main thread calls start/publish/stop/join; everything else
+// runs on the worker thread. publish() hands over a new snapshot through the
+// loop's mailbox (eventfd wake-up).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "lb/access_log.h"
+#include "lb/balancer.h"
+#include "lb/event_loop.h"
+#include "lb/runtime.h"
+#include "lb/upstream_pool.h"
+
+namespace lb {
+
+class Session;
+
+// One unit of global.max_connections, held by a client connection and moved
+// with it from session to session (HTTP -> WebSocket tunnel).
+class ConnectionTicket {
+public:
+    ConnectionTicket() = default;
+    explicit ConnectionTicket(std::atomic<int64_t>* budget) : budget_(budget) {}
+    ConnectionTicket(ConnectionTicket&& other) noexcept : budget_(other.budget_) { other.budget_ = nullptr; }
+    ConnectionTicket& operator=(ConnectionTicket&& other) noexcept {
+        if (this != &other) {
+            release();
+            budget_ = other.budget_;
+            other.budget_ = nullptr;
+        }
+        return *this;
+    }
+    ~ConnectionTicket() { release(); }
+
+private:
+    void release() {
+        if (budget_) budget_->fetch_add(1, std::memory_order_relaxed);
+        budget_ = nullptr;
+    }
+    std::atomic<int64_t>* budget_ = nullptr;
+};
+
+// A snapshot as one worker sees it: the shared Runtime plus this worker's
+// balancers for it. Requests hold it so they finish on the snapshot they
+// started with.
+struct WorkerSnapshot {
+    std::shared_ptr<const Runtime> runtime;
+    std::vector<std::unique_ptr<Balancer>> balancers;  // by TargetGroupRuntime::index
+};
+
+// Per-worker counters, summed when read.
+struct WorkerCounters {
+    std::atomic<uint64_t> connections_accepted{0};
+    std::atomic<uint64_t> connections_refused_allow{0};
+    std::atomic<uint64_t> connections_refused_limit{0};
+    std::atomic<uint64_t> requests{0};
+    std::atomic<uint64_t> responses_local{0};
+};
+
+class Worker {
+public:
+    Worker(int index, std::atomic<int64_t>* connection_budget);
+    ~Worker();
+
+    // Main thread.
+    void start(std::shared_ptr<const Runtime> runtime);
+    void publish(std::shared_ptr<const Runtime> runtime);
+    // graceful: stop accepting, let sessions finish; else abort everything.
+    void stop(bool graceful);
+    void join();
+    const WorkerCounters& counters() const { return counters_; }
+    bool ready() const { return ready_.load(); }
+    bool finished() const { return finished_.load(); }
+    // Called on the worker thread as it exits.
+    void set_exit_notifier(std::function<void()> notify) { exit_notifier_ = std::move(notify); }
+    bool failed() const { return failed_.load(); }
+
+    // Worker thread.
+    int index() const { return index_; }
+    EventLoop& loop() { return *loop_; }
+    UpstreamPool& pool() { return *pool_; }
+    AccessLogWriter& access_log() { return access_log_; }
+    const std::shared_ptr<WorkerSnapshot>& snapshot() const { return snapshot_; }
+    WorkerCounters& counters() { return counters_; }
+    bool draining() const { return draining_; }
+    void add_session(Session* session);
+    void remove_session(Session* session);
+
+private:
+    struct ListenerSlot;
+
+    void run(std::shared_ptr<const Runtime> runtime);
+    void adopt(std::shared_ptr<const Runtime> runtime);
+    void arm_accept(ListenerSlot& slot);
+    void on_accept(ListenerSlot& slot, int result, uint32_t flags);
+    void handle_connection(ListenerSlot& slot, int fd);
+    void begin_stop(bool graceful);
+
+    int index_;
+    std::atomic<int64_t>* connection_budget_;
+    std::thread thread_;
+    std::unique_ptr<EventLoop> loop_;
+    std::unique_ptr<UpstreamPool> pool_;
+    AccessLogWriter access_log_;
+    std::shared_ptr<WorkerSnapshot> snapshot_;
+    std::vector<std::unique_ptr<ListenerSlot>> slots_;
+    Session* sessions_ = nullptr;
+    size_t session_count_ = 0;
+    bool draining_ = false;
+    WorkerCounters counters_;
+    std::atomic<bool> ready_{false};
+    std::atomic<bool> failed_{false};
+    std::atomic<bool> finished_{false};
+    std::function<void()> exit_notifier_;
+};
+
+}  // namespace lb

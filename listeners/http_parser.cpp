@@ -1,0 +1,146 @@
+#include "listeners/http_parser.h"
+
+namespace lb {
+
+namespace {
+HttpParser* self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
+}  // namespace
+
+HttpParser::HttpParser(Kind kind, HttpParserSink* sink, uint64_t max_header_bytes)
+    : kind_(kind), sink_(sink), max_header_bytes_(max_header_bytes) {
+    llhttp_settings_init(&settings_);
+    settings_.on_message_begin = cb_message_begin;
+    settings_.on_url = cb_url;
+    settings_.on_status = cb_status;
+    settings_.on_method = cb_method;
+    settings_.on_header_field = cb_header_field;
+    settings_.on_header_value = cb_header_value;
+    settings_.on_headers_complete = cb_headers_complete;
+    settings_.on_body = cb_body;
+    settings_.on_message_complete = cb_message_complete;
+    reset();
+}
+
+void HttpParser::reset() {
+    llhttp_init(&parser_, kind_ == Kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
+    parser_.data = this;
+    head_.clear();
+    header_bytes_ = 0;
+    header_too_large_ = false;
+    in_value_ = false;
+    in_message_ = false;
+    head_complete_ = false;
+}
+
+bool HttpParser::count(size_t len) {
+    header_bytes_ += len;
+    if (header_bytes_ > max_header_bytes_) {
+        header_too_large_ = true;
+        return false;
+    }
+    return true;
+}
+
+int HttpParser::cb_message_begin(llhttp_t* p) {
+    HttpParser* s = self(p);
+    s->head_.clear();
+    s->header_bytes_ = 0;
+    s->in_value_ = false;
+    s->in_message_ = true;
+    s->head_complete_ = false;
+    return 0;
+}
+
+int HttpParser::cb_url(llhttp_t* p, const char* at, size_t len) {
+    HttpParser* s = self(p);
+    if (!s->count(len)) return -1;
+    s->head_.url.append(at, len);
+    return 0;
+}
+
+int HttpParser::cb_method(llhttp_t* p, const char* at, size_t len) {
+    HttpParser* s = self(p);
+    if (!s->count(len)) return -1;
+    s->head_.method.append(at, len);
+    return 0;
+}
+
+int HttpParser::cb_status(llhttp_t* p, const char* at, size_t len) {
+    HttpParser* s = self(p);
+    if (!s->count(len)) return -1;
+    s->head_.reason.append(at, len);
+    return 0;
+}
+
+int HttpParser::cb_header_field(llhttp_t* p, const char* at, size_t len) {
+    HttpParser* s = self(p);
+    if (!s->count(len + 4)) return -1;  // ": " and CRLF count too
+    if (s->in_value_ || s->head_.headers.empty()) {
+        s->head_.headers.emplace_back();
+        s->in_value_ = false;
+    }
+    s->head_.headers.back().first.append(at, len);
+    return 0;
+}
+
+int HttpParser::cb_header_value(llhttp_t* p, const char* at, size_t len) {
+    HttpParser* s = self(p);
+    if (!s->count(len)) return -1;
+    s->in_value_ = true;
+    if (s->head_.headers.empty()) s->head_.headers.emplace_back();
+    s->head_.headers.back().second.append(at, len);
+    return 0;
+}
+
+int HttpParser::cb_headers_complete(llhttp_t* p) {
+    HttpParser* s = self(p);
+    HttpHead& head = s->head_;
+    head.http_major = p->http_major;
+    head.http_minor = p->http_minor;
+    head.status = p->status_code;
+    head.chunked = (p->flags & F_CHUNKED) != 0;
+    if (p->flags & F_CONTENT_LENGTH) head.content_length = p->content_length;
+    head.upgrade = p->upgrade != 0;
+    head.keep_alive = llhttp_should_keep_alive(p) != 0;
+    s->head_complete_ = true;
+    int result = s->sink_->on_http_head(head);
+    if (result == HttpParserSink::kError) return -1;
+    return result;
+}
+
+int HttpParser::cb_body(llhttp_t* p, const char* at, size_t len) {
+    return self(p)->sink_->on_http_body(std::string_view(at, len));
+}
+
+int HttpParser::cb_message_complete(llhttp_t* p) {
+    HttpParser* s = self(p);
+    s->in_message_ = false;
+    return s->sink_->on_http_message_complete();
+}
+
+HttpParser::Outcome HttpParser::feed(std::string_view data) {
+    llhttp_errno_t err = llhttp_execute(&parser_, data.data(), data.size());
+    auto consumed = [&] {
+        const char* pos = llhttp_get_error_pos(&parser_);
+        return pos ? static_cast<size_t>(pos - data.data()) : data.size();
+    };
+    switch (err) {
+        case HPE_OK: return {Status::ok, data.size()};
+        case HPE_PAUSED: return {Status::paused, consumed()};
+        case HPE_PAUSED_UPGRADE: return {Status::upgraded, consumed()};
+        default: break;
+    }
+    if (header_too_large_) return {Status::header_too_large, 0};
+    return {Status::error, 0};
+}
+
+HttpParser::Outcome HttpParser::finish() {
+    llhttp_errno_t err = llhttp_finish(&parser_);
+    if (err == HPE_OK) return {Status::ok, 0};
+    if (err == HPE_PAUSED) return {Status::paused, 0};
+    return {Status::error, 0};
+}
+
+void HttpParser::resume() { llhttp_resume(&parser_); }
+
+}  // namespace lb

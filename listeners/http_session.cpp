@@ -1,0 +1,698 @@
+#include "listeners/http_session.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+#include "lb/hash.h"
+#include "lb/log.h"
+#include "lb/target_picker.h"
+#include "lb/tcp_stream.h"
+#include "listeners/redirect.h"
+#include "listeners/tunnel.h"
+
+namespace lb {
+
+namespace {
+
+constexpr int kMaxAttempts = 3;                 // first try + 2 retries on other targets
+constexpr size_t kMaxPendingInput = 64 * 1024;  // pipelined bytes held while an exchange runs
+
+void append_chunk(Stream& stream, std::string_view data) {
+    char size_line[24];
+    int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", data.size());
+    stream.write(std::string_view(size_line, static_cast<size_t>(n)));
+    stream.write(data);
+    stream.write("\r\n");
+}
+
+uint32_t random_below(uint32_t bound) {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    return static_cast<uint32_t>(rng() % bound);
+}
+
+}  // namespace
+
+HttpSession::HttpSession(Worker& worker, const ListenerRuntime& listener, std::unique_ptr<Stream> client,
+                         ConnectionTicket ticket, bool tls)
+    : Session(worker),
+      listener_(&listener),
+      snapshot_(worker.snapshot()),
+      client_(std::move(client)),
+      ticket_(std::move(ticket)),
+      tls_(tls),
+      request_parser_(HttpParser::Kind::request, &request_sink_, listener.config.max_header_size),
+      response_parser_(HttpParser::Kind::response, &response_sink_, 256 * 1024),
+      client_timer_([this] { on_client_timeout(); }),
+      upstream_timer_([this] { on_upstream_timeout(); }) {
+    client_ip_ = client_->peer().ip_string();
+}
+
+HttpSession::~HttpSession() = default;
+
+void HttpSession::start() {
+    client_->set_handler(this);
+    client_->start_reading();
+    // A connection that never sends a request is idle, not slow.
+    worker_.loop().timers().schedule(client_timer_, listener_->config.idle_timeout.count());
+}
+
+// ---------------------------------------------------------------- stream events
+
+void HttpSession::on_stream_connected(Stream& stream, int error) {
+    if (&stream != upstream_.get() || error == 0) return;
+    exchange_.target->connect_failures.fetch_add(1, std::memory_order_relaxed);
+    LB_LOG_DEBUG("connect to %s failed: %s", exchange_.target_address.to_string().c_str(), strerror(-error));
+    retry_or_fail(error == -ETIMEDOUT ? 504 : 502, error == -ETIMEDOUT ? "target connect timeout" : "target refused");
+}
+
+void HttpSession::on_stream_data(Stream& stream, std::string_view data) {
+    if (&stream == client_.get()) on_client_data(data);
+    else if (&stream == upstream_.get()) on_upstream_data(data);
+}
+
+void HttpSession::on_stream_eof(Stream& stream) {
+    if (&stream == upstream_.get()) {
+        on_upstream_closed(false);
+        return;
+    }
+    if (&stream != client_.get()) return;
+    client_eof_ = true;
+    if (!exchange_.active) {
+        if (!in_request_bytes_ && pending_input_.empty()) close_client(CloseMode::graceful);
+        else close_client(CloseMode::abort);  // half a request, then gone
+        return;
+    }
+    if (!exchange_.request_complete) {
+        // The client stopped in the middle of its request body.
+        close_client(CloseMode::abort);
+        return;
+    }
+    // Request sent, then the client half-closed: answer, then close.
+    exchange_.close_after = true;
+}
+
+void HttpSession::on_stream_error(Stream& stream, int error) {
+    if (&stream == upstream_.get()) {
+        LB_LOG_DEBUG("target %s: %s", exchange_.target_address.to_string().c_str(), strerror(-error));
+        on_upstream_closed(true);
+        return;
+    }
+    if (&stream == client_.get()) close_client(CloseMode::abort);
+}
+
+void HttpSession::on_stream_drained(Stream& stream) {
+    if (&stream == upstream_.get()) {
+        // Upload back-pressure released.
+        if (client_paused_for_upstream_ && client_) {
+            client_paused_for_upstream_ = false;
+            client_->start_reading();
+            worker_.loop().timers().schedule(client_timer_, listener_->config.idle_timeout.count());
+            worker_.loop().timers().schedule(upstream_timer_, exchange_.group->config.response_timeout.count());
+        }
+    } else if (&stream == client_.get()) {
+        // Download back-pressure released.
+        if (upstream_ && exchange_.response_started && !exchange_.response_complete) {
+            worker_.loop().timers().cancel(client_timer_);
+            worker_.loop().timers().schedule(upstream_timer_, exchange_.group->config.response_timeout.count());
+            upstream_->start_reading();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- client side
+
+void HttpSession::on_client_data(std::string_view data) {
+    if (closing_) return;
+    bool busy = exchange_.active && exchange_.request_complete;
+    if (busy || !pending_input_.empty() || finish_scheduled_) {
+        // Pipelined bytes: keep them until the current exchange has ended.
+        pending_input_.append(data);
+        if (pending_input_.size() > kMaxPendingInput) client_->stop_reading();
+        return;
+    }
+    parse_client(data);
+}
+
+void HttpSession::parse_client(std::string_view data) {
+    if (data.empty()) return;
+    if (!exchange_.active && !in_request_bytes_) {
+        in_request_bytes_ = true;
+        worker_.loop().timers().schedule(client_timer_, listener_->config.header_timeout.count());
+    } else if (exchange_.active && !exchange_.request_complete) {
+        worker_.loop().timers().schedule(client_timer_, listener_->config.idle_timeout.count());
+    }
+    auto outcome = request_parser_.feed(data);
+    if (closing_) return;
+    switch (outcome.status) {
+        case HttpParser::Status::ok:
+            return;
+        case HttpParser::Status::paused:
+        case HttpParser::Status::upgraded:
+            pending_input_.assign(data.substr(outcome.consumed));
+            if (pending_input_.size() > kMaxPendingInput && client_) client_->stop_reading();
+            return;
+        case HttpParser::Status::header_too_large:
+            respond_error(431, "request header too large", true);
+            return;
+        case HttpParser::Status::error:
+            if (exchange_.active && exchange_.response_started) {
+                // A broken body after the answer began: nothing sane to send.
+                close_client(CloseMode::abort);
+                return;
+            }
+            LB_LOG_DEBUG("bad request from %s: %s", client_ip_.c_str(), request_parser_.error_reason());
+            respond_error(400, "malformed request", true);
+            return;
+    }
+}
+
+int HttpSession::on_request_head(HttpHead& head) {
+    worker_.loop().timers().cancel(client_timer_);
+    in_request_bytes_ = false;
+    refresh_snapshot();
+    exchange_ = Exchange{};
+    exchange_.active = true;
+    exchange_.start_ms = worker_.loop().now_ms();
+    exchange_.request = std::move(head);
+    HttpHead& request = exchange_.request;
+    exchange_.head_method = request.method == "HEAD";
+    exchange_.client_keep_alive = request.keep_alive;
+    exchange_.client_http10 = !request.is_http11_or_later();
+    exchange_.expect_continue = request.has_token("expect", "100-continue");
+    worker_.counters().requests.fetch_add(1, std::memory_order_relaxed);
+    // While the body arrives, the client's silence counts as idleness.
+    worker_.loop().timers().schedule(client_timer_, listener_->config.idle_timeout.count());
+
+    auto host = request.header("host");
+    if (!host && request.is_http11_or_later()) {
+        respond_error(400, "missing Host header", true);
+        return HttpParserSink::kError;
+    }
+    exchange_.host = std::string(host_without_port(host.value_or("")));
+    if (request.method == "CONNECT") {
+        respond_error(405, "CONNECT not supported", true);
+        return HttpParserSink::kError;
+    }
+    uint64_t max_body = listener_->config.max_body_size;
+    if (max_body && request.content_length && *request.content_length > max_body) {
+        respond_error(413, "request body too large", true);
+        return HttpParserSink::kError;
+    }
+    route();
+    if (closing_) return HttpParserSink::kError;
+    return HttpParserSink::kContinue;
+}
+
+void HttpSession::route() {
+    const HttpHead& request = exchange_.request;
+    TargetParts parts = split_request_target(request.url);
+    std::string_view host = exchange_.host;
+    if (!parts.authority.empty()) host = host_without_port(parts.authority);
+
+    thread_local std::vector<std::pair<std::string_view, std::string_view>> header_views;
+    header_views.clear();
+    for (const auto& [name, value] : request.headers) header_views.emplace_back(name, value);
+    RequestView view;
+    view.method = request.method;
+    view.host = host;
+    view.path = parts.path;
+    view.query = parts.query;
+    view.headers = &header_views;
+    view.source = &client_->peer();
+    const conf::Action* action = listener_->rules->match(view);
+
+    switch (action->kind) {
+        case conf::Action::Kind::fixed_response: {
+            const auto& fixed = action->fixed_response;
+            respond_local(fixed.status, fixed.content_type, fixed.body, false);
+            return;
+        }
+        case conf::Action::Kind::redirect: {
+            RedirectRequest redirect_request;
+            redirect_request.protocol = tls_ ? "https" : "http";
+            redirect_request.host = host;
+            std::string port = std::to_string(listener_->config.listen.port());
+            redirect_request.port = port;
+            redirect_request.path = parts.path;
+            redirect_request.query = parts.query;
+            std::string location = redirect_location(action->redirect, redirect_request);
+            respond_local(action->redirect.status, "", "", false, "Location: " + location + "\r\n");
+            return;
+        }
+        case conf::Action::Kind::forward:
+            forward(action->forward);
+            return;
+    }
+}
+
+void HttpSession::forward(const conf::ForwardAction& action) {
+    const Runtime& runtime = *snapshot_->runtime;
+    const conf::WeightedTargetGroup* choice = &action.target_groups.front();
+    if (action.target_groups.size() > 1) {
+        int total = 0;
+        for (const auto& g : action.target_groups) total += g.weight;
+        if (total > 0) {
+            int roll = static_cast<int>(random_below(static_cast<uint32_t>(total)));
+            for (const auto& g : action.target_groups) {
+                if (roll < g.weight) {
+                    choice = &g;
+                    break;
+                }
+                roll -= g.weight;
+            }
+        }
+    }
+    exchange_.group = runtime.group(choice->name);
+    if (!exchange_.group) {
+        respond_error(503, "target group missing", false);
+        return;
+    }
+    if (!open_upstream()) respond_error(503, "no target available", false);
+}
+
+int HttpSession::on_request_body(std::string_view data) {
+    if (closing_) return HttpParserSink::kError;
+    exchange_.request_body_bytes += data.size();
+    uint64_t max_body = listener_->config.max_body_size;
+    if (max_body && exchange_.request_body_bytes > max_body) {
+        if (exchange_.response_started) close_client(CloseMode::abort);
+        else respond_error(413, "request body too large", true);
+        return HttpParserSink::kError;
+    }
+    if (exchange_.discard_body || !upstream_) return HttpParserSink::kContinue;
+    // Upload progress: the target is not late while we are still sending.
+    worker_.loop().timers().schedule(upstream_timer_, exchange_.group->config.response_timeout.count());
+    if (exchange_.request.chunked) append_chunk(*upstream_, data);
+    else upstream_->write(data);
+    if (exchange_.replayable) {
+        if (exchange_.replay.size() + data.size() <= Stream::kHighWater) {
+            if (exchange_.request.chunked) {
+                char size_line[24];
+                int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", data.size());
+                exchange_.replay.append(size_line, static_cast<size_t>(n));
+                exchange_.replay.append(data);
+                exchange_.replay.append("\r\n");
+            } else {
+                exchange_.replay.append(data);
+            }
+        } else {
+            exchange_.replayable = false;
+            exchange_.replay.clear();
+        }
+    }
+    if (upstream_->output_high() && !client_paused_for_upstream_) {
+        client_paused_for_upstream_ = true;
+        client_->stop_reading();
+        worker_.loop().timers().cancel(client_timer_);  // waiting on the target, not the client
+    }
+    return HttpParserSink::kContinue;
+}
+
+int HttpSession::on_request_complete() {
+    if (closing_) return HttpParserSink::kError;
+    exchange_.request_complete = true;
+    worker_.loop().timers().cancel(client_timer_);
+    if (upstream_ && !exchange_.discard_body && exchange_.request.chunked) {
+        upstream_->write("0\r\n\r\n");
+        if (exchange_.replayable) exchange_.replay.append("0\r\n\r\n");
+    }
+    if (exchange_.response_complete && !finish_scheduled_) {
+        finish_scheduled_ = true;
+        worker_.loop().defer([this] { finish_exchange(); });
+    }
+    // Hold pipelined requests until this one is answered.
+    return HttpParserSink::kPause;
+}
+
+void HttpSession::on_client_timeout() {
+    if (closing_) return;
+    if (!exchange_.active) {
+        if (in_request_bytes_) respond_error(408, "request header timeout", true);
+        else close_client(CloseMode::graceful);  // idle keep-alive connection
+        return;
+    }
+    if (!exchange_.request_complete) {
+        if (!exchange_.response_started) respond_error(408, "request body timeout", true);
+        else close_client(CloseMode::abort);
+        return;
+    }
+    // The client stopped reading the response for idle_timeout.
+    close_client(CloseMode::abort);
+}
+
+// ---------------------------------------------------------------- upstream side
+
+bool HttpSession::open_upstream() {
+    const TargetGroupRuntime& group = *exchange_.group;
+    uint64_t client_hash = hash_client_address(client_->peer());
+    const TargetEntry* entry = pick_target(*snapshot_, group, client_hash, exchange_.tried);
+    if (!entry) return false;
+
+    exchange_.target = entry->state;
+    exchange_.target_address = entry->config.addr;
+    exchange_.attempts++;
+    exchange_.upstream_got_bytes = false;
+    if (exchange_.attempts == 1) {
+        ForwardedFor forwarded{client_ip_, tls_ ? "https" : "http", listener_->config.listen.port()};
+        exchange_.replay = serialize_upstream_request(exchange_.request, forwarded);
+    }
+    if (!exchange_.fresh_connection) upstream_ = worker_.pool().take(entry->state.get());
+    exchange_.fresh_connection = false;
+    exchange_.upstream_reused = upstream_ != nullptr;
+    if (!upstream_) {
+        upstream_ = TcpStream::connect(worker_.loop(), entry->config.addr, group.config.connect_timeout.count(), this);
+        entry->state->connections_total.fetch_add(1, std::memory_order_relaxed);
+    }
+    upstream_->set_handler(this);
+    upstream_->write(exchange_.replay);
+    upstream_->start_reading();
+    response_parser_.reset();
+    entry->state->requests_total.fetch_add(1, std::memory_order_relaxed);
+    entry->state->outstanding_requests.fetch_add(1, std::memory_order_relaxed);
+    exchange_.outstanding_counted = true;
+    worker_.loop().timers().schedule(upstream_timer_, group.config.response_timeout.count());
+    return true;
+}
+
+void HttpSession::release_target() {
+    if (exchange_.outstanding_counted && exchange_.target) {
+        exchange_.target->outstanding_requests.fetch_sub(1, std::memory_order_relaxed);
+        exchange_.outstanding_counted = false;
+    }
+}
+
+void HttpSession::release_upstream(bool reusable) {
+    worker_.loop().timers().cancel(upstream_timer_);
+    if (!upstream_) return;
+    if (reusable && exchange_.target && exchange_.target->routable() && !worker_.draining()) {
+        worker_.pool().put(exchange_.target, std::move(upstream_));
+    } else {
+        Stream::close(std::move(upstream_), reusable ? CloseMode::graceful : CloseMode::abort);
+    }
+}
+
+void HttpSession::retry_or_fail(int status, const char* why) {
+    // A pooled connection the target closed while idle is no verdict on the
+    // target: try it again on a fresh connection.
+    bool stale = exchange_.upstream_reused && !exchange_.upstream_got_bytes;
+    release_target();
+    release_upstream(false);
+    if (stale) exchange_.fresh_connection = true;
+    else if (exchange_.target) exchange_.tried.push_back(exchange_.target.get());
+    bool can_retry = exchange_.replayable && !exchange_.upstream_got_bytes && exchange_.attempts < kMaxAttempts &&
+                     !exchange_.response_started;
+    if (can_retry && open_upstream()) return;
+    respond_error(status, why, !exchange_.request_complete);
+}
+
+void HttpSession::on_upstream_data(std::string_view data) {
+    exchange_.upstream_got_bytes = true;
+    exchange_.replay.clear();
+    exchange_.replayable = false;
+    worker_.loop().timers().schedule(upstream_timer_, exchange_.group->config.response_timeout.count());
+    auto outcome = response_parser_.feed(data);
+    if (closing_) return;
+    switch (outcome.status) {
+        case HttpParser::Status::ok:
+        case HttpParser::Status::paused:  // response complete; trailing bytes are ignored
+            return;
+        case HttpParser::Status::upgraded:
+            switch_to_tunnel(data.substr(outcome.consumed));
+            return;
+        case HttpParser::Status::header_too_large:
+        case HttpParser::Status::error:
+            LB_LOG_DEBUG("invalid response from %s: %s", exchange_.target_address.to_string().c_str(),
+                         response_parser_.error_reason());
+            if (exchange_.response_started) {
+                close_client(CloseMode::abort);
+            } else {
+                release_target();
+                release_upstream(false);
+                respond_error(502, "invalid response from target", !exchange_.request_complete);
+            }
+            return;
+    }
+}
+
+void HttpSession::on_upstream_closed(bool error) {
+    if (!error && exchange_.response_started && !exchange_.response_complete) {
+        // A body delimited by the close completes here.
+        response_parser_.finish();
+        if (closing_ || exchange_.response_complete) return;
+    }
+    if (exchange_.response_complete) return;
+    if (exchange_.response_started) {
+        close_client(CloseMode::abort);  // truncated response: the client must see a broken connection
+        return;
+    }
+    // Nothing answered. A pooled connection the target had already closed is
+    // retried like a refused connect.
+    retry_or_fail(502, error ? "target reset the connection" : "target closed the connection");
+}
+
+void HttpSession::on_upstream_timeout() {
+    if (closing_ || !exchange_.active) return;
+    if (exchange_.response_started) {
+        close_client(CloseMode::abort);
+        return;
+    }
+    release_target();
+    release_upstream(false);
+    respond_error(504, "target response timeout", !exchange_.request_complete);
+}
+
+int HttpSession::on_response_head(HttpHead& response) {
+    if (closing_) return HttpParserSink::kError;
+    int status = response.status;
+    if (status >= 100 && status < 200 && status != 101) {
+        exchange_.informational = true;
+        if (status == 100) {
+            if (exchange_.expect_continue && !exchange_.continue_sent) {
+                exchange_.continue_sent = true;
+                client_->write("HTTP/1.1 100 Continue\r\n\r\n");
+            }
+        } else if (!exchange_.client_http10) {
+            client_->write(serialize_client_response(response, BodyFraming::none, false, false));
+        }
+        return HttpParserSink::kContinue;
+    }
+    if (status == 101) {
+        if (!exchange_.request.upgrade) return HttpParserSink::kError;
+        exchange_.upgraded = true;
+        exchange_.status = 101;
+        exchange_.response_started = true;
+        client_->write(serialize_client_response(response, BodyFraming::none, false, false));
+        return HttpParserSink::kContinue;
+    }
+    exchange_.response_started = true;
+    exchange_.status = status;
+    bool no_body = exchange_.head_method || status == 204 || status == 304;
+    BodyFraming framing;
+    if (no_body) framing = BodyFraming::none;
+    else if (response.content_length && !response.chunked) framing = BodyFraming::content_length;
+    else framing = exchange_.client_http10 ? BodyFraming::until_close : BodyFraming::chunked;
+    exchange_.response_framing = framing;
+    // An upgrade the target declined leaves the client's parser mid-upgrade:
+    // end the connection after this answer rather than guess.
+    if (!exchange_.client_keep_alive || worker_.draining() || framing == BodyFraming::until_close ||
+        client_eof_ || exchange_.request.upgrade ||
+        (!exchange_.request_complete && exchange_.expect_continue && !exchange_.continue_sent))
+        exchange_.close_after = true;
+    if (status >= 500) exchange_.target->responses_5xx.fetch_add(1, std::memory_order_relaxed);
+    client_->write(serialize_client_response(response, framing, exchange_.close_after, exchange_.client_http10));
+    return exchange_.head_method ? HttpParserSink::kSkipBody : HttpParserSink::kContinue;
+}
+
+int HttpSession::on_response_body(std::string_view data) {
+    if (closing_) return HttpParserSink::kError;
+    exchange_.bytes_out += data.size();
+    if (exchange_.response_framing == BodyFraming::chunked) append_chunk(*client_, data);
+    else client_->write(data);
+    if (client_->output_high() && upstream_) {
+        // Download back-pressure: the target waits for the client now, so the
+        // clock that runs is the client's.
+        upstream_->stop_reading();
+        worker_.loop().timers().cancel(upstream_timer_);
+        worker_.loop().timers().schedule(client_timer_, listener_->config.idle_timeout.count());
+    }
+    return HttpParserSink::kContinue;
+}
+
+int HttpSession::on_response_complete() {
+    if (closing_) return HttpParserSink::kError;
+    if (exchange_.request_complete) worker_.loop().timers().cancel(client_timer_);
+    else worker_.loop().timers().schedule(client_timer_, listener_->config.idle_timeout.count());
+    if (exchange_.informational) {
+        exchange_.informational = false;
+        return HttpParserSink::kContinue;
+    }
+    if (exchange_.upgraded) return HttpParserSink::kContinue;  // llhttp reports the upgrade next
+    exchange_.response_complete = true;
+    if (exchange_.response_framing == BodyFraming::chunked) client_->write("0\r\n\r\n");
+    release_target();
+    // The connection can carry another request only if the target said so
+    // and it has seen our whole request.
+    bool reusable = response_parser_.keep_alive() && exchange_.request_complete;
+    release_upstream(reusable);
+    if (!exchange_.request_complete) {
+        // Answered early (e.g. 401 to an upload): drop the rest of the body.
+        exchange_.discard_body = true;
+        if (exchange_.close_after) {
+            finish_scheduled_ = true;
+            worker_.loop().defer([this] { finish_exchange(); });
+        }
+    } else if (!finish_scheduled_) {
+        finish_scheduled_ = true;
+        worker_.loop().defer([this] { finish_exchange(); });
+    }
+    return HttpParserSink::kPause;
+}
+
+void HttpSession::switch_to_tunnel(std::string_view upstream_rest) {
+    release_target();
+    worker_.loop().timers().cancel(upstream_timer_);
+    worker_.loop().timers().cancel(client_timer_);
+    log_exchange();
+    if (!upstream_rest.empty()) client_->write(upstream_rest);
+    if (!pending_input_.empty()) upstream_->write(pending_input_);
+    closing_ = true;
+    auto* tunnel = new TunnelSession(worker_, listener_->config.name, std::move(client_), std::move(upstream_),
+                                     std::move(ticket_), exchange_.target, listener_->config.tunnel_idle_timeout.count());
+    tunnel->start();
+    retire();
+}
+
+// ---------------------------------------------------------------- endings
+
+void HttpSession::respond_local(int status, std::string_view content_type, std::string_view body, bool close,
+                                std::string_view extra_headers) {
+    if (exchange_.response_started) {
+        close_client(CloseMode::abort);
+        return;
+    }
+    exchange_.active = true;
+    exchange_.local = true;
+    exchange_.response_started = true;
+    exchange_.response_complete = true;
+    exchange_.status = status;
+    exchange_.bytes_out = exchange_.head_method ? 0 : body.size();
+    worker_.counters().responses_local.fetch_add(1, std::memory_order_relaxed);
+    // A client waiting for 100-continue will not send the body: the
+    // connection cannot carry another request.
+    if (close || !exchange_.client_keep_alive || worker_.draining() || client_eof_ ||
+        (!exchange_.request_complete && exchange_.expect_continue))
+        exchange_.close_after = true;
+    client_->write(make_local_response(status, content_type, body, exchange_.close_after, extra_headers,
+                                       exchange_.head_method));
+    if (exchange_.close_after) {
+        // The graceful close flushes the answer, then drains what the client still sends.
+        finish_exchange();
+    } else if (exchange_.request_complete) {
+        if (!finish_scheduled_) {
+            finish_scheduled_ = true;
+            worker_.loop().defer([this] { finish_exchange(); });
+        }
+    } else {
+        exchange_.discard_body = true;
+    }
+}
+
+void HttpSession::respond_error(int status, const char* why, bool close) {
+    if (closing_) return;
+    exchange_.error = why;
+    std::string body = error_body(status);
+    respond_local(status, "text/plain; charset=utf-8", body, close);
+}
+
+void HttpSession::finish_exchange() {
+    finish_scheduled_ = false;
+    if (closing_) return;
+    log_exchange();
+    if (exchange_.close_after || client_eof_ || worker_.draining()) {
+        // Part of the request may still be on its way (an error answered
+        // before the body was read): linger so the answer is not reset away.
+        bool unread = !exchange_.request_complete || in_request_bytes_ || !pending_input_.empty();
+        close_client(unread && !client_eof_ ? CloseMode::linger : CloseMode::graceful);
+        return;
+    }
+    start_next_request();
+}
+
+void HttpSession::start_next_request() {
+    release_upstream(false);
+    exchange_ = Exchange{};
+    in_request_bytes_ = false;
+    worker_.loop().timers().schedule(client_timer_, listener_->config.idle_timeout.count());
+    request_parser_.resume();
+    if (client_paused_for_upstream_) client_paused_for_upstream_ = false;
+    client_->start_reading();
+    if (!pending_input_.empty()) {
+        std::string input;
+        input.swap(pending_input_);
+        parse_client(input);
+    }
+}
+
+void HttpSession::close_client(CloseMode mode) {
+    if (closing_) return;
+    closing_ = true;
+    worker_.loop().timers().cancel(client_timer_);
+    release_target();
+    release_upstream(false);
+    if (exchange_.active && !finish_scheduled_ && mode != CloseMode::graceful) log_exchange();
+    Stream::close(std::move(client_), mode);
+    retire();
+}
+
+void HttpSession::drain() {
+    if (closing_) return;
+    if (!exchange_.active && !in_request_bytes_ && pending_input_.empty()) {
+        close_client(CloseMode::graceful);
+        return;
+    }
+    exchange_.close_after = true;
+}
+
+void HttpSession::abort() { close_client(CloseMode::abort); }
+
+void HttpSession::refresh_snapshot() {
+    const auto& current = worker_.snapshot();
+    if (current == snapshot_) return;
+    // A keep-alive connection follows the newest config from its next
+    // request on, if its listener still exists there.
+    for (const auto& listener : current->runtime->listeners) {
+        if (listener->config.name == listener_->config.name && listener->sockets == listener_->sockets) {
+            snapshot_ = current;
+            listener_ = listener.get();
+            return;
+        }
+    }
+}
+
+void HttpSession::log_exchange() {
+    if (!exchange_.active) return;
+    AccessLogEntry entry;
+    entry.listener = listener_->config.name;
+    entry.client = client_ip_;
+    entry.client_port = client_ ? client_->peer().port() : 0;
+    entry.method = exchange_.request.method;
+    entry.host = exchange_.host;
+    entry.url = exchange_.request.url;
+    entry.protocol = exchange_.client_http10 ? "HTTP/1.0" : "HTTP/1.1";
+    entry.status = exchange_.status;
+    entry.bytes_in = exchange_.request_body_bytes;
+    entry.bytes_out = exchange_.bytes_out;
+    entry.duration_ms = worker_.loop().now_ms() - exchange_.start_ms;
+    std::string target = exchange_.target && !exchange_.local ? exchange_.target->key : std::string();
+    entry.target = target;
+    entry.target_group = exchange_.group ? std::string_view(exchange_.group->config.name) : std::string_view();
+    auto user_agent = exchange_.request.header("user-agent");
+    entry.user_agent = user_agent.value_or("");
+    entry.error = exchange_.error;
+    worker_.access_log().record(entry);
+    exchange_.active = false;
+}
+
+}  // namespace lb

@@ -1,0 +1,94 @@
+#include "listeners/tunnel.h"
+
+namespace lb {
+
+TunnelSession::TunnelSession(Worker& worker, std::string listener_name, std::unique_ptr<Stream> client,
+                             std::unique_ptr<Stream> upstream, ConnectionTicket ticket,
+                             std::shared_ptr<TargetState> target, int64_t idle_timeout_ms)
+    : Session(worker),
+      listener_name_(std::move(listener_name)),
+      ticket_(std::move(ticket)),
+      target_(std::move(target)),
+      idle_timeout_ms_(idle_timeout_ms),
+      start_ms_(worker.loop().now_ms()),
+      idle_timer_([this] { close(CloseMode::abort); }) {
+    client_.stream = std::move(client);
+    upstream_.stream = std::move(upstream);
+    client_ip_ = client_.stream->peer().ip_string();
+    client_port_ = client_.stream->peer().port();
+    if (target_) target_->active_connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+TunnelSession::~TunnelSession() {
+    if (target_) target_->active_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void TunnelSession::start() {
+    for (Side* side : {&client_, &upstream_}) {
+        side->stream->set_handler(this);
+        side->stream->start_reading();
+    }
+    touch();
+}
+
+void TunnelSession::touch() { worker_.loop().timers().schedule(idle_timer_, idle_timeout_ms_); }
+
+void TunnelSession::on_stream_data(Stream& stream, std::string_view data) {
+    if (closing_) return;
+    Side& from = side_of(stream);
+    Side& to = other_of(stream);
+    from.bytes += data.size();
+    to.stream->write(data);
+    if (to.stream->output_high()) {
+        from.paused = true;
+        from.stream->stop_reading();
+    }
+    touch();
+}
+
+void TunnelSession::on_stream_eof(Stream& stream) {
+    if (closing_) return;
+    Side& from = side_of(stream);
+    Side& to = other_of(stream);
+    from.eof = true;
+    to.stream->shutdown_write();  // FIN after what is queued
+    if (client_.eof && upstream_.eof) close(CloseMode::graceful);
+}
+
+void TunnelSession::on_stream_error(Stream& stream, int) {
+    // A reset on one side is passed on as a reset on the other.
+    (void)stream;
+    close(CloseMode::reset);
+}
+
+void TunnelSession::on_stream_drained(Stream& stream) {
+    if (closing_) return;
+    Side& from = other_of(stream);  // the side we paused because `stream` was full
+    if (from.paused) {
+        from.paused = false;
+        from.stream->start_reading();
+    }
+}
+
+void TunnelSession::close(CloseMode mode) {
+    if (closing_) return;
+    closing_ = true;
+    worker_.loop().timers().cancel(idle_timer_);
+    AccessLogEntry entry;
+    entry.listener = listener_name_;
+    entry.client = client_ip_;
+    entry.client_port = client_port_;
+    entry.protocol = "tunnel";
+    entry.bytes_in = client_.bytes;
+    entry.bytes_out = upstream_.bytes;
+    entry.duration_ms = worker_.loop().now_ms() - start_ms_;
+    std::string target = target_ ? target_->key : std::string();
+    entry.target = target;
+    entry.target_group = target_ ? std::string_view(target_->group) : std::string_view();
+    worker_.access_log().record(entry);
+    Stream::close(std::move(client_.stream), mode);
+    Stream::close(std::move(upstream_.stream), mode);
+    retire();
+}
+
+}  // namespace lb

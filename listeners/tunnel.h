@@ -1,0 +1,59 @@
+// TunnelSession: a byte pump between two streams with no parser in the way —
+// WebSocket after a 101, and every TCP passthrough connection. Back-pressure
+// per direction, half-close propagated (EOF on one side becomes FIN on the
+// other once its queue is out), one idle timeout for both directions.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "lb/session.h"
+#include "lb/stream.h"
+#include "lb/target_state.h"
+#include "lb/worker.h"
+
+namespace lb {
+
+class TunnelSession final : public Session, private StreamHandler {
+public:
+    TunnelSession(Worker& worker, std::string listener_name, std::unique_ptr<Stream> client,
+                  std::unique_ptr<Stream> upstream, ConnectionTicket ticket, std::shared_ptr<TargetState> target,
+                  int64_t idle_timeout_ms);
+    ~TunnelSession() override;
+
+    void start();
+    void drain() override {}  // tunnels live until the shutdown timeout
+    void abort() override { close(CloseMode::abort); }
+
+private:
+    struct Side {
+        std::unique_ptr<Stream> stream;
+        bool eof = false;         // this side sent FIN
+        bool paused = false;      // we stopped reading it (peer's queue is full)
+        uint64_t bytes = 0;       // received from this side
+    };
+
+    void on_stream_connected(Stream&, int) override {}
+    void on_stream_data(Stream& stream, std::string_view data) override;
+    void on_stream_eof(Stream& stream) override;
+    void on_stream_error(Stream& stream, int error) override;
+    void on_stream_drained(Stream& stream) override;
+    Side& side_of(Stream& stream) { return &stream == client_.stream.get() ? client_ : upstream_; }
+    Side& other_of(Stream& stream) { return &stream == client_.stream.get() ? upstream_ : client_; }
+    void touch();
+    void close(CloseMode mode);
+
+    std::string listener_name_;
+    Side client_;
+    Side upstream_;
+    ConnectionTicket ticket_;
+    std::shared_ptr<TargetState> target_;
+    int64_t idle_timeout_ms_;
+    int64_t start_ms_;
+    bool closing_ = false;
+    Timer idle_timer_;
+    std::string client_ip_;
+    uint16_t client_port_ = 0;
+};
+
+}  // namespace lb
