@@ -126,7 +126,7 @@ def start_lb(request, tmp_path):
 
     `config` is a dict (see lbtest.make_config) or YAML text. Waits until
     every listen port accepts. At teardown lb still running gets SIGTERM and
-    must exit 0 within 5 s."""
+    must exit 0 within a few seconds."""
     started = []
 
     def start(config, args=(), wait=True, ready_ports=None):
@@ -143,9 +143,10 @@ def start_lb(request, tmp_path):
     problems = []
     for lb in started:
         if not lb.stopped:
-            code = lb.stop(signal.SIGTERM, timeout=5.0)
+            code = lb.stop(signal.SIGTERM, timeout=lbtest.STOP_TIMEOUT)
             if code is None:
-                problems.append(f"{' '.join(lb.cmd)}: did not exit within 5s of SIGTERM")
+                problems.append(f"{' '.join(lb.cmd)}: did not exit within "
+                                f"{lbtest.STOP_TIMEOUT:g}s of SIGTERM")
             elif code != 0:
                 problems.append(f"{' '.join(lb.cmd)}: exit code {code} after SIGTERM")
         report = lb.sanitizer_report()

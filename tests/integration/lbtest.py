@@ -21,7 +21,10 @@ HOST = "127.0.0.1"
 
 # Sanitizer builds are slower to start and to move bytes.
 SANITIZED = os.environ.get("LB_SANITIZED", "") not in ("", "0")
-START_TIMEOUT = 20.0 if SANITIZED else 10.0
+# Upper bounds on "promptly" stretch by this much under sanitizers.
+TIME_SCALE = 2.0 if SANITIZED else 1.0
+START_TIMEOUT = 10.0 * TIME_SCALE
+STOP_TIMEOUT = 5.0 * TIME_SCALE
 
 
 def lb_binary():
@@ -230,7 +233,7 @@ class Lb:
         except subprocess.TimeoutExpired:
             return None
 
-    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
         """Signals lb and returns its exit code (kills it, returning None, if
         it does not exit within `timeout`)."""
         if self.proc.poll() is None:
