@@ -1,5 +1,7 @@
 #include "lb/runtime.h"
 
+#include "lb/log.h"
+
 namespace lb {
 
 namespace {
@@ -17,6 +19,15 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
     runtime->generation = next_generation++;
     runtime->config = config;
     runtime->workers = workers;
+
+    if (!config.global.sticky_secret_file.empty()) {
+        auto signer = StickyCookieSigner::from_file(config.global.sticky_secret_file);
+        if (!signer) return Error{config.global.pos.format(signer.error())};
+        runtime->sticky_signer = *signer;
+    } else {
+        if (!random_signer) random_signer = StickyCookieSigner::random();
+        runtime->sticky_signer = random_signer;
+    }
 
     for (const auto& group_config : runtime->config.target_groups) {
         auto group = std::make_unique<TargetGroupRuntime>();

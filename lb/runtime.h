@@ -18,6 +18,7 @@
 #include "lb/balancer.h"
 #include "lb/listen_socket.h"
 #include "lb/result.h"
+#include "lb/sticky_cookie.h"
 #include "lb/target_state.h"
 #include "listeners/rules.h"
 
@@ -49,6 +50,7 @@ struct Runtime {
     std::vector<std::unique_ptr<ListenerRuntime>> listeners;
     std::vector<std::unique_ptr<TargetGroupRuntime>> groups;
     std::unordered_map<std::string, const TargetGroupRuntime*> groups_by_name;
+    std::shared_ptr<const StickyCookieSigner> sticky_signer;  // never null
 
     const TargetGroupRuntime* group(const std::string& name) const {
         auto it = groups_by_name.find(name);
@@ -61,6 +63,9 @@ struct RuntimeBuilder {
     TargetRegistry targets;
     ListenSocketPool sockets;
     uint64_t next_generation = 1;
+    // Used when global.sticky_secret_file is unset; kept across reloads so
+    // cookies stay valid until the process restarts.
+    std::shared_ptr<const StickyCookieSigner> random_signer;
 
     // Compiles `config`; opens sockets for new listener addresses (errors if
     // an address cannot be bound), `workers` sockets per listener. With

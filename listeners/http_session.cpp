@@ -8,6 +8,7 @@
 #include "lb/hash.h"
 #include "lb/log.h"
 #include "lb/target_picker.h"
+#include "listeners/cookies.h"
 #include "lb/tcp_stream.h"
 #include "listeners/redirect.h"
 #include "listeners/tunnel.h"
@@ -247,23 +248,56 @@ void HttpSession::route() {
     }
 }
 
-void HttpSession::forward(const conf::ForwardAction& action) {
-    const Runtime& runtime = *snapshot_->runtime;
-    const conf::WeightedTargetGroup* choice = &action.target_groups.front();
-    if (action.target_groups.size() > 1) {
-        int total = 0;
-        for (const auto& g : action.target_groups) total += g.weight;
-        if (total > 0) {
-            int roll = static_cast<int>(random_below(static_cast<uint32_t>(total)));
-            for (const auto& g : action.target_groups) {
-                if (roll < g.weight) {
-                    choice = &g;
-                    break;
+// Group-level stickiness for a forward to several weighted groups (ALB's
+// AWSALBTG): a signed cookie names the group a client was given.
+constexpr std::string_view kGroupCookie = "LBTG";
+
+const conf::WeightedTargetGroup* HttpSession::choose_group(const conf::ForwardAction& action) {
+    const auto& groups = action.target_groups;
+    if (groups.size() == 1) return &groups.front();
+    const StickyCookieSigner& signer = *snapshot_->runtime->sticky_signer;
+    std::string scope;
+    if (action.stickiness) {
+        scope = "tg:" + listener_->config.name;
+        for (const auto& g : groups) scope += ":" + g.name;
+        if (auto cookie = find_cookie(exchange_.request, kGroupCookie)) {
+            if (auto name = signer.decode(*cookie, scope, unix_now())) {
+                for (const auto& g : groups) {
+                    if (g.name == *name && g.weight > 0) {
+                        exchange_.set_cookies = set_cookie_header(
+                            kGroupCookie, signer.encode(scope, g.name, unix_now() + action.stickiness_duration.count() / 1000),
+                            action.stickiness_duration.count() / 1000, tls_);
+                        return &g;
+                    }
                 }
-                roll -= g.weight;
             }
         }
     }
+    const conf::WeightedTargetGroup* choice = &groups.front();
+    int total = 0;
+    for (const auto& g : groups) total += g.weight;
+    if (total > 0) {
+        int roll = static_cast<int>(random_below(static_cast<uint32_t>(total)));
+        for (const auto& g : groups) {
+            if (roll < g.weight) {
+                choice = &g;
+                break;
+            }
+            roll -= g.weight;
+        }
+    }
+    if (action.stickiness) {
+        int64_t seconds = action.stickiness_duration.count() / 1000;
+        exchange_.set_cookies =
+            set_cookie_header(kGroupCookie, signer.encode(scope, choice->name, unix_now() + seconds), seconds, tls_);
+    }
+    return choice;
+}
+
+void HttpSession::forward(const conf::ForwardAction& action) {
+    const Runtime& runtime = *snapshot_->runtime;
+    const conf::WeightedTargetGroup* choice = choose_group(action);
+    if (action.stickiness) remove_cookie(exchange_.request, kGroupCookie);
     exchange_.group = runtime.group(choice->name);
     if (!exchange_.group) {
         respond_error(503, "target group missing", false);
@@ -501,7 +535,8 @@ int HttpSession::on_response_head(HttpHead& response) {
         (!exchange_.request_complete && exchange_.expect_continue && !exchange_.continue_sent))
         exchange_.close_after = true;
     if (status >= 500) exchange_.target->responses_5xx.fetch_add(1, std::memory_order_relaxed);
-    client_->write(serialize_client_response(response, framing, exchange_.close_after, exchange_.client_http10));
+    client_->write(serialize_client_response(response, framing, exchange_.close_after, exchange_.client_http10,
+                                             exchange_.set_cookies));
     return exchange_.head_method ? HttpParserSink::kSkipBody : HttpParserSink::kContinue;
 }
 

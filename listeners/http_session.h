@@ -64,6 +64,7 @@ private:
         std::string replay;           // request bytes a retry must resend
         bool replayable = true;       // replay holds everything sent so far
         std::string error;            // why lb answered, for the access log
+        std::string set_cookies;      // Set-Cookie lines lb adds to the response
     };
 
     class RequestSink final : public HttpParserSink {
@@ -102,6 +103,7 @@ private:
     int on_request_complete();
     void route();
     void forward(const conf::ForwardAction& action);
+    const conf::WeightedTargetGroup* choose_group(const conf::ForwardAction& action);
     void on_client_timeout();
 
     // upstream side

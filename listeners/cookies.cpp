@@ -1,0 +1,81 @@
+#include "listeners/cookies.h"
+
+#include <vector>
+
+namespace lb {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+template <class Fn>
+void for_each_pair(std::string_view header, Fn fn) {
+    while (!header.empty()) {
+        size_t semi = header.find(';');
+        std::string_view pair = trim(header.substr(0, semi));
+        if (!pair.empty()) {
+            size_t eq = pair.find('=');
+            std::string_view name = trim(pair.substr(0, eq));
+            std::string_view value = eq == std::string_view::npos ? std::string_view() : trim(pair.substr(eq + 1));
+            if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+            fn(pair, name, value);
+        }
+        if (semi == std::string_view::npos) break;
+        header.remove_prefix(semi + 1);
+    }
+}
+
+}  // namespace
+
+std::optional<std::string_view> find_cookie(const HttpHead& request, std::string_view name) {
+    for (const auto& [key, header] : request.headers) {
+        if (!iequals(key, "cookie")) continue;
+        std::optional<std::string_view> found;
+        for_each_pair(std::string_view(header), [&](std::string_view, std::string_view n, std::string_view v) {
+            if (!found && n == name) found = v;
+        });
+        if (found) return found;
+    }
+    return std::nullopt;
+}
+
+void remove_cookie(HttpHead& request, std::string_view name) {
+    auto& headers = request.headers;
+    for (size_t i = 0; i < headers.size();) {
+        if (!iequals(headers[i].first, "cookie") || headers[i].second.find(name) == std::string::npos) {
+            ++i;
+            continue;
+        }
+        std::string kept;
+        for_each_pair(std::string_view(headers[i].second), [&](std::string_view pair, std::string_view n, std::string_view) {
+            if (n == name) return;
+            if (!kept.empty()) kept.append("; ");
+            kept.append(pair);
+        });
+        if (kept.empty()) {
+            headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(i));
+        } else {
+            headers[i].second = std::move(kept);
+            ++i;
+        }
+    }
+}
+
+std::string set_cookie_header(std::string_view name, std::string_view value, int64_t max_age_seconds, bool secure) {
+    std::string out = "Set-Cookie: ";
+    out.append(name);
+    out.push_back('=');
+    out.append(value);
+    out.append("; Path=/; Max-Age=");
+    out.append(std::to_string(max_age_seconds));
+    out.append("; HttpOnly; SameSite=Lax");
+    if (secure) out.append("; Secure");
+    out.append("\r\n");
+    return out;
+}
+
+}  // namespace lb
