@@ -315,7 +315,8 @@ def listen_ports(config):
     return ports
 
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_./:*@+-][A-Za-z0-9_./:*@+ -]*$")
+# A leading * would be a YAML alias; such values are quoted.
+_PLAIN = re.compile(r"^[A-Za-z0-9_./:@+-][A-Za-z0-9_./:*@+ -]*$")
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"}
 
 
@@ -401,8 +402,9 @@ class ConnectionClosed(Exception):
 class HttpConn:
     """One client TCP connection speaking HTTP/1.1 by hand, for exact bytes."""
 
-    def __init__(self, port, host=HOST, timeout=10.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host=HOST, timeout=10.0, source=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.timeout = timeout
