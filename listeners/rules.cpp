@@ -59,11 +59,29 @@ TextMap<Value> make_text_map(bool fold) {
     return TextMap<Value>(8, TextHash{fold}, TextEqual{fold});
 }
 
-using RuleIds = std::vector<uint32_t>;  // indexes into the priority-sorted rules
+// Rules (indexes into the priority-sorted list) listed under one index key.
+class RuleBits {
+public:
+    void add(uint32_t rule) { ids_.push_back(rule); }
 
-void set_bits(uint64_t* words, const RuleIds& ids) {
-    for (uint32_t id : ids) words[id >> 6] |= uint64_t{1} << (id & 63);
-}
+    // Long lists become bitmaps: OR-ing a few words beats one dependent
+    // read-modify-write per rule (1,000 rules under "*.example.com").
+    void seal(size_t words) {
+        if (ids_.size() <= 4 || ids_.size() * 2 <= words) return;
+        dense_.assign(words, 0);
+        for (uint32_t id : ids_) dense_[id >> 6] |= uint64_t{1} << (id & 63);
+        ids_ = {};
+    }
+
+    void or_into(uint64_t* out) const {
+        for (size_t w = 0; w < dense_.size(); ++w) out[w] |= dense_[w];
+        for (uint32_t id : ids_) out[id >> 6] |= uint64_t{1} << (id & 63);
+    }
+
+private:
+    std::vector<uint32_t> ids_;
+    std::vector<uint64_t> dense_;
+};
 
 // ---------------------------------------------------------------- literal trie
 
@@ -88,7 +106,11 @@ public:
             }
             node = next;
         }
-        nodes_[node].rules.push_back(rule);
+        nodes_[node].rules.add(rule);
+    }
+
+    void seal(size_t words) {
+        for (auto& node : nodes_) node.rules.seal(words);
     }
 
     void collect(std::string_view text, uint64_t* out) const {
@@ -98,14 +120,14 @@ public:
             char c = reversed_ ? text[text.size() - 1 - i] : text[i];
             node = child(node, fold_ ? ascii_lower(c) : c);
             if (node == 0) return;
-            set_bits(out, nodes_[node].rules);
+            nodes_[node].rules.or_into(out);
         }
     }
 
 private:
     struct Node {
         std::vector<std::pair<char, uint32_t>> children;  // sorted by char
-        RuleIds rules;
+        RuleBits rules;
     };
 
     uint32_t child(uint32_t node, char c) const {  // 0 = none (the root is nobody's child)
@@ -128,11 +150,11 @@ private:
 class PatternIndex {
 public:
     explicit PatternIndex(bool fold)
-        : exact_(make_text_map<RuleIds>(fold)), prefixes_(false, fold), suffixes_(true, fold) {}
+        : exact_(make_text_map<RuleBits>(fold)), prefixes_(false, fold), suffixes_(true, fold) {}
 
     void add(const Wildcard& pattern, uint32_t rule) {
         if (pattern.shape() == Wildcard::Shape::exact) {
-            exact_[std::string(pattern.literal_prefix())].push_back(rule);
+            exact_[std::string(pattern.literal_prefix())].add(rule);
             return;
         }
         std::string_view prefix = pattern.literal_prefix(), suffix = pattern.literal_suffix();
@@ -144,23 +166,30 @@ public:
             add_always(rule);
     }
 
-    void add_always(uint32_t rule) { always_.push_back(rule); }
+    void add_always(uint32_t rule) { always_.add(rule); }
+
+    void seal(size_t words) {
+        for (auto& [key, rules] : exact_) rules.seal(words);
+        prefixes_.seal(words);
+        suffixes_.seal(words);
+        always_.seal(words);
+    }
 
     void collect(std::string_view text, uint64_t* out) const {
         if (!exact_.empty()) {
             auto found = exact_.find(text);
-            if (found != exact_.end()) set_bits(out, found->second);
+            if (found != exact_.end()) found->second.or_into(out);
         }
         prefixes_.collect(text, out);
         suffixes_.collect(text, out);
-        set_bits(out, always_);
+        always_.or_into(out);
     }
 
 private:
-    TextMap<RuleIds> exact_;
+    TextMap<RuleBits> exact_;
     LiteralTrie prefixes_;
     LiteralTrie suffixes_;
-    RuleIds always_;
+    RuleBits always_;
 };
 
 // ---------------------------------------------------------------- query parameters
@@ -196,6 +225,8 @@ size_t percent_decode(std::string_view in, char* out) {
 class QueryParams {
 public:
     explicit QueryParams(std::string_view raw) : raw_(raw) {}
+    QueryParams(const QueryParams&) = delete;
+    QueryParams& operator=(const QueryParams&) = delete;
 
     std::span<const Param> get() {
         if (!parsed_) parse();
@@ -207,8 +238,8 @@ private:
         parsed_ = true;
         if (raw_.empty()) return;
         size_t most = static_cast<size_t>(std::count(raw_.begin(), raw_.end(), '&')) + 1;
-        if (most <= inline_.size()) {
-            data_ = inline_.data();
+        if (most <= kInline) {
+            data_ = inline_;
         } else {
             overflow_.resize(most);
             data_ = overflow_.data();
@@ -247,7 +278,11 @@ private:
     bool parsed_ = false;
     Param* data_ = nullptr;
     size_t count_ = 0;
-    std::array<Param, 32> inline_;
+    // Left uninitialized: most requests never parse their query.
+    static constexpr size_t kInline = 32;
+    union {
+        Param inline_[kInline];
+    };
     std::vector<Param> overflow_;  // only for unusually many parameters
 };
 
@@ -342,35 +377,37 @@ public:
             auto added = set->add(*order[i], static_cast<uint32_t>(i));
             if (!added) return Error{added.error()};
         }
+        set->seal();
         return std::shared_ptr<const RuleSet>(std::move(set));
     }
 
     const conf::Action* match(const RequestView& request) const override {
         if (rules_.empty()) return &default_;
         QueryParams query(request.query);
+        const size_t words = words_;  // a local: writes through uint64_t* may not alias it
 
         constexpr size_t kInlineWords = 64;  // 4096 rules without touching the heap
         std::array<uint64_t, kInlineWords> candidate_buffer, dimension_buffer;
         std::vector<uint64_t> large;
         uint64_t* candidates = candidate_buffer.data();
         uint64_t* scratch = dimension_buffer.data();
-        if (words_ > kInlineWords) {
-            large.resize(2 * words_);
+        if (words > kInlineWords) {
+            large.resize(2 * words);
             candidates = large.data();
-            scratch = large.data() + words_;
+            scratch = large.data() + words;
         }
-        std::fill(candidates, candidates + words_, ~uint64_t{0});
-        if (size_t tail = rules_.size() % 64) candidates[words_ - 1] = (uint64_t{1} << tail) - 1;
+        std::fill(candidates, candidates + words, ~uint64_t{0});
+        if (size_t tail = rules_.size() % 64) candidates[words - 1] = (uint64_t{1} << tail) - 1;
 
         auto narrow = [&](const Dimension& dimension, auto&& collect) {
             if (!dimension.used) return;
             std::copy(dimension.absent.begin(), dimension.absent.end(), scratch);
             collect(scratch);
-            for (size_t w = 0; w < words_; ++w) candidates[w] &= scratch[w];
+            for (size_t w = 0; w < words; ++w) candidates[w] &= scratch[w];
         };
         narrow(method_, [&](uint64_t* out) {
             auto found = methods_.find(request.method);
-            if (found != methods_.end()) set_bits(out, found->second);
+            if (found != methods_.end()) found->second.or_into(out);
         });
         narrow(host_, [&](uint64_t* out) { hosts_.collect(request.host, out); });
         narrow(path_, [&](uint64_t* out) { paths_.collect(request.path, out); });
@@ -388,7 +425,7 @@ public:
             }
         });
 
-        for (size_t w = 0; w < words_; ++w) {
+        for (size_t w = 0; w < words; ++w) {
             for (uint64_t bits = candidates[w]; bits != 0; bits &= bits - 1) {
                 const CompiledRule& rule = rules_[w * 64 + static_cast<size_t>(std::countr_zero(bits))];
                 if (rule.matches(request, query)) return &rule.action;
@@ -407,6 +444,14 @@ private:
 
     std::array<Dimension*, 5> dimensions() { return {&method_, &host_, &path_, &header_, &query_}; }
 
+    void seal() {
+        for (auto& [method, rules] : methods_) rules.seal(words_);
+        hosts_.seal(words_);
+        paths_.seal(words_);
+        for (auto& [name, index] : headers_) index.seal(words_);
+        for (auto& [key, index] : queries_) index.seal(words_);
+    }
+
     Status add(const conf::Rule& rule, uint32_t id) {
         CompiledRule compiled;
         compiled.priority = rule.priority;
@@ -417,7 +462,7 @@ private:
         if (compiled.methods.empty()) method_.skip(id);
         for (const auto& method : compiled.methods) {
             method_.used = true;
-            methods_[method].push_back(id);
+            methods_[method].add(id);
         }
 
         if (conditions.host.empty()) host_.skip(id);
@@ -485,7 +530,7 @@ private:
     size_t words_ = 0;                 // bitmap length in 64-bit words
 
     Dimension method_, host_, path_, header_, query_;
-    TextMap<RuleIds> methods_ = make_text_map<RuleIds>(false);
+    TextMap<RuleBits> methods_ = make_text_map<RuleBits>(false);
     PatternIndex hosts_{true};
     PatternIndex paths_{false};
     TextMap<PatternIndex> headers_ = make_text_map<PatternIndex>(true);   // by folded name
