@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <memory>
 #include <span>
 #include <unordered_map>
 
@@ -266,8 +267,8 @@ private:
                 size_t eq = piece.find('=');
                 std::string_view key = piece.substr(0, eq);
                 std::string_view value = eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1);
-                std::string_view decoded_key = decode(key);
-                data_[count_++] = {decoded_key, decode(value)};
+                std::string_view decoded_key = decode(key);  // key first: decode() appends
+                std::construct_at(data_ + count_++, decoded_key, decode(value));
             }
             if (amp == std::string_view::npos) break;
             rest.remove_prefix(amp + 1);

@@ -15,15 +15,27 @@
 namespace {
 thread_local bool counting = false;
 thread_local int allocations = 0;
+
+// Every non-aligned form is replaced so new and delete always pair malloc/free.
+void* counted_malloc(std::size_t size) {
+    if (counting) ++allocations;
+    return std::malloc(size ? size : 1);
+}
 }  // namespace
 
 void* operator new(std::size_t size) {
-    if (counting) ++allocations;
-    if (void* p = std::malloc(size ? size : 1)) return p;
+    if (void* p = counted_malloc(size)) return p;
     throw std::bad_alloc();
 }
+void* operator new[](std::size_t size) { return operator new(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
 void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace lb {
 namespace {
