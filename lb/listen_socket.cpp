@@ -41,6 +41,7 @@ ListenSocketSet::~ListenSocketSet() {
 Result<std::shared_ptr<ListenSocketSet>> ListenSocketPool::get(const SocketAddress& address,
                                                                ListenSocketSet::Kind kind, int count) {
     std::string key = (kind == ListenSocketSet::Kind::stream ? "tcp " : "udp ") + address.to_string();
+    std::erase_if(sets_, [](const auto& entry) { return entry.second.expired(); });
     auto& slot = sets_[key];
     if (auto existing = slot.lock(); existing && existing->count() == count) return existing;
     auto opened = ListenSocketSet::open(address, kind, count);

@@ -1,5 +1,6 @@
 #include "lb/server.h"
 
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -44,6 +45,12 @@ int Server::worker_count(const conf::Config& config) const {
 int Server::run() {
     // Signals are taken synchronously through a signalfd; every thread
     // started from here inherits the blocked mask.
+    // Two sockets per proxied connection: take every descriptor we may.
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
     sigset_t signals = handled_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
@@ -60,7 +67,7 @@ int Server::run() {
         LB_LOG_ERROR("%s", built.error().c_str());
         return 1;
     }
-    runtime_ = *built;
+    runtime_ = std::move(*built);  // a copy left in `built` would pin this snapshot forever
     if (auto status = AccessLogSink::instance().configure(config_.global.access_log); !status) {
         LB_LOG_ERROR("%s", status.error().c_str());
         return 1;
@@ -168,7 +175,7 @@ void Server::reload() {
     int64_t budget_change = loaded->global.max_connections - config_.global.max_connections;
     connection_budget_.fetch_add(budget_change);
     config_ = std::move(*loaded);
-    runtime_ = *built;
+    runtime_ = std::move(*built);
     for (auto& worker : workers_list_) worker->publish(runtime_);
     LB_LOG_INFO("reloaded: generation %llu", static_cast<unsigned long long>(runtime_->generation));
 }

@@ -21,6 +21,9 @@ public:
     virtual void drain() = 0;
     // Close everything now.
     virtual void abort() = 0;
+    // The worker adopted a new snapshot: a session between requests should
+    // move to it now rather than keep the old one alive.
+    virtual void snapshot_changed() {}
 
 protected:
     // Unlinks from the worker and frees the session after this iteration.

@@ -77,6 +77,11 @@ void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
     snapshot->runtime = runtime;
     for (const auto& group : runtime->groups) snapshot->balancers.push_back(group->balancer->create());
     snapshot_ = std::move(snapshot);
+    for (Session* session = sessions_; session;) {
+        Session* next = session->next_;
+        session->snapshot_changed();
+        session = next;
+    }
     if (draining_) return;
 
     for (auto& slot : slots_) slot->listener = nullptr;

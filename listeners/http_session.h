@@ -26,6 +26,9 @@ public:
     void start();
     void drain() override;
     void abort() override;
+    void snapshot_changed() override {
+        if (!exchange_.active && !in_request_bytes_ && !closing_) refresh_snapshot();
+    }
 
 private:
     // Per-request state; reset between requests on a keep-alive connection.

@@ -7,6 +7,7 @@ attached to the report.
 """
 
 import os
+import resource
 import signal
 import sys
 
@@ -21,6 +22,11 @@ LOG_TAIL_CHARS = 20000
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "big: moves a gibibyte through lb (seconds, not ms)")
+    # Thousands of WebSockets in one test: this process and the backends it
+    # starts need more descriptors than the usual soft limit of 1024.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def pytest_report_header(config):
