@@ -123,3 +123,59 @@ def test_runs_in_foreground_and_serves(start_lb, backends):
     response = lbtest.get(port, "/hello")
     assert response.status == 200
     assert response.json()["path"] == "/hello"
+
+
+# Issue 3: lb -t rejects these with file:line:col: key.path: message.
+RULES_BASE = """\
+listeners:
+  - name: web
+    protocol: http
+    listen: 127.0.0.1:{port}
+    rules:
+      - priority: 10
+        conditions: {{ path: ["/a"] }}
+        action: {{ forward: {{ target_group: web }} }}
+{extra_rule}
+    default_action: {{ forward: {{ target_group: web }} }}
+target_groups:
+  - name: web
+    targets:
+      - {{ address: 127.0.0.1, port: 9 }}
+"""
+
+BAD_RULES = {
+    "duplicate priority": (
+        '      - priority: 10\n        conditions: { path: ["/b"] }\n'
+        '        action: { forward: { target_group: web } }',
+        r":9:19: listeners\[0\]\.rules\[1\]\.priority: .*10.*line 6"),
+    "unknown target group": (
+        '      - priority: 20\n        conditions: { path: ["/b"] }\n'
+        '        action: { forward: { target_group: nope } }',
+        r":11:44: listeners\[0\]\.rules\[1\]\.action\.forward\.target_group: .*nope"),
+    "bad CIDR": (
+        '      - priority: 20\n        conditions: { source_ip: ["10.0.0.0/33"] }\n'
+        '        action: { forward: { target_group: web } }',
+        r":10:35: listeners\[0\]\.rules\[1\]\.conditions\.source_ip\[0\]: .*10\.0\.0\.0/33"),
+    "bad wildcard": (
+        '      - priority: 20\n        conditions: { host: ["bad host*"] }\n'
+        '        action: { forward: { target_group: web } }',
+        r":10:30: listeners\[0\]\.rules\[1\]\.conditions\.host\[0\]: "),
+    "bad duration": (
+        '      - priority: 20\n        conditions: { path: ["/b"] }\n'
+        '        action: { forward: { target_groups: [{ name: web }], stickiness: { enabled: true, duration: 10 } } }',
+        r":11:101: listeners\[0\]\.rules\[1\]\.action\.forward\.stickiness\.duration: .*duration"),
+}
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RULES))
+def test_check_rejects_bad_rules_with_position(tmp_path, case):
+    extra, pattern = BAD_RULES[case]
+    path = write(tmp_path, RULES_BASE.format(port=free_port(), extra_rule=extra))
+    result = run_lb("-t", "-c", path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert re.search(re.escape(path) + pattern, output), output
+    assert "test failed" in output
