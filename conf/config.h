@@ -156,7 +156,7 @@ struct Listener {
     SocketAddress listen;
 
     // Timeouts. idle: no bytes on an idle keep-alive client connection or an
-    // L4 tunnel. header: from the first byte of a request until its headers
+    // L4 tunnel (default 60s for http/https, 350s for tcp/tls_passthrough). header: from the first byte of a request until its headers
     // are complete (408). tunnel_idle: an upgraded (WebSocket) connection.
     Duration idle_timeout = 60s;
     Duration header_timeout = 30s;

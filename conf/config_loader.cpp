@@ -555,6 +555,9 @@ Listener Loader::load_listener(const YamlValue& value) {
     if (protocol != ListenerProtocol::tcp && protocol != ListenerProtocol::tls_passthrough)
         map.reject("proxy_protocol", "proxy_protocol is only supported on tcp and tls_passthrough listeners");
 
+    // L4 connections idle longer than HTTP keep-alives: NLB's 350s, not ALB's 60s.
+    if (protocol == ListenerProtocol::tcp || protocol == ListenerProtocol::tls_passthrough)
+        listener.idle_timeout = 350s;
     if (auto timeout = map.get("idle_timeout")) listener.idle_timeout = timeout->duration(1ms, max_duration);
     if (auto timeout = map.get("header_timeout")) listener.header_timeout = timeout->duration(1ms, max_duration);
     if (auto timeout = map.get("tunnel_idle_timeout"))

@@ -286,6 +286,9 @@ listeners:
     EXPECT_EQ(udp.protocol, ListenerProtocol::udp);
     EXPECT_EQ(udp.udp.idle_timeout, 45s);
     EXPECT_EQ(udp.udp.max_flows, 100);
+
+    // Without idle_timeout, L4 listeners idle as long as an NLB lets them.
+    EXPECT_EQ(config.listeners.at(2).idle_timeout, 350s);
 }
 
 TEST(ConfigLoader, TargetGroupSettings) {
