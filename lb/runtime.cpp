@@ -1,6 +1,8 @@
 #include "lb/runtime.h"
 
 #include "lb/log.h"
+#include "tls/server_context.h"
+#include "tls/ticket_keys.h"
 
 namespace lb {
 
@@ -12,6 +14,9 @@ ListenSocketSet::Kind socket_kind(conf::ListenerProtocol protocol) {
 }
 
 }  // namespace
+
+RuntimeBuilder::RuntimeBuilder() : ticket_keys(std::make_shared<tls::TicketKeys>()) {}
+RuntimeBuilder::~RuntimeBuilder() = default;
 
 Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config& config, int workers,
                                                              bool bind_sockets) {
@@ -57,6 +62,11 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         auto rules = RuleSet::compile(listener->config.rules, listener->config.default_action);
         if (!rules) return Error{listener_config.pos.format(rules.error())};
         listener->rules = *rules;
+        if (listener_config.protocol == conf::ListenerProtocol::https && listener_config.tls) {
+            auto context = tls::ServerContext::create(*listener_config.tls, ticket_keys);
+            if (!context) return Error{context.error()};
+            listener->tls = *context;
+        }
         runtime->listeners.push_back(std::move(listener));
     }
     targets.collect();

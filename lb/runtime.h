@@ -24,6 +24,11 @@
 
 namespace lb {
 
+namespace tls {
+class ServerContext;
+class TicketKeys;
+}  // namespace tls
+
 struct TargetEntry {
     std::shared_ptr<TargetState> state;
     conf::Target config;
@@ -41,6 +46,7 @@ struct ListenerRuntime {
     conf::Listener config;
     std::shared_ptr<ListenSocketSet> sockets;
     std::shared_ptr<const RuleSet> rules;  // http, https, tls_passthrough
+    std::shared_ptr<const tls::ServerContext> tls;  // https: certificates loaded for this snapshot
 };
 
 struct Runtime {
@@ -62,14 +68,22 @@ struct Runtime {
 struct RuntimeBuilder {
     TargetRegistry targets;
     ListenSocketPool sockets;
+    // One ticket key ring for the process: tickets open on every worker and
+    // survive reloads.
+    std::shared_ptr<tls::TicketKeys> ticket_keys;
     uint64_t next_generation = 1;
     // Used when global.sticky_secret_file is unset; kept across reloads so
     // cookies stay valid until the process restarts.
     std::shared_ptr<const StickyCookieSigner> random_signer;
 
+    RuntimeBuilder();
+    ~RuntimeBuilder();
+
     // Compiles `config`; opens sockets for new listener addresses (errors if
     // an address cannot be bound), `workers` sockets per listener. With
     // bind_sockets false (lb -t) everything but the sockets is checked.
+    // Certificates and CA files are read here, so a reload picks up changed
+    // files and a bad one rejects the whole snapshot.
     Result<std::shared_ptr<const Runtime>> build(const conf::Config& config, int workers, bool bind_sockets = true);
 };
 

@@ -11,6 +11,7 @@
 #include "lb/tcp_stream.h"
 #include "listeners/http_session.h"
 #include "listeners/tcp_session.h"
+#include "tls/tls_stream.h"
 
 namespace lb {
 
@@ -180,6 +181,15 @@ void Worker::handle_connection(ListenerSlot& slot, int fd) {
         case conf::ListenerProtocol::http:
             (new HttpSession(*this, listener, std::move(stream), std::move(ticket)))->start();
             break;
+        case conf::ListenerProtocol::https: {
+            if (!listener.tls) {  // the builder always makes one; never serve https without it
+                Stream::close(std::move(stream), CloseMode::abort);
+                break;
+            }
+            auto tls_stream = tls::TlsStream::accept(*loop_, std::move(stream), listener.tls);
+            (new HttpSession(*this, listener, std::move(tls_stream), std::move(ticket), /*tls=*/true))->start();
+            break;
+        }
         case conf::ListenerProtocol::tcp:
             (new TcpProxySession(*this, listener, std::move(stream), std::move(ticket)))->start();
             break;

@@ -3,6 +3,7 @@
 
 Runs as its own process, stdlib only:
     backend.py --port P --name NAME [--host 127.0.0.1] [--tcp-echo]
+               [--tls-cert PEM --tls-key PEM]
 
 HTTP endpoints (every response carries X-Backend: NAME):
     any path          JSON echo of the request (method, path, query, headers
@@ -21,7 +22,11 @@ HTTP endpoints (every response carries X-Backend: NAME):
     /response-headers?K=V&K=V   adds those response headers (repeats kept)
     /ws               WebSocket echo (RFC 6455)
     /health           200 or 503 by a flag; POST /admin/health/{up|down}
-    /admin/stats      {"name", "requests", "connections"}
+    /admin/stats      {"name", "requests", "connections", "tcp_accepts"}
+
+With --tls-cert/--tls-key the HTTP server speaks HTTPS (handshake after the
+TCP accept, so tcp_accepts also counts connections whose handshake failed)
+and the echo JSON carries "tls": {"sni", "version", "alpn"}.
 
 The body pattern (byte at offset o is o % 251) is shared with the tests
 through pattern_slice().
@@ -34,6 +39,7 @@ import hashlib
 import json
 import signal
 import socket
+import ssl
 import struct
 import sys
 import urllib.parse
@@ -105,21 +111,36 @@ class Request:
 
 
 class Backend:
-    def __init__(self, name):
+    def __init__(self, name, ssl_context=None):
         self.name = name
         self.healthy = True
         self.requests = 0
         self.connections = 0
+        self.tcp_accepts = 0
+        self.ssl_context = ssl_context
 
     # ------------------------------------------------------------ connection
 
     async def handle(self, reader, writer):
+        self.tcp_accepts += 1
+        tls_info = None
+        if self.ssl_context is not None:
+            try:
+                await writer.start_tls(self.ssl_context)
+            except (ssl.SSLError, ConnectionError, OSError, asyncio.TimeoutError) as error:
+                log(f"tls handshake failed from {writer.get_extra_info('peername')}: {error}")
+                writer.close()
+                return
+            sslobj = writer.get_extra_info("ssl_object")
+            tls_info = {"sni": getattr(sslobj, "lb_sni", None), "version": sslobj.version(),
+                        "alpn": sslobj.selected_alpn_protocol()}
         self.connections += 1
         try:
             while True:
                 request = await self.read_head(reader, writer)
                 if request is None:
                     return
+                request.tls = tls_info
                 if not await self.serve(request, reader, writer):
                     return
         except (ConnectionError, asyncio.IncompleteReadError, BrokenPipeError):
@@ -298,17 +319,21 @@ class Backend:
         elif path == "/admin/stats":
             await self.send_json(writer, request, 200,
                                  {"name": self.name, "requests": self.requests,
-                                  "connections": self.connections}, keep_alive)
+                                  "connections": self.connections,
+                                  "tcp_accepts": self.tcp_accepts}, keep_alive)
         else:
             await self.send_json(writer, request, 200,
                                  self.echo(request, body_len, body_sha), keep_alive)
         return keep_alive
 
     def echo(self, request, body_len, body_sha):
-        return {"backend": self.name, "method": request.method, "path": request.path,
+        echo = {"backend": self.name, "method": request.method, "path": request.path,
                 "query": request.query, "version": request.version,
                 "headers": [[k, v] for k, v in request.headers],
                 "body_len": body_len, "body_sha256": body_sha}
+        if getattr(request, "tls", None) is not None:
+            echo["tls"] = request.tls
+        return echo
 
     async def send_pattern(self, writer, request, size, chunked, keep_alive):
         framing = [("Transfer-Encoding", "chunked")] if chunked else \
@@ -433,15 +458,27 @@ async def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--name", default="backend")
     parser.add_argument("--tcp-echo", action="store_true", help="echo bytes instead of HTTP")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
+    parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
     args = parser.parse_args()
 
+    ssl_context = None
+    if args.tls_cert:
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+        ssl_context.set_alpn_protocols(["http/1.1"])
+
+        def remember_sni(sslobj, name, _context):
+            sslobj.lb_sni = name  # reported in the echo
+
+        ssl_context.sni_callback = remember_sni
     if args.tcp_echo:
         handler = tcp_echo
     else:
-        handler = Backend(args.name).handle
+        handler = Backend(args.name, ssl_context).handle
     server = await asyncio.start_server(handler, args.host, args.port,
                                         limit=1024 * 1024, reuse_address=True)
-    mode = "tcp-echo" if args.tcp_echo else "http"
+    mode = "tcp-echo" if args.tcp_echo else ("https" if ssl_context else "http")
     log(f"{args.name} ({mode}) listening on {args.host}:{args.port}")
 
     stop = asyncio.Event()

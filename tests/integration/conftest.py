@@ -112,11 +112,12 @@ def echo_backends(_session_echo_backends, request):
 
 @pytest.fixture
 def start_backend(request, tmp_path):
-    """Factory for backends private to one test: start_backend(name, tcp_echo=False)."""
+    """Factory for backends private to one test: start_backend(name, tcp_echo=False,
+    tls=None); tls=(cert_path, key_path) serves HTTPS."""
     started = []
 
-    def start(name, tcp_echo=False):
-        backend = lbtest.Backend(name, str(tmp_path), tcp_echo=tcp_echo)
+    def start(name, tcp_echo=False, tls=None):
+        backend = lbtest.Backend(name, str(tmp_path), tcp_echo=tcp_echo, tls=tls)
         started.append(backend)
         _track(request, "_backends", backend)
         return backend
@@ -179,3 +180,12 @@ def http_lb(start_lb, backends):
         return start_lb(config, args=args), port
 
     return start
+
+
+# ---------------------------------------------------------------- TLS
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory):
+    """Certificates made once per session with the openssl CLI (tlstest.CertSet)."""
+    import tlstest
+    return tlstest.CertSet(str(tmp_path_factory.mktemp("certs")))

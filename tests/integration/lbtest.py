@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -130,16 +131,20 @@ class RssSampler:
 
 
 class Backend:
-    """A backend.py process (HTTP, or TCP echo with tcp_echo=True)."""
+    """A backend.py process (HTTP, or TCP echo with tcp_echo=True; HTTPS with
+    tls=(cert_path, key_path))."""
 
-    def __init__(self, name, log_dir, port=None, tcp_echo=False):
+    def __init__(self, name, log_dir, port=None, tcp_echo=False, tls=None):
         self.name = name
         self.port = port or free_port()
         self.tcp_echo = tcp_echo
+        self.tls = tls
         self.log_path = os.path.join(log_dir, f"backend-{name}.log")
         cmd = [sys.executable, BACKEND_SCRIPT, "--port", str(self.port), "--name", name]
         if tcp_echo:
             cmd.append("--tcp-echo")
+        if tls:
+            cmd += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -154,7 +159,7 @@ class Backend:
         return {"address": HOST, "port": self.port}
 
     def _admin(self, method, path):
-        conn = HttpConn(self.port)
+        conn = HttpConn(self.port, tls=bool(self.tls))
         try:
             conn.request(method, path)
             return json.loads(conn.read_response().body)
@@ -402,10 +407,14 @@ class ConnectionClosed(Exception):
 class HttpConn:
     """One client TCP connection speaking HTTP/1.1 by hand, for exact bytes."""
 
-    def __init__(self, port, host=HOST, timeout=10.0, source=None):
+    def __init__(self, port, host=HOST, timeout=10.0, source=None, tls=False, server_name=None):
+        """tls: True (no verification) or an ssl.SSLContext; server_name is the SNI."""
         self.sock = socket.create_connection((host, port), timeout=timeout,
                                              source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls:
+            context = tls if isinstance(tls, ssl.SSLContext) else unverified_tls_context()
+            self.sock = context.wrap_socket(self.sock, server_hostname=server_name)
         self.buf = bytearray()
         self.timeout = timeout
 
@@ -536,6 +545,14 @@ class HttpConn:
         if data:
             raise AssertionError(f"unexpected bytes {data[:200]!r}")
         return True
+
+
+def unverified_tls_context():
+    """A client context that accepts any certificate (tests check names themselves)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def build_request(method, path, headers=(), body=b"", host="lb.test"):
