@@ -1,6 +1,7 @@
 #include "lb/runtime.h"
 
 #include "lb/log.h"
+#include "tls/client_context.h"
 #include "tls/server_context.h"
 #include "tls/ticket_keys.h"
 
@@ -46,6 +47,11 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
             group->targets.push_back({std::move(state), target});
         }
         group->balancer = make_balancer_factory(group_config.algorithm, std::move(balancer_targets));
+        if (group_config.protocol == conf::TargetProtocol::https) {
+            auto context = tls::ClientContext::create(group_config);
+            if (!context) return Error{context.error()};
+            group->tls = *context;
+        }
         runtime->groups_by_name[group->config.name] = group.get();
         runtime->groups.push_back(std::move(group));
     }

@@ -25,6 +25,7 @@
 namespace lb {
 
 namespace tls {
+class ClientContext;
 class ServerContext;
 class TicketKeys;
 }  // namespace tls
@@ -39,6 +40,7 @@ struct TargetGroupRuntime {
     conf::TargetGroup config;
     std::vector<TargetEntry> targets;
     std::unique_ptr<BalancerFactory> balancer;
+    std::shared_ptr<const tls::ClientContext> tls;  // protocol: https
 };
 
 struct ListenerRuntime {

@@ -12,6 +12,7 @@
 #include "lb/tcp_stream.h"
 #include "listeners/redirect.h"
 #include "listeners/tunnel.h"
+#include "tls/tls_stream.h"
 
 namespace lb {
 
@@ -65,7 +66,10 @@ void HttpSession::on_stream_connected(Stream& stream, int error) {
     if (&stream != upstream_.get() || error == 0) return;
     exchange_.target->connect_failures.fetch_add(1, std::memory_order_relaxed);
     LB_LOG_DEBUG("connect to %s failed: %s", exchange_.target_address.to_string().c_str(), strerror(-error));
-    retry_or_fail(error == -ETIMEDOUT ? 504 : 502, error == -ETIMEDOUT ? "target connect timeout" : "target refused");
+    const char* why = error == -ETIMEDOUT ? "target connect timeout"
+                      : error == -EPROTO  ? "target TLS handshake failed"
+                                          : "target refused";
+    retry_or_fail(error == -ETIMEDOUT ? 504 : 502, why);
 }
 
 void HttpSession::on_stream_data(Stream& stream, std::string_view data) {
@@ -392,11 +396,18 @@ bool HttpSession::open_upstream() {
         ForwardedFor forwarded{client_ip_, tls_ ? "https" : "http", listener_->config.listen.port()};
         exchange_.replay = serialize_upstream_request(exchange_.request, forwarded);
     }
+    bool https = group.tls != nullptr;
     if (!exchange_.fresh_connection) upstream_ = worker_.pool().take(entry->state.get());
     exchange_.fresh_connection = false;
+    if (upstream_ && https != (dynamic_cast<tls::TlsStream*>(upstream_.get()) != nullptr)) {
+        // Pooled before a reload switched the group between http and https.
+        Stream::close(std::move(upstream_), CloseMode::abort);
+    }
     exchange_.upstream_reused = upstream_ != nullptr;
     if (!upstream_) {
-        upstream_ = TcpStream::connect(worker_.loop(), entry->config.addr, group.config.connect_timeout.count(), this);
+        int64_t timeout_ms = group.config.connect_timeout.count();
+        if (https) upstream_ = tls::TlsStream::connect(worker_.loop(), entry->config.addr, timeout_ms, group.tls, this);
+        else upstream_ = TcpStream::connect(worker_.loop(), entry->config.addr, timeout_ms, this);
         entry->state->connections_total.fetch_add(1, std::memory_order_relaxed);
     }
     upstream_->set_handler(this);
