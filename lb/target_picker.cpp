@@ -1,6 +1,7 @@
 #include "lb/target_picker.h"
 
 #include <algorithm>
+#include <random>
 #include <vector>
 
 #include "lb/log.h"
@@ -15,6 +16,27 @@ bool excluded(std::span<const TargetState* const> exclude, const TargetState* st
 }
 
 }  // namespace
+
+const TargetGroupRuntime* pick_group(const Runtime& runtime, const conf::ForwardAction& action) {
+    if (action.target_groups.empty()) return nullptr;
+    const conf::WeightedTargetGroup* choice = &action.target_groups.front();
+    if (action.target_groups.size() > 1) {
+        int total = 0;
+        for (const auto& group : action.target_groups) total += group.weight;
+        if (total > 0) {
+            thread_local std::minstd_rand rng{std::random_device{}()};
+            int roll = static_cast<int>(rng() % static_cast<uint32_t>(total));
+            for (const auto& group : action.target_groups) {
+                if (roll < group.weight) {
+                    choice = &group;
+                    break;
+                }
+                roll -= group.weight;
+            }
+        }
+    }
+    return runtime.group(choice->name);
+}
 
 const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntime& group, uint64_t client_hash,
                                std::span<const TargetState* const> exclude) {

@@ -11,6 +11,7 @@
 #include "lb/tcp_stream.h"
 #include "listeners/http_session.h"
 #include "listeners/tcp_session.h"
+#include "listeners/tls_passthrough_session.h"
 #include "tls/tls_stream.h"
 
 namespace lb {
@@ -192,6 +193,9 @@ void Worker::handle_connection(ListenerSlot& slot, int fd) {
         }
         case conf::ListenerProtocol::tcp:
             (new TcpProxySession(*this, listener, std::move(stream), std::move(ticket)))->start();
+            break;
+        case conf::ListenerProtocol::tls_passthrough:
+            (new TlsPassthroughSession(*this, listener, std::move(stream), std::move(ticket)))->start();
             break;
         default:
             Stream::close(std::move(stream), CloseMode::abort);
