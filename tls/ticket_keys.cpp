@@ -72,6 +72,13 @@ void TicketKeys::install(SSL_CTX* ctx) {
 
 namespace {
 
+// Fetched once: EVP_aes_256_cbc() would make OpenSSL 3 look the cipher up
+// again on every ticket.
+const EVP_CIPHER* ticket_cipher() {
+    static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+    return cipher;
+}
+
 bool set_mac_key(EVP_MAC_CTX* mac, const std::array<unsigned char, 32>& key) {
     char digest[] = "SHA256";
     OSSL_PARAM params[] = {
@@ -93,7 +100,8 @@ int TicketKeys::callback(SSL* ssl, unsigned char name[16], unsigned char* iv, EV
         auto ring = keys->ring_at(now);
         if (!ring) return -1;
         const Key& key = ring->keys.front();
-        const EVP_CIPHER* aes = EVP_aes_256_cbc();
+        const EVP_CIPHER* aes = ticket_cipher();
+        if (!aes) return -1;
         int iv_length = EVP_CIPHER_get_iv_length(aes);
         if (RAND_bytes(iv, iv_length) != 1) return -1;
         memcpy(name, key.name.data(), key.name.size());
@@ -103,7 +111,9 @@ int TicketKeys::callback(SSL* ssl, unsigned char name[16], unsigned char* iv, EV
     }
     auto found = keys->find(name, now);
     if (!found.key) return 0;  // unknown or expired key: full handshake
-    if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, found.key->aes.data(), iv) != 1) return -1;
+    if (!ticket_cipher() ||
+        EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, found.key->aes.data(), iv) != 1)
+        return -1;
     if (!set_mac_key(mac, found.key->hmac)) return -1;
     return found.renew ? 2 : 1;
 }
