@@ -89,6 +89,7 @@ void AccessLogWriter::record(const AccessLogEntry& e) {
             line["user_agent"] = e.user_agent;
         } else {
             line["protocol"] = e.protocol;
+            if (!e.host.empty()) line["host"] = e.host;  // tls_passthrough: the SNI name
         }
         line["target"] = e.target;
         line["target_group"] = e.target_group;

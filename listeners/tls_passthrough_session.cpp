@@ -98,6 +98,7 @@ void TlsPassthroughSession::on_stream_connected(Stream& stream, int error) {
     worker_.loop().timers().cancel(hello_timer_);
     auto* tunnel = new TunnelSession(worker_, listener_->config.name, std::move(client_), std::move(upstream_),
                                      std::move(ticket_), target_, listener_->config.idle_timeout.count());
+    tunnel->set_log_host(hello_.server_name());
     tunnel->start();
     retire();
 }

@@ -79,6 +79,7 @@ void TunnelSession::close(CloseMode mode) {
     entry.client = client_ip_;
     entry.client_port = client_port_;
     entry.protocol = "tunnel";
+    entry.host = log_host_;
     entry.bytes_in = client_.bytes;
     entry.bytes_out = upstream_.bytes;
     entry.duration_ms = worker_.loop().now_ms() - start_ms_;

@@ -22,6 +22,8 @@ public:
     ~TunnelSession() override;
 
     void start();
+    // What the access log shows as the host (tls_passthrough: the SNI name).
+    void set_log_host(std::string host) { log_host_ = std::move(host); }
     void drain() override {}  // tunnels live until the shutdown timeout
     void abort() override { close(CloseMode::abort); }
 
@@ -54,6 +56,7 @@ private:
     Timer idle_timer_;
     std::string client_ip_;
     uint16_t client_port_ = 0;
+    std::string log_host_;
 };
 
 }  // namespace lb

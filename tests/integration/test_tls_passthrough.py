@@ -76,7 +76,7 @@ def test_sni_routes_and_the_target_certificate_reaches_the_client(passthrough):
 
 
 def test_bytes_pass_untouched_end_to_end(passthrough, site_certs):
-    _, port, _ = passthrough()
+    lb, port, _ = passthrough()
     result = subprocess.run(["curl", "-sS", "--max-time", "20", "--cacert", site_certs["api"].cert,
                              "--resolve", f"api.example.com:{port}:{HOST}",
                              f"https://api.example.com:{port}/through?x=1"], capture_output=True, timeout=30)
@@ -90,6 +90,11 @@ def test_bytes_pass_untouched_end_to_end(passthrough, site_certs):
                              f"https://x.shop.test:{port}/bytes/6000000"], capture_output=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout) == 6000000
+    # The access log has one tunnel line per connection, with the SNI as host.
+    lines = wait_for(lambda: [json.loads(l) for l in lb.stdout().splitlines() if '"tunnel"' in l][-2:]
+                     if lb.stdout().count('"tunnel"') >= 2 else None, what="tunnel log lines")
+    assert [(l["host"], l["target_group"]) for l in lines] == [("api.example.com", "api"), ("x.shop.test", "shop")]
+    assert lines[1]["bytes_out"] > 6000000
 
 
 @pytest.mark.parametrize("segment", [1, 3])
