@@ -43,7 +43,8 @@ def test_good_reload_changes_routing(start_lb, backends):
     config["listeners"] = [fixed_listener(port, "v2")]
     write_config(lb, config)
     reload_and_wait(lb, port, b"v2")
-    assert "reloaded" in lb.stderr()
+    # Workers may serve the new snapshot before the main thread logs it.
+    lbtest.wait_for(lambda: "reloaded: generation 2" in lb.stderr(), timeout=5, what="reload logged")
 
 
 def test_bad_reload_is_rejected_and_the_old_config_keeps_serving(start_lb, backends):
