@@ -228,3 +228,25 @@ def test_redirect_http_to_https_then_served_over_tls(start_lb, backends, tls_cer
     echo = json.loads(result.stdout)
     assert echo["path"] == "/shop/cart" and echo["query"] == "id=7"
     assert headers_named(echo, "X-Forwarded-Proto") == ["https"]
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_close_notify_right_after_the_request_still_gets_the_answer(https_lb, tls_certs, version):
+    """A client that half-closes (close_notify) after its request, as over plain
+    TCP with a FIN: lb answers, then closes."""
+    _, port = https_lb([tls_certs.default])
+    context = lbtest.unverified_tls_context()
+    context.maximum_version = version
+    client = tlstest.MemoryTlsClient("default.test", context)
+    with socket.create_connection((HOST, port), timeout=10) as sock:
+        sock.sendall(client.client_hello())
+        client.finish_handshake(sock)
+        sock.sendall(client.encrypt(lbtest.build_request("GET", "/delay/100", host="default.test")))
+        try:
+            client.obj.unwrap()  # queues close_notify
+        except ssl.SSLWantReadError:
+            pass
+        sock.sendall(client.outgoing.read())
+        answer = client.read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer[:200]
+    assert b'"path": "/delay/100"' in answer
