@@ -1,5 +1,6 @@
 #include "lb/runtime.h"
 
+#include "health/health_state.h"
 #include "lb/log.h"
 #include "tls/client_context.h"
 #include "tls/server_context.h"
@@ -41,7 +42,14 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         group->config = group_config;
         std::vector<BalancerTarget> balancer_targets;
         for (const auto& target : group_config.targets) {
-            auto state = targets.get_or_create(group_config.name, target.addr);
+            bool created = false;
+            auto state = targets.get_or_create(group_config.name, target.addr, &created);
+            if (created) {
+                // Not yet visible to any other thread: set how it starts (ALB:
+                // a checked target gets traffic only once it passed checks).
+                state->health.store(health::initial_health(group_config.health_check), std::memory_order_relaxed);
+                if (group_config.health_check.enabled) state->set_reason("registration in progress");
+            }
             balancer_targets.push_back({state.get(), static_cast<uint32_t>(std::max(target.weight, 1)),
                                         target.addr.to_string()});
             group->targets.push_back({std::move(state), target});

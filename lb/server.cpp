@@ -31,6 +31,7 @@ Server::Server(ServerOptions options)
     : options_(std::move(options)), shutdown_timer_([this] { begin_stop(false); }) {}
 
 Server::~Server() {
+    health_checker_.stop();
     for (auto& worker : workers_list_) worker->join();
     if (signal_fd_ >= 0) close(signal_fd_);
 }
@@ -89,6 +90,12 @@ int Server::run() {
         return 1;
     }
 
+    // Checks start before traffic: targets of checked groups begin `initial`.
+    if (auto started = health_checker_.start(runtime_); !started) {
+        LB_LOG_ERROR("%s", started.error().c_str());
+        return 1;
+    }
+
     connection_budget_.store(config_.global.max_connections);
     for (int i = 0; i < workers_; ++i) {
         workers_list_.push_back(std::make_unique<Worker>(i, &connection_budget_));
@@ -123,6 +130,7 @@ int Server::run() {
     loop_->run();
 
     for (auto& worker : workers_list_) worker->join();
+    health_checker_.stop();
     if (!config_.global.pid_file.empty()) unlink(config_.global.pid_file.c_str());
     LB_LOG_INFO("lb stopped");
     return 0;
@@ -177,6 +185,7 @@ void Server::reload() {
     config_ = std::move(*loaded);
     runtime_ = std::move(*built);
     for (auto& worker : workers_list_) worker->publish(runtime_);
+    health_checker_.update(runtime_);
     LB_LOG_INFO("reloaded: generation %llu", static_cast<unsigned long long>(runtime_->generation));
 }
 

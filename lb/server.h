@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "health/health_checker.h"
 #include "lb/event_loop.h"
 #include "lb/runtime.h"
 #include "lb/worker.h"
@@ -42,6 +43,7 @@ private:
     RuntimeBuilder builder_;
     std::shared_ptr<const Runtime> runtime_;
     std::vector<std::unique_ptr<Worker>> workers_list_;
+    health::HealthChecker health_checker_;
     std::atomic<int64_t> connection_budget_{0};
     std::unique_ptr<EventLoop> loop_;
     int signal_fd_ = -1;

@@ -1,6 +1,7 @@
 #include "lb/target_picker.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -11,8 +12,27 @@ namespace lb {
 
 namespace {
 
+constexpr int64_t kFailOpenLogMs = 10000;
+
 bool excluded(std::span<const TargetState* const> exclude, const TargetState* state) {
     return std::find(exclude.begin(), exclude.end(), state) != exclude.end();
+}
+
+void warn_fail_open(WorkerSnapshot& snapshot, const TargetGroupRuntime& group) {
+    int64_t now = steady_now_ms();
+    int64_t& last = snapshot.fail_open_logged_ms[group.index];
+    if (last != INT64_MIN && now - last < kFailOpenLogMs) return;
+    last = now;
+    int unhealthy = 0;
+    int initial = 0;
+    for (const auto& entry : group.targets) {
+        auto health = entry.state->health.load(std::memory_order_relaxed);
+        unhealthy += health == TargetHealth::unhealthy;
+        initial += health == TargetHealth::initial;
+    }
+    LB_LOG_WARN("target group %s: no healthy target (%d unhealthy, %d not yet checked); routing to all of them "
+                "(fail open)",
+                group.config.name.c_str(), unhealthy, initial);
 }
 
 }  // namespace
@@ -60,9 +80,7 @@ const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntim
                 any_unhealthy = true;
             }
         }
-        if (any_unhealthy && exclude.empty()) {
-            LB_LOG_DEBUG("target group %s: no healthy target, routing to all (fail open)", group.config.name.c_str());
-        }
+        if (any_unhealthy && exclude.empty()) warn_fail_open(snapshot, group);
     }
     if (eligible.empty()) return nullptr;
     uint32_t index = snapshot.balancers[group.index]->pick(eligible, client_hash);

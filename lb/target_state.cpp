@@ -25,13 +25,16 @@ std::string TargetState::reason() const {
     return reason_;
 }
 
-std::shared_ptr<TargetState> TargetRegistry::get_or_create(const std::string& group, const SocketAddress& address) {
+std::shared_ptr<TargetState> TargetRegistry::get_or_create(const std::string& group, const SocketAddress& address,
+                                                           bool* created) {
     std::string id = group + "\n" + address.to_string();
     auto& slot = states_[id];
+    if (created) *created = false;
     if (auto existing = slot.lock()) return existing;
-    auto created = std::make_shared<TargetState>(group, address);
-    slot = created;
-    return created;
+    auto state = std::make_shared<TargetState>(group, address);
+    slot = state;
+    if (created) *created = true;
+    return state;
 }
 
 void TargetRegistry::collect() {

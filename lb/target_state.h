@@ -41,8 +41,8 @@ public:
     std::atomic<int> consecutive_failures{0};
     std::atomic<int> consecutive_successes{0};
 
-    // Written by the main thread (reload / admin API). draining_since_ms is a
-    // steady-clock time in ms; 0 when not draining.
+    // Written by the main thread (reload / admin API). drain_deadline_ms is a
+    // steady-clock time in ms when the drain ends; 0 when not draining.
     std::atomic<bool> draining{false};
     std::atomic<int64_t> drain_deadline_ms{0};
 
@@ -75,7 +75,10 @@ private:
 // long as any snapshot or live connection holds it.
 class TargetRegistry {
 public:
-    std::shared_ptr<TargetState> get_or_create(const std::string& group, const SocketAddress& address);
+    // `created` (optional) says whether the object is new, i.e. not yet seen
+    // by any other thread, so its initial state may be set without a race.
+    std::shared_ptr<TargetState> get_or_create(const std::string& group, const SocketAddress& address,
+                                               bool* created = nullptr);
     // Drop entries nobody references any more.
     void collect();
 

@@ -78,6 +78,7 @@ void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
     auto snapshot = std::make_shared<WorkerSnapshot>();
     snapshot->runtime = runtime;
     for (const auto& group : runtime->groups) snapshot->balancers.push_back(group->balancer->create());
+    snapshot->fail_open_logged_ms.assign(runtime->groups.size(), INT64_MIN);
     snapshot_ = std::move(snapshot);
     for (Session* session = sessions_; session;) {
         Session* next = session->next_;

@@ -54,6 +54,9 @@ private:
 struct WorkerSnapshot {
     std::shared_ptr<const Runtime> runtime;
     std::vector<std::unique_ptr<Balancer>> balancers;  // by TargetGroupRuntime::index
+    // When this worker last logged that a group failed open (steady ms), by
+    // group index: one warning per group per kFailOpenLogMs, not per request.
+    std::vector<int64_t> fail_open_logged_ms;
 };
 
 // Per-worker counters, summed when read.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "health/passive_health.h"
 #include "lb/hash.h"
 #include "lb/log.h"
 #include "lb/target_picker.h"
@@ -66,6 +67,7 @@ void HttpSession::on_stream_connected(Stream& stream, int error) {
     if (&stream != upstream_.get() || error == 0) return;
     exchange_.target->connect_failures.fetch_add(1, std::memory_order_relaxed);
     LB_LOG_DEBUG("connect to %s failed: %s", exchange_.target_address.to_string().c_str(), strerror(-error));
+    note_connect_failure(*exchange_.target, exchange_.group->config.health_check, error);
     const char* why = error == -ETIMEDOUT ? "target connect timeout"
                       : error == -EPROTO  ? "target TLS handshake failed"
                                           : "target refused";

@@ -22,7 +22,9 @@ HTTP endpoints (every response carries X-Backend: NAME):
     /response-headers?K=V&K=V   adds those response headers (repeats kept)
     /ws               WebSocket echo (RFC 6455)
     /health           200 or 503 by a flag; POST /admin/health/{up|down}
-    /admin/stats      {"name", "requests", "connections", "tcp_accepts"}
+    /admin/stats      {"name", "requests", "connections", "open_connections",
+                      "health_checks", "tcp_accepts"}; requests counts neither
+                      /admin/* nor /health (health checks are not traffic)
 
 With --tls-cert/--tls-key the HTTP server speaks HTTPS (handshake after the
 TCP accept, so tcp_accepts also counts connections whose handshake failed)
@@ -118,6 +120,8 @@ class Backend:
         self.connections = 0
         self.tcp_accepts = 0
         self.ssl_context = ssl_context
+        self.open_connections = 0
+        self.health_checks = 0
 
     # ------------------------------------------------------------ connection
 
@@ -135,6 +139,7 @@ class Backend:
             tls_info = {"sni": getattr(sslobj, "lb_sni", None), "version": sslobj.version(),
                         "alpn": sslobj.selected_alpn_protocol()}
         self.connections += 1
+        self.open_connections += 1
         try:
             while True:
                 request = await self.read_head(reader, writer)
@@ -148,6 +153,7 @@ class Backend:
         except BadRequest as error:
             await self.send_simple(writer, 400, str(error), close=True)
         finally:
+            self.open_connections -= 1
             try:
                 writer.close()
                 await writer.wait_closed()
@@ -256,7 +262,9 @@ class Backend:
         """Answers one request; returns whether the connection stays open."""
         path = request.path
         keep_alive = request.keep_alive()
-        if not path.startswith("/admin/"):
+        if path == "/health":
+            self.health_checks += 1
+        elif not path.startswith("/admin/"):
             self.requests += 1
 
         if path == "/ws" and "upgrade" in request.connection_tokens():
@@ -320,7 +328,9 @@ class Backend:
             await self.send_json(writer, request, 200,
                                  {"name": self.name, "requests": self.requests,
                                   "connections": self.connections,
-                                  "tcp_accepts": self.tcp_accepts}, keep_alive)
+                                  "tcp_accepts": self.tcp_accepts,
+                                  "open_connections": self.open_connections,
+                                  "health_checks": self.health_checks}, keep_alive)
         else:
             await self.send_json(writer, request, 200,
                                  self.echo(request, body_len, body_sha), keep_alive)

@@ -252,6 +252,36 @@ class Lb:
         self._err.close()
         return code
 
+    def write_config(self, config):
+        with open(self.config_path, "w") as f:
+            f.write(config if isinstance(config, str) else to_yaml(config))
+
+    def reload(self, config=None, timeout=START_TIMEOUT):
+        """Optionally rewrites the config, sends SIGHUP and waits until lb
+        logs that it reloaded; returns the new generation."""
+        if config is not None:
+            self.write_config(config)
+        before = len(re.findall(r"reloaded: generation (\d+)", self.stderr()))
+        self.send_signal(signal.SIGHUP)
+        matches = self.wait_log(r"reloaded: generation (\d+)", timeout=timeout, count=before + 1)
+        return int(matches[-1].group(1))
+
+    def wait_log(self, pattern, timeout=START_TIMEOUT, count=1):
+        """Waits until stderr holds `count` matches of regex `pattern`;
+        returns the match objects."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            matches = list(regex.finditer(self.stderr()))
+            if len(matches) >= count:
+                return matches
+            if self.proc.poll() is not None:
+                raise AssertionError(f"lb exited ({self.proc.returncode}) while waiting for {pattern!r}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {count} x {pattern!r} "
+                                     f"in lb's log")
+            time.sleep(0.05)
+
     def stdout(self):
         with open(self.stdout_path, errors="replace") as f:
             return f.read()
@@ -295,6 +325,14 @@ def target_group(name, targets, protocol="http", **extra):
     group.update(extra)
     group["targets"] = [t.target if isinstance(t, Backend) else t for t in targets]
     return group
+
+
+def health_check(**extra):
+    """A fast health check for tests: every second, 2 to go up or down."""
+    check = {"path": "/health", "interval": "1s", "timeout": "500ms",
+             "healthy_threshold": 2, "unhealthy_threshold": 2}
+    check.update(extra)
+    return check
 
 
 def dead_target():
@@ -588,6 +626,13 @@ def get(port, path="/", headers=(), timeout=10.0):
     with HttpConn(port, timeout=timeout) as conn:
         conn.request("GET", path, headers)
         return conn.read_response()
+
+
+def backend_of(port, path="/", timeout=10.0):
+    """Which backend answered one request on a fresh connection (None on a
+    non-200 answer)."""
+    response = get(port, path, timeout=timeout)
+    return response.header("x-backend") if response.status == 200 else None
 
 
 def headers_named(echo, name):

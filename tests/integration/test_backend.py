@@ -70,12 +70,17 @@ def test_failure_endpoints(backends):
 
 def test_health_flag_and_stats(backends):
     backend = backends[1]
-    before = backend.stats()["requests"]
+    before = backend.stats()
     backend.set_health(False)
     assert lbtest.get(backend.port, "/health").status == 503
     backend.set_health(True)
     assert lbtest.get(backend.port, "/health").status == 200
-    assert backend.stats()["requests"] == before + 2
+    lbtest.get(backend.port, "/")
+    after = backend.stats()
+    # Health checks are not traffic: counted apart from requests.
+    assert after["health_checks"] == before["health_checks"] + 2
+    assert after["requests"] == before["requests"] + 1
+    assert after["open_connections"] == 1  # this stats call
 
 
 def test_websocket_echo(backends):

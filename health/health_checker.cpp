@@ -1,0 +1,91 @@
+#include "health/health_checker.h"
+
+#include <chrono>
+#include <unordered_set>
+
+#include "health/health_state.h"
+#include "lb/log.h"
+
+namespace lb::health {
+
+HealthChecker::~HealthChecker() { stop(); }
+
+Status HealthChecker::start(std::shared_ptr<const Runtime> runtime) {
+    thread_ = std::thread([this, runtime = std::move(runtime)]() mutable { run(std::move(runtime)); });
+    while (!ready_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!loop_) {
+        thread_.join();
+        return Error{"health checker: " + start_error_};
+    }
+    return Ok{};
+}
+
+void HealthChecker::update(std::shared_ptr<const Runtime> runtime) {
+    if (!loop_) return;
+    loop_->post([this, runtime = std::move(runtime)] { apply(*runtime); });
+}
+
+void HealthChecker::stop() {
+    if (!thread_.joinable()) return;
+    loop_->post([this] { begin_stop(); });
+    thread_.join();
+    loop_.reset();
+}
+
+void HealthChecker::run(std::shared_ptr<const Runtime> runtime) {
+    EventLoop::Options options;
+    options.ring_entries = 256;
+    options.buffer_count = 64;
+    options.buffer_size = 4096;  // a status line is all a check reads
+    auto created = EventLoop::create(options);
+    if (!created) {
+        start_error_ = created.error();
+        ready_ = true;
+        return;
+    }
+    loop_ = std::move(*created);
+    apply(*runtime);
+    runtime.reset();
+    ready_ = true;
+    loop_->run();
+    probes_.clear();
+}
+
+void HealthChecker::apply(const Runtime& runtime) {
+    if (loop_->stopping()) return;
+    std::unordered_set<const TargetState*> seen;
+    for (const auto& group : runtime.groups) {
+        const conf::HealthCheck& check = group->config.health_check;
+        if (check.enabled && check.protocol == conf::HealthCheck::Protocol::https &&
+            warned_https_.insert(group->config.name).second)
+            LB_LOG_WARN("target group %s: https health checks are not available in this build; checking that the "
+                        "port accepts TCP connections instead",
+                        group->config.name.c_str());
+        for (const auto& entry : group->targets) {
+            TargetState* state = entry.state.get();
+            if (!check.enabled) {
+                end_checks(*state);
+                continue;
+            }
+            seen.insert(state);
+            auto it = probes_.find(state);
+            if (it != probes_.end()) {
+                it->second->reconfigure(check);
+                continue;
+            }
+            begin_checks(*state);
+            probes_.emplace(state, std::make_unique<HealthProbe>(*loop_, entry.state, check));
+        }
+    }
+    // Targets gone from the snapshot (deregistered, drained, group removed or
+    // its checks turned off): nobody routes by their health any more.
+    std::erase_if(probes_, [&](const auto& item) { return !seen.contains(item.first); });
+}
+
+void HealthChecker::begin_stop() {
+    probes_.clear();  // closes any check connection in flight
+    loop_->stop();
+    loop_->set_exit_condition([this] { return loop_->live_streams() == 0; });
+}
+
+}  // namespace lb::health

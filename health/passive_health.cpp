@@ -1,0 +1,18 @@
+#include "health/passive_health.h"
+
+#include <cstring>
+
+#include "health/health_state.h"
+#include "lb/log.h"
+
+namespace lb {
+
+void note_connect_failure(TargetState& target, const conf::HealthCheck& check, int error) {
+    const char* why = strerror(-error);
+    if (health::record_passive_failure(target, check, why) == health::Transition::to_unhealthy) {
+        LB_LOG_WARN("target group %s: target %s is unhealthy: %d connects failed on live traffic (last: %s)",
+                    target.group.c_str(), target.key.c_str(), check.unhealthy_threshold, why);
+    }
+}
+
+}  // namespace lb
