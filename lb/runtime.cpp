@@ -21,7 +21,8 @@ RuntimeBuilder::RuntimeBuilder() : ticket_keys(std::make_shared<tls::TicketKeys>
 RuntimeBuilder::~RuntimeBuilder() = default;
 
 Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config& config, int workers,
-                                                             bool bind_sockets) {
+                                                             bool bind_sockets,
+                                                             std::span<const DrainingTarget> draining) {
     auto runtime = std::make_shared<Runtime>();
     runtime->generation = next_generation++;
     runtime->config = config;
@@ -53,6 +54,12 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
             balancer_targets.push_back({state.get(), static_cast<uint32_t>(std::max(target.weight, 1)),
                                         target.addr.to_string()});
             group->targets.push_back({std::move(state), target});
+        }
+        for (const auto& leaving : draining) {
+            if (leaving.group != group_config.name) continue;
+            balancer_targets.push_back({leaving.state.get(), static_cast<uint32_t>(std::max(leaving.target.weight, 1)),
+                                        leaving.state->key});
+            group->targets.push_back({leaving.state, leaving.target});
         }
         group->balancer = make_balancer_factory(group_config.algorithm, std::move(balancer_targets));
         if (group_config.protocol == conf::TargetProtocol::https) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 
 #include "conf/config.h"
 #include "lb/balancer.h"
+#include "lb/drain_tracker.h"
 #include "lb/listen_socket.h"
 #include "lb/result.h"
 #include "lb/sticky_cookie.h"
@@ -85,8 +87,11 @@ struct RuntimeBuilder {
     // an address cannot be bound), `workers` sockets per listener. With
     // bind_sockets false (lb -t) everything but the sockets is checked.
     // Certificates and CA files are read here, so a reload picks up changed
-    // files and a bad one rejects the whole snapshot.
-    Result<std::shared_ptr<const Runtime>> build(const conf::Config& config, int workers, bool bind_sockets = true);
+    // files and a bad one rejects the whole snapshot. `draining` targets are
+    // appended to their groups (never picked: their TargetState says
+    // draining) so they stay visible and shared.
+    Result<std::shared_ptr<const Runtime>> build(const conf::Config& config, int workers, bool bind_sockets = true,
+                                                 std::span<const DrainingTarget> draining = {});
 };
 
 }  // namespace lb

@@ -28,7 +28,9 @@ sigset_t handled_signals() {
 }  // namespace
 
 Server::Server(ServerOptions options)
-    : options_(std::move(options)), shutdown_timer_([this] { begin_stop(false); }) {}
+    : options_(std::move(options)),
+      shutdown_timer_([this] { begin_stop(false); }),
+      drain_timer_([this] { poll_drains(); }) {}
 
 Server::~Server() {
     health_checker_.stop();
@@ -63,12 +65,10 @@ int Server::run() {
     }
     config_ = std::move(*loaded);
     workers_ = worker_count(config_);
-    auto built = builder_.build(config_, workers_);
-    if (!built) {
-        LB_LOG_ERROR("%s", built.error().c_str());
+    if (auto applied = apply_config(config_); !applied) {
+        LB_LOG_ERROR("%s", applied.error().c_str());
         return 1;
     }
-    runtime_ = std::move(*built);  // a copy left in `built` would pin this snapshot forever
     if (auto status = AccessLogSink::instance().configure(config_.global.access_log); !status) {
         LB_LOG_ERROR("%s", status.error().c_str());
         return 1;
@@ -172,9 +172,8 @@ void Server::reload() {
     if (worker_count(*loaded) != workers_) {
         LB_LOG_WARN("global.workers changed: takes effect on restart; keeping %d", workers_);
     }
-    auto built = builder_.build(*loaded, workers_);
-    if (!built) {
-        LB_LOG_ERROR("reload rejected, still serving the previous config: %s", built.error().c_str());
+    if (auto applied = apply_config(*loaded); !applied) {
+        LB_LOG_ERROR("reload rejected, still serving the previous config: %s", applied.error().c_str());
         return;
     }
     if (auto status = AccessLogSink::instance().configure(loaded->global.access_log); !status) {
@@ -183,10 +182,85 @@ void Server::reload() {
     int64_t budget_change = loaded->global.max_connections - config_.global.max_connections;
     connection_budget_.fetch_add(budget_change);
     config_ = std::move(*loaded);
-    runtime_ = std::move(*built);
+    LB_LOG_INFO("reloaded: generation %llu", static_cast<unsigned long long>(runtime_->generation));
+}
+
+namespace {
+
+bool names_target(const conf::TargetGroup& group, const SocketAddress& address) {
+    for (const auto& target : group.targets)
+        if (target.addr == address) return true;
+    return false;
+}
+
+}  // namespace
+
+Status Server::apply_config(const conf::Config& base) {
+    const conf::Config& effective = base;
+    int64_t now = steady_now_ms();
+
+    // Targets serving now that the new config no longer names. A group that
+    // is gone takes its targets with it: there is no group left to drain in.
+    std::vector<DrainingTarget> leaving;
+    if (runtime_) {
+        for (const auto& group : runtime_->groups) {
+            const conf::TargetGroup* next = effective.find_target_group(group->config.name);
+            if (!next) continue;
+            for (const auto& entry : group->targets) {
+                if (entry.state->draining.load(std::memory_order_relaxed)) continue;
+                if (names_target(*next, entry.config.addr)) continue;
+                leaving.push_back({group->config.name, entry.config, entry.state, 0, "config"});
+            }
+        }
+    }
+    std::vector<DrainingTarget> draining;
+    for (const auto& target : drains_.targets()) {
+        const conf::TargetGroup* group = effective.find_target_group(target.group);
+        if (group && !names_target(*group, target.target.addr)) draining.push_back(target);
+    }
+    draining.insert(draining.end(), leaving.begin(), leaving.end());
+
+    auto built = builder_.build(effective, workers_, true, draining);
+    if (!built) return Error{built.error()};
+
+    // Commit: nothing below can fail.
+    std::vector<std::pair<std::string, std::string>> ended;
+    for (const auto& target : drains_.targets()) {
+        const conf::TargetGroup* group = effective.find_target_group(target.group);
+        if (!group || names_target(*group, target.target.addr)) ended.emplace_back(target.group, target.state->key);
+    }
+    for (const auto& [group, key] : ended) {
+        if (drains_.cancel(group, key) && effective.find_target_group(group))
+            LB_LOG_INFO("target group %s: target %s registered again, drain cancelled", group.c_str(), key.c_str());
+    }
+    for (auto& target : leaving) {
+        conf::Duration delay = effective.find_target_group(target.group)->deregistration_delay;
+        drains_.start(std::move(target), delay, now);
+    }
+    // A target named again after its drain ended may still have its old
+    // TargetState (a closing session held it): it is registered now.
+    for (const auto& group : (*built)->groups) {
+        for (const auto& entry : group->targets) {
+            if (drains_.find(group->config.name, entry.state->key)) continue;
+            entry.state->draining.store(false, std::memory_order_relaxed);
+            entry.state->drain_deadline_ms.store(0, std::memory_order_relaxed);
+        }
+    }
+
+    runtime_ = std::move(*built);  // a copy left in `built` would pin this snapshot
     for (auto& worker : workers_list_) worker->publish(runtime_);
     health_checker_.update(runtime_);
-    LB_LOG_INFO("reloaded: generation %llu", static_cast<unsigned long long>(runtime_->generation));
+    if (!drains_.empty() && !drain_timer_.armed() && loop_) loop_->timers().schedule(drain_timer_, kDrainPollMs);
+    return Ok{};
+}
+
+void Server::poll_drains() {
+    if (drains_.empty() || stopping_) return;
+    if (drains_.collect(steady_now_ms())) {
+        if (auto applied = apply_config(config_); !applied)
+            LB_LOG_ERROR("dropping drained targets: %s", applied.error().c_str());
+    }
+    if (!drains_.empty()) loop_->timers().schedule(drain_timer_, kDrainPollMs);
 }
 
 void Server::begin_stop(bool graceful) {

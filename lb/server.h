@@ -31,9 +31,17 @@ public:
     int run();
 
 private:
+    // How often drains are checked for being over (nothing left on the target).
+    static constexpr int64_t kDrainPollMs = 100;
+
     void arm_signal_read();
     void on_signal(int result, uint32_t flags);
     void reload();
+    // Compiles `base` (the YAML) into a snapshot and publishes it: targets it
+    // no longer names start draining, re-named ones stop draining. Nothing
+    // changes if it fails.
+    Status apply_config(const conf::Config& base);
+    void poll_drains();
     void begin_stop(bool graceful);
     int worker_count(const conf::Config& config) const;
 
@@ -41,6 +49,7 @@ private:
     int workers_ = 1;
     conf::Config config_;
     RuntimeBuilder builder_;
+    DrainTracker drains_;
     std::shared_ptr<const Runtime> runtime_;
     std::vector<std::unique_ptr<Worker>> workers_list_;
     health::HealthChecker health_checker_;
@@ -51,6 +60,7 @@ private:
     bool stopping_ = false;
     bool graceful_ = false;
     Timer shutdown_timer_;
+    Timer drain_timer_;
     CompletionOf<Server, &Server::on_signal> signal_completion_{this};
 };
 

@@ -7,6 +7,7 @@
 
 namespace lb {
 
+class TargetState;
 class Worker;
 
 class Session : public Retirable {
@@ -24,6 +25,12 @@ public:
     // The worker adopted a new snapshot: a session between requests should
     // move to it now rather than keep the old one alive.
     virtual void snapshot_changed() {}
+    // Draining (DESIGN.md section 5): `target` was deregistered and gets no
+    // new traffic; a session it last served should end after its current
+    // response. Then its deregistration delay ended: whatever still uses it
+    // is closed. Called by the worker for every session; most ignore it.
+    virtual void target_draining(const TargetState& target) { (void)target; }
+    virtual void target_drained(const TargetState& target) { (void)target; }
 
 protected:
     // Unlinks from the worker and frees the session after this iteration.

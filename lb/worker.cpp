@@ -60,6 +60,9 @@ void Worker::run(std::shared_ptr<const Runtime> runtime) {
     }
     loop_ = std::move(*created);
     pool_ = std::make_unique<UpstreamPool>(*loop_);
+    drains_ = std::make_unique<DrainWatch>(
+        *loop_, DrainWatch::Callbacks{[this](const TargetState& t) { drain_started(t); },
+                                      [this](const TargetState& t) { drain_deadline_reached(t); }});
     adopt(std::move(runtime));
     loop_->set_idle_hook([this] { access_log_.flush(); });
     ready_ = true;
@@ -69,6 +72,7 @@ void Worker::run(std::shared_ptr<const Runtime> runtime) {
     access_log_.flush();
     slots_.clear();
     snapshot_.reset();
+    drains_.reset();
     pool_.reset();
     finished_ = true;
     if (exit_notifier_) exit_notifier_();
@@ -85,6 +89,7 @@ void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
         session->snapshot_changed();
         session = next;
     }
+    drains_->observe(*runtime);
     if (draining_) return;
 
     for (auto& slot : slots_) slot->listener = nullptr;
@@ -217,6 +222,23 @@ void Worker::remove_session(Session* session) {
     if (session->next_) session->next_->prev_ = session->prev_;
     session->prev_ = session->next_ = nullptr;
     --session_count_;
+}
+
+void Worker::drain_started(const TargetState& target) {
+    pool_->close_target(&target);
+    for (Session* session = sessions_; session;) {
+        Session* next = session->next_;  // the call may close the session
+        session->target_draining(target);
+        session = next;
+    }
+}
+
+void Worker::drain_deadline_reached(const TargetState& target) {
+    for (Session* session = sessions_; session;) {
+        Session* next = session->next_;
+        session->target_drained(target);
+        session = next;
+    }
 }
 
 void Worker::begin_stop(bool graceful) {

@@ -15,6 +15,7 @@
 
 #include "lb/access_log.h"
 #include "lb/balancer.h"
+#include "lb/drain_watch.h"
 #include "lb/event_loop.h"
 #include "lb/runtime.h"
 #include "lb/upstream_pool.h"
@@ -106,12 +107,15 @@ private:
     void on_accept(ListenerSlot& slot, int result, uint32_t flags);
     void handle_connection(ListenerSlot& slot, int fd);
     void begin_stop(bool graceful);
+    void drain_started(const TargetState& target);
+    void drain_deadline_reached(const TargetState& target);
 
     int index_;
     std::atomic<int64_t>* connection_budget_;
     std::thread thread_;
     std::unique_ptr<EventLoop> loop_;
     std::unique_ptr<UpstreamPool> pool_;
+    std::unique_ptr<DrainWatch> drains_;
     AccessLogWriter access_log_;
     std::shared_ptr<WorkerSnapshot> snapshot_;
     std::vector<std::unique_ptr<ListenerSlot>> slots_;

@@ -392,6 +392,7 @@ bool HttpSession::open_upstream() {
 
     exchange_.target = entry->state;
     exchange_.target_address = entry->config.addr;
+    last_target_ = entry->state.get();
     exchange_.attempts++;
     exchange_.upstream_got_bytes = false;
     if (exchange_.attempts == 1) {
@@ -543,8 +544,10 @@ int HttpSession::on_response_head(HttpHead& response) {
     exchange_.response_framing = framing;
     // An upgrade the target declined leaves the client's parser mid-upgrade:
     // end the connection after this answer rather than guess.
+    // A deregistered target's clients are moved on: this connection ends
+    // with this answer and the client reconnects to whoever is in rotation.
     if (!exchange_.client_keep_alive || worker_.draining() || framing == BodyFraming::until_close ||
-        client_eof_ || exchange_.request.upgrade ||
+        client_eof_ || exchange_.request.upgrade || exchange_.target->draining.load(std::memory_order_relaxed) ||
         (!exchange_.request_complete && exchange_.expect_continue && !exchange_.continue_sent))
         exchange_.close_after = true;
     if (status >= 500) exchange_.target->responses_5xx.fetch_add(1, std::memory_order_relaxed);
@@ -704,6 +707,27 @@ void HttpSession::drain() {
 }
 
 void HttpSession::abort() { close_client(CloseMode::abort); }
+
+void HttpSession::target_draining(const TargetState& target) {
+    if (closing_ || last_target_ != &target) return;
+    if (exchange_.active) {
+        exchange_.close_after = true;
+    } else if (!in_request_bytes_ && pending_input_.empty() && !finish_scheduled_) {
+        close_client(CloseMode::graceful);  // idle keep-alive: nothing to finish
+    }
+}
+
+void HttpSession::target_drained(const TargetState& target) {
+    if (closing_ || !exchange_.active || exchange_.target.get() != &target || !upstream_) return;
+    // Still waiting on the target when its deregistration delay ran out.
+    if (exchange_.response_started) {
+        close_client(CloseMode::abort);
+        return;
+    }
+    release_target();
+    release_upstream(false);
+    respond_error(504, "target deregistered before it answered", true);
+}
 
 void HttpSession::refresh_snapshot() {
     const auto& current = worker_.snapshot();

@@ -29,6 +29,8 @@ public:
     void snapshot_changed() override {
         if (!exchange_.active && !in_request_bytes_ && !closing_) refresh_snapshot();
     }
+    void target_draining(const TargetState& target) override;
+    void target_drained(const TargetState& target) override;
 
 private:
     // Per-request state; reset between requests on a keep-alive connection.
@@ -150,6 +152,7 @@ private:
     bool closing_ = false;
     bool finish_scheduled_ = false;
     bool in_request_bytes_ = false;   // bytes of a not-yet-complete head received
+    const TargetState* last_target_ = nullptr;  // compared only, never dereferenced
 
     Exchange exchange_;
     Timer client_timer_;

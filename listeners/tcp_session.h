@@ -20,6 +20,9 @@ public:
     void start();
     void drain() override {}
     void abort() override { close(CloseMode::abort); }
+    void target_drained(const TargetState& target) override {
+        if (target_.get() == &target) close(CloseMode::reset);
+    }
 
 private:
     void connect_next();

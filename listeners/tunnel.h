@@ -26,6 +26,10 @@ public:
     void set_log_host(std::string host) { log_host_ = std::move(host); }
     void drain() override {}  // tunnels live until the shutdown timeout
     void abort() override { close(CloseMode::abort); }
+    // A tunnel outlives its target's drain start, not its deregistration delay.
+    void target_drained(const TargetState& target) override {
+        if (target_.get() == &target) close(CloseMode::graceful);
+    }
 
 private:
     struct Side {
