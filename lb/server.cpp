@@ -76,7 +76,7 @@ int Server::run() {
 
     EventLoop::Options control_options;
     control_options.ring_entries = 64;
-    control_options.buffer_count = 16;
+    control_options.buffer_count = 64;  // signals and admin API connections
     control_options.buffer_size = 4096;
     auto loop = EventLoop::create(control_options);
     if (!loop) {
@@ -84,6 +84,13 @@ int Server::run() {
         return 1;
     }
     loop_ = std::move(*loop);
+    admin_ = std::make_unique<AdminApi>(*loop_, static_cast<AdminControl&>(*this));
+    auto admin_settings = admin_->prepare(config_.global.admin);
+    if (!admin_settings) {
+        LB_LOG_ERROR("%s", admin_settings.error().c_str());
+        return 1;
+    }
+    admin_->commit(std::move(*admin_settings));
     signal_fd_ = signalfd(-1, &signals, SFD_CLOEXEC);
     if (signal_fd_ < 0) {
         LB_LOG_ERROR("signalfd: %s", strerror(errno));
@@ -145,7 +152,10 @@ void Server::on_signal(int result, uint32_t) {
         signalfd_siginfo info;
         memcpy(&info, signal_buffer_, sizeof(info));
         switch (info.ssi_signo) {
-            case SIGHUP: reload(); break;
+            case SIGHUP:
+                if (auto reloaded = reload(); !reloaded)
+                    LB_LOG_ERROR("reload rejected, still serving the previous config: %s", reloaded.error().c_str());
+                break;
             case SIGQUIT: begin_stop(true); break;
             case SIGTERM:
             case SIGINT: begin_stop(false); break;
@@ -161,21 +171,23 @@ void Server::on_signal(int result, uint32_t) {
     if (!loop_->stopping()) arm_signal_read();
 }
 
-void Server::reload() {
-    if (stopping_) return;
+Result<uint64_t> Server::reload() {
+    if (stopping_) return Error{"lb is stopping"};
     LB_LOG_INFO("reload requested: reading %s", options_.config_path.c_str());
     auto loaded = conf::load_config_file(options_.config_path);
-    if (!loaded) {
-        LB_LOG_ERROR("reload rejected, still serving the previous config: %s", loaded.error().c_str());
-        return;
-    }
+    if (!loaded) return Error{loaded.error()};
     if (worker_count(*loaded) != workers_) {
         LB_LOG_WARN("global.workers changed: takes effect on restart; keeping %d", workers_);
     }
+    auto admin_settings = admin_->prepare(loaded->global.admin);
+    if (!admin_settings) return Error{admin_settings.error()};
+    TargetRegistrations previous = registrations_;
+    registrations_.prune(*loaded);
     if (auto applied = apply_config(*loaded); !applied) {
-        LB_LOG_ERROR("reload rejected, still serving the previous config: %s", applied.error().c_str());
-        return;
+        registrations_ = std::move(previous);
+        return Error{applied.error()};
     }
+    admin_->commit(std::move(*admin_settings));
     if (auto status = AccessLogSink::instance().configure(loaded->global.access_log); !status) {
         LB_LOG_ERROR("reload: %s", status.error().c_str());
     }
@@ -183,6 +195,7 @@ void Server::reload() {
     connection_budget_.fetch_add(budget_change);
     config_ = std::move(*loaded);
     LB_LOG_INFO("reloaded: generation %llu", static_cast<unsigned long long>(runtime_->generation));
+    return runtime_->generation;
 }
 
 namespace {
@@ -193,10 +206,12 @@ bool names_target(const conf::TargetGroup& group, const SocketAddress& address) 
     return false;
 }
 
+std::string api_target_id(const std::string& group, const std::string& key) { return group + "\n" + key; }
+
 }  // namespace
 
 Status Server::apply_config(const conf::Config& base) {
-    const conf::Config& effective = base;
+    conf::Config effective = registrations_.apply(base);
     int64_t now = steady_now_ms();
 
     // Targets serving now that the new config no longer names. A group that
@@ -209,7 +224,9 @@ Status Server::apply_config(const conf::Config& base) {
             for (const auto& entry : group->targets) {
                 if (entry.state->draining.load(std::memory_order_relaxed)) continue;
                 if (names_target(*next, entry.config.addr)) continue;
-                leaving.push_back({group->config.name, entry.config, entry.state, 0, "config"});
+                bool api = api_targets_.contains(api_target_id(group->config.name, entry.state->key));
+                leaving.push_back({group->config.name, entry.config, entry.state, 0,
+                                   to_string(api ? TargetSource::api : TargetSource::config)});
             }
         }
     }
@@ -247,11 +264,70 @@ Status Server::apply_config(const conf::Config& base) {
         }
     }
 
+    api_targets_.clear();
+    for (const auto& group : effective.target_groups)
+        for (const auto& target : group.targets)
+            if (registrations_.source(group.name, target.addr) == TargetSource::api)
+                api_targets_.insert(api_target_id(group.name, target.addr.to_string()));
+
     runtime_ = std::move(*built);  // a copy left in `built` would pin this snapshot
     for (auto& worker : workers_list_) worker->publish(runtime_);
     health_checker_.update(runtime_);
     if (!drains_.empty() && !drain_timer_.armed() && loop_) loop_->timers().schedule(drain_timer_, kDrainPollMs);
     return Ok{};
+}
+
+TargetSource Server::target_source(const std::string& group, const SocketAddress& address) const {
+    if (const DrainingTarget* draining = drains_.find(group, address.to_string()))
+        return draining->source == to_string(TargetSource::api) ? TargetSource::api : TargetSource::config;
+    return registrations_.source(group, address);
+}
+
+AdminOutcome Server::register_target(const std::string& group_name, TargetRegistration registration) {
+    if (stopping_) return {503, "lb is stopping"};
+    const conf::TargetGroup* group = config_.find_target_group(group_name);
+    if (!group) return {404, "no target group '" + group_name + "'"};
+    const conf::Target& target = registration.target;
+    for (const auto& defined : group->targets) {
+        if (defined.addr != target.addr) continue;
+        if ((registration.weight_given && target.weight != defined.weight) ||
+            (registration.zone_given && target.zone != defined.zone))
+            return {409, "target " + target.addr.to_string() + " is defined in " + config_.path + " (line " +
+                             std::to_string(defined.pos.line) + "): change its weight or zone there"};
+    }
+    bool registered = false;
+    if (const TargetGroupRuntime* current = runtime_->group(group_name)) {
+        for (const auto& entry : current->targets)
+            registered = registered ||
+                         (entry.config.addr == target.addr && !entry.state->draining.load(std::memory_order_relaxed));
+    }
+    TargetRegistrations previous = registrations_;
+    registrations_.register_target(config_, group_name, std::move(registration.target));
+    if (auto applied = apply_config(config_); !applied) {
+        registrations_ = std::move(previous);
+        return {500, applied.error()};
+    }
+    LB_LOG_INFO("admin API: target group %s: target %s %s", group_name.c_str(), target.addr.to_string().c_str(),
+                registered ? "registration updated" : "registered");
+    return {registered ? 200 : 201, ""};
+}
+
+AdminOutcome Server::deregister_target(const std::string& group_name, const SocketAddress& address) {
+    if (stopping_) return {503, "lb is stopping"};
+    if (!config_.find_target_group(group_name)) return {404, "no target group '" + group_name + "'"};
+    const TargetGroupRuntime* current = runtime_->group(group_name);
+    const TargetEntry* found = nullptr;
+    for (const auto& entry : current->targets)
+        if (entry.config.addr == address) found = &entry;
+    if (!found) return {404, "target " + address.to_string() + " is not registered in target group '" + group_name + "'"};
+    if (found->state->draining.load(std::memory_order_relaxed)) return {202, ""};  // already on its way out
+    TargetRegistrations previous = registrations_;
+    registrations_.deregister_target(config_, group_name, address);
+    if (auto applied = apply_config(config_); !applied) {
+        registrations_ = std::move(previous);
+        return {500, applied.error()};
+    }
+    return {202, ""};
 }
 
 void Server::poll_drains() {
@@ -275,10 +351,12 @@ void Server::begin_stop(bool graceful) {
     else loop_->timers().cancel(shutdown_timer_);
     if (first) {
         loop_->stop();
+        // The admin API answers (read-only) until the workers are done.
         loop_->set_exit_condition([this] {
             for (auto& worker : workers_list_)
                 if (!worker->finished()) return false;
-            return true;
+            admin_->shutdown();
+            return admin_->idle() && loop_->live_streams() == 0;
         });
     }
 }

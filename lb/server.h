@@ -7,13 +7,16 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "conf/config.h"
 #include "health/health_checker.h"
+#include "lb/admin_api.h"
 #include "lb/event_loop.h"
 #include "lb/runtime.h"
+#include "lb/target_registrations.h"
 #include "lb/worker.h"
 
 namespace lb {
@@ -23,7 +26,7 @@ struct ServerOptions {
     std::optional<int> workers;  // --workers overrides global.workers
 };
 
-class Server {
+class Server final : private AdminControl {
 public:
     explicit Server(ServerOptions options);
     ~Server();
@@ -36,11 +39,21 @@ private:
 
     void arm_signal_read();
     void on_signal(int result, uint32_t flags);
-    void reload();
-    // Compiles `base` (the YAML) into a snapshot and publishes it: targets it
-    // no longer names start draining, re-named ones stop draining. Nothing
-    // changes if it fails.
+    // Re-reads the config file; the new generation, or why it was rejected
+    // (the old config keeps serving).
+    Result<uint64_t> reload();
+    // Compiles `base` (the YAML) plus the admin API's registrations into a
+    // snapshot and publishes it: targets no longer named start draining,
+    // named-again ones stop. Nothing changes if it fails.
     Status apply_config(const conf::Config& base);
+
+    // AdminControl (the admin API, on the control loop)
+    std::shared_ptr<const Runtime> current_runtime() const override { return runtime_; }
+    TargetSource target_source(const std::string& group, const SocketAddress& address) const override;
+    AdminOutcome register_target(const std::string& group, TargetRegistration registration) override;
+    AdminOutcome deregister_target(const std::string& group, const SocketAddress& address) override;
+    Result<uint64_t> reload_config() override { return reload(); }
+    bool stopping() const override { return stopping_; }
     void poll_drains();
     void begin_stop(bool graceful);
     int worker_count(const conf::Config& config) const;
@@ -50,11 +63,14 @@ private:
     conf::Config config_;
     RuntimeBuilder builder_;
     DrainTracker drains_;
+    TargetRegistrations registrations_;
+    std::set<std::string> api_targets_;  // "group\nkey" of the current snapshot's API-registered targets
     std::shared_ptr<const Runtime> runtime_;
     std::vector<std::unique_ptr<Worker>> workers_list_;
     health::HealthChecker health_checker_;
     std::atomic<int64_t> connection_budget_{0};
     std::unique_ptr<EventLoop> loop_;
+    std::unique_ptr<AdminApi> admin_;  // after loop_: destroyed before it
     int signal_fd_ = -1;
     char signal_buffer_[128];
     bool stopping_ = false;

@@ -1,0 +1,538 @@
+#include "lb/admin_api.h"
+
+#include <openssl/crypto.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "lb/log.h"
+#include "lb/tcp_stream.h"
+#include "listeners/http_head.h"
+#include "listeners/http_parser.h"
+
+namespace lb {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxConnections = 64;
+constexpr uint64_t kMaxHeaderBytes = 16 * 1024;
+constexpr size_t kMaxBodyBytes = 64 * 1024;
+constexpr int64_t kIdleTimeoutMs = 30000;
+
+std::string percent_decode(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size()) {
+            auto hex = [](char c) -> int {
+                if (c >= '0' && c <= '9') return c - '0';
+                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+                if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+                return -1;
+            };
+            int hi = hex(text[i + 1]);
+            int lo = hex(text[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                out.push_back(static_cast<char>(hi * 16 + lo));
+                i += 2;
+                continue;
+            }
+        }
+        out.push_back(text[i]);
+    }
+    return out;
+}
+
+std::vector<std::string> path_segments(std::string_view path) {
+    std::vector<std::string> segments;
+    size_t start = 1;  // skip the leading '/'
+    while (start <= path.size()) {
+        size_t end = path.find('/', start);
+        if (end == std::string_view::npos) end = path.size();
+        segments.push_back(percent_decode(path.substr(start, end - start)));
+        start = end + 1;
+    }
+    if (!segments.empty() && segments.back().empty()) segments.pop_back();  // trailing '/'
+    return segments;
+}
+
+json error_json(const std::string& message) { return json{{"error", message}}; }
+
+const char* state_name(const TargetState& state) {
+    if (state.draining.load(std::memory_order_relaxed)) return "draining";
+    return to_string(state.health.load(std::memory_order_relaxed));
+}
+
+json health_check_json(const conf::HealthCheck& check) {
+    if (!check.enabled) return nullptr;
+    json out;
+    switch (check.protocol) {
+        case conf::HealthCheck::Protocol::http: out["protocol"] = "http"; break;
+        case conf::HealthCheck::Protocol::https: out["protocol"] = "https"; break;
+        case conf::HealthCheck::Protocol::tcp: out["protocol"] = "tcp"; break;
+    }
+    if (check.protocol != conf::HealthCheck::Protocol::tcp) {
+        out["path"] = check.path;
+        out["matcher"] = check.matcher;
+    }
+    if (check.port) out["port"] = *check.port;
+    else out["port"] = "traffic-port";
+    out["interval_ms"] = check.interval.count();
+    out["timeout_ms"] = check.timeout.count();
+    out["healthy_threshold"] = check.healthy_threshold;
+    out["unhealthy_threshold"] = check.unhealthy_threshold;
+    return out;
+}
+
+Result<int> open_listen_socket(const SocketAddress& address) {
+    int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Error{std::string("socket: ") + strerror(errno)};
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, address.sa(), address.len()) != 0 || ::listen(fd, 64) != 0) {
+        int error = errno;
+        ::close(fd);
+        return Error{"admin API: cannot listen on " + address.to_string() + ": " + strerror(error)};
+    }
+    return fd;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- one connection
+
+class AdminConnection final : public Retirable, private StreamHandler, private HttpParserSink {
+public:
+    AdminConnection(AdminApi& api, std::unique_ptr<Stream> stream)
+        : api_(api),
+          stream_(std::move(stream)),
+          parser_(HttpParser::Kind::request, this, kMaxHeaderBytes),
+          idle_timer_([this] { close(CloseMode::abort); }) {}
+
+    void start() {
+        stream_->set_handler(this);
+        stream_->start_reading();
+        api_.loop_.timers().schedule(idle_timer_, kIdleTimeoutMs);
+    }
+
+    void close(CloseMode mode) {
+        if (closing_) return;
+        closing_ = true;
+        api_.loop_.timers().cancel(idle_timer_);
+        Stream::close(std::move(stream_), mode);
+        api_.connection_closed(this);
+        api_.loop_.retire(this);
+    }
+
+private:
+    void on_stream_connected(Stream&, int) override {}
+    void on_stream_drained(Stream&) override {}
+    void on_stream_eof(Stream&) override { close(CloseMode::graceful); }
+    void on_stream_error(Stream&, int) override { close(CloseMode::abort); }
+
+    void on_stream_data(Stream&, std::string_view data) override {
+        if (closing_) return;
+        api_.loop_.timers().schedule(idle_timer_, kIdleTimeoutMs);
+        auto outcome = parser_.feed(data);
+        if (closing_) return;
+        if (outcome.status == HttpParser::Status::header_too_large)
+            answer_and_close(431, error_json("request header too large"));
+        else if (outcome.status == HttpParser::Status::error || outcome.status == HttpParser::Status::upgraded)
+            answer_and_close(400, error_json("malformed HTTP request"));
+    }
+
+    int on_http_head(HttpHead& head) override {
+        if (head.content_length && *head.content_length > kMaxBodyBytes) {
+            answer_and_close(413, error_json("request body over " + std::to_string(kMaxBodyBytes) + " bytes"));
+            return kError;
+        }
+        head_ = std::move(head);
+        body_.clear();
+        return kContinue;
+    }
+
+    int on_http_body(std::string_view data) override {
+        if (body_.size() + data.size() > kMaxBodyBytes) {
+            answer_and_close(413, error_json("request body over " + std::to_string(kMaxBodyBytes) + " bytes"));
+            return kError;
+        }
+        body_.append(data);
+        return kContinue;
+    }
+
+    int on_http_message_complete() override {
+        AdminApi::Reply reply = api_.handle(head_, body_);
+        if (closing_) return kError;
+        bool close_after = !head_.keep_alive;
+        write(reply.status, reply.body, close_after, reply.extra_headers);
+        if (close_after) {
+            close(CloseMode::graceful);
+            return kError;
+        }
+        return kContinue;
+    }
+
+    void write(int status, const json& body, bool close_after, std::string_view extra_headers = {}) {
+        std::string text = body.dump(2) + "\n";
+        stream_->write(make_local_response(status, "application/json", text, close_after, extra_headers,
+                                           head_.method == "HEAD"));
+    }
+
+    void answer_and_close(int status, const json& body) {
+        write(status, body, true);
+        close(CloseMode::linger);
+    }
+
+    AdminApi& api_;
+    std::unique_ptr<Stream> stream_;
+    HttpParser parser_;
+    HttpHead head_;
+    std::string body_;
+    bool closing_ = false;
+    Timer idle_timer_;
+};
+
+// ---------------------------------------------------------------- listening
+
+// One bound admin socket with its multishot accept. Replaced on a reload
+// that moves the address; the old one frees itself when its accept ends.
+struct AdminApi::Listener final : IoCompletion {
+    AdminApi* api;
+    int fd;
+    bool armed = false;
+    bool closing = false;
+
+    Listener(AdminApi* owner, int socket_fd) : api(owner), fd(socket_fd) { api->listeners_.insert(this); }
+
+    void arm() {
+        io_uring_prep_multishot_accept(api->loop_.sqe_for(this), fd, nullptr, nullptr, SOCK_CLOEXEC);
+        armed = true;
+    }
+
+    void close() {
+        closing = true;
+        if (armed) io_uring_prep_cancel64(api->loop_.sqe_for(nullptr), reinterpret_cast<uint64_t>(this), 0);
+        else finish();
+    }
+
+    void finish() {
+        ::close(fd);
+        api->listeners_.erase(this);
+        delete this;  // the loop touches a completion no more after on_complete
+    }
+
+    void on_complete(int result, uint32_t flags) override {
+        if (!(flags & IORING_CQE_F_MORE)) armed = false;
+        if (result >= 0) {
+            if (closing) ::close(result);
+            else api->on_accept(result, flags);
+        }
+        if (armed) return;
+        if (closing) finish();
+        else arm();  // multishot ended (e.g. EMFILE): take the next one
+    }
+};
+
+AdminApi::Prepared::Prepared(Prepared&& other) noexcept
+    : enabled(other.enabled), address(other.address), token(std::move(other.token)), fd(other.fd) {
+    other.fd = -1;
+}
+
+AdminApi::Prepared& AdminApi::Prepared::operator=(Prepared&& other) noexcept {
+    if (this != &other) {
+        if (fd >= 0) ::close(fd);
+        enabled = other.enabled;
+        address = other.address;
+        token = std::move(other.token);
+        fd = other.fd;
+        other.fd = -1;
+    }
+    return *this;
+}
+
+AdminApi::Prepared::~Prepared() {
+    if (fd >= 0) ::close(fd);
+}
+
+AdminApi::AdminApi(EventLoop& loop, AdminControl& control) : loop_(loop), control_(control) {}
+
+AdminApi::~AdminApi() {
+    // Normally shut down and idle by now. On an early exit the loop goes
+    // away without running again: close and free what is left directly.
+    auto open = connections_;  // closing removes entries
+    for (AdminConnection* connection : open) connection->close(CloseMode::abort);
+    close_listener();
+    for (Listener* listener : std::unordered_set<Listener*>(listeners_)) listener->finish();
+}
+
+Result<AdminApi::Prepared> AdminApi::prepare(const conf::Admin& config) const {
+    Prepared prepared;
+    prepared.enabled = config.enabled;
+    if (!config.enabled) return prepared;
+    prepared.address = config.listen;
+    if (!config.token_file.empty()) {
+        std::ifstream in(config.token_file);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (!in) return Error{"admin API: cannot read token_file " + config.token_file};
+        std::string token = text.str();
+        while (!token.empty() && isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+        while (!token.empty() && isspace(static_cast<unsigned char>(token.front()))) token.erase(0, 1);
+        if (token.empty()) return Error{"admin API: token_file " + config.token_file + " is empty"};
+        prepared.token = std::move(token);
+    }
+    if (!enabled_ || listener_ == nullptr || config.listen != address_) {
+        auto fd = open_listen_socket(config.listen);
+        if (!fd) return Error{fd.error()};
+        prepared.fd = *fd;
+    }
+    return prepared;
+}
+
+void AdminApi::commit(Prepared prepared) {
+    if (shut_down_) return;
+    token_ = std::move(prepared.token);
+    bool rebind = prepared.fd >= 0 || !prepared.enabled;
+    if (rebind) close_listener();
+    enabled_ = prepared.enabled;
+    address_ = prepared.address;
+    if (prepared.fd >= 0) {
+        listener_ = new Listener(this, prepared.fd);
+        prepared.fd = -1;
+        listener_->arm();
+        LB_LOG_INFO("admin API on %s%s", address_.to_string().c_str(), token_.empty() ? "" : " (bearer token)");
+    }
+}
+
+void AdminApi::close_listener() {
+    if (!listener_) return;
+    listener_->close();
+    listener_ = nullptr;
+}
+
+void AdminApi::shutdown() {
+    if (shut_down_) return;
+    shut_down_ = true;
+    close_listener();
+    auto open = connections_;  // closing removes entries
+    for (AdminConnection* connection : open) connection->close(CloseMode::graceful);
+}
+
+void AdminApi::on_accept(int fd, uint32_t) {
+    SocketAddress peer;
+    *peer.len_ptr() = sizeof(sockaddr_storage);
+    if (connections_.size() >= kMaxConnections || getpeername(fd, peer.sa(), peer.len_ptr()) != 0) {
+        ::close(fd);
+        return;
+    }
+    auto* connection = new AdminConnection(*this, std::make_unique<TcpStream>(loop_, fd, peer));
+    connections_.insert(connection);
+    connection->start();
+}
+
+void AdminApi::connection_closed(AdminConnection* connection) { connections_.erase(connection); }
+
+// ---------------------------------------------------------------- routing
+
+bool AdminApi::authorized(const HttpHead& request) const {
+    if (token_.empty()) return true;
+    auto header = request.header("authorization");
+    if (!header) return false;
+    std::string_view value = *header;
+    constexpr std::string_view kScheme = "bearer ";
+    if (value.size() <= kScheme.size() || !iequals(value.substr(0, kScheme.size()), kScheme)) return false;
+    std::string_view presented = value.substr(kScheme.size());
+    // Constant time in the token's content: no early exit on the first
+    // wrong byte for an attacker to time.
+    return presented.size() == token_.size() && CRYPTO_memcmp(presented.data(), token_.data(), token_.size()) == 0;
+}
+
+AdminApi::Reply AdminApi::handle(const HttpHead& request, const std::string& body) {
+    TargetParts parts = split_request_target(request.url);
+    std::vector<std::string> segments = path_segments(parts.path);
+    const std::string& method = request.method;
+    auto only = [&](const char* allowed) -> std::optional<Reply> {
+        if (method == allowed || (std::string_view(allowed) == "GET" && method == "HEAD")) return std::nullopt;
+        return Reply{405, error_json("method " + method + " not allowed here; use " + allowed),
+                     std::string("Allow: ") + allowed + "\r\n"};
+    };
+
+    if (parts.path == "/healthz") {
+        if (auto refused = only("GET")) return *refused;
+        if (control_.stopping()) return {503, json{{"status", "stopping"}}};
+        return {200, json{{"status", "ok"}, {"generation", control_.current_runtime()->generation}}};
+    }
+    if (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1")
+        return {404, error_json("no such endpoint: " + std::string(parts.path))};
+    if (!authorized(request))
+        return {401, error_json("missing or wrong bearer token"), "WWW-Authenticate: Bearer realm=\"lb admin\"\r\n"};
+
+    if (segments.size() == 3 && segments[2] == "reload") {
+        if (auto refused = only("POST")) return *refused;
+        return reload();
+    }
+    if (segments.size() >= 3 && segments[2] == "target-groups") {
+        if (segments.size() == 3) {
+            if (auto refused = only("GET")) return *refused;
+            return list_groups();
+        }
+        const std::string& group = segments[3];
+        if (segments.size() == 4) {
+            if (auto refused = only("GET")) return *refused;
+            return show_group(group);
+        }
+        if (segments[4] == "targets" && segments.size() == 5) {
+            if (auto refused = only("POST")) return *refused;
+            return register_target(group, body);
+        }
+        if (segments[4] == "targets" && segments.size() == 6) {
+            if (auto refused = only("DELETE")) return *refused;
+            return deregister_target(group, segments[5]);
+        }
+    }
+    return {404, error_json("no such endpoint: " + std::string(parts.path))};
+}
+
+AdminApi::Reply AdminApi::list_groups() const {
+    auto runtime = control_.current_runtime();
+    json groups = json::array();
+    for (const auto& group : runtime->groups) groups.push_back(group_json(*group, false));
+    return {200, json{{"generation", runtime->generation}, {"target_groups", std::move(groups)}}};
+}
+
+AdminApi::Reply AdminApi::show_group(const std::string& name) const {
+    auto runtime = control_.current_runtime();
+    const TargetGroupRuntime* group = runtime->group(name);
+    if (!group) return {404, error_json("no target group '" + name + "'")};
+    return {200, group_json(*group, true)};
+}
+
+AdminApi::Reply AdminApi::register_target(const std::string& group, const std::string& body) {
+    if (!control_.current_runtime()->group(group)) return {404, error_json("no target group '" + group + "'")};
+    json request = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (request.is_discarded()) return {400, error_json("body is not valid JSON")};
+    if (!request.is_object())
+        return {400, error_json("body must be a JSON object {\"address\", \"port\", \"weight\"?, \"zone\"?}")};
+    for (const auto& [name, value] : request.items()) {
+        if (name != "address" && name != "port" && name != "weight" && name != "zone")
+            return {400, error_json("unknown key '" + name + "' (expected address, port, weight, zone)")};
+    }
+    TargetRegistration registration;
+    conf::Target& target = registration.target;
+    auto address = request.find("address");
+    if (address == request.end() || !address->is_string())
+        return {400, error_json("'address' is required: an IPv4 or IPv6 address")};
+    target.address = address->get<std::string>();
+    if (!SocketAddress::from_ip(target.address, 0))
+        return {400, error_json("'address' must be an IPv4 or IPv6 address, got '" + target.address + "'")};
+    auto port = request.find("port");
+    if (port == request.end() || !port->is_number_integer() || port->get<int64_t>() < 1 || port->get<int64_t>() > 65535)
+        return {400, error_json("'port' is required: an integer from 1 to 65535")};
+    target.port = static_cast<uint16_t>(port->get<int64_t>());
+    target.addr = *SocketAddress::from_ip(target.address, target.port);
+    if (auto weight = request.find("weight"); weight != request.end()) {
+        if (!weight->is_number_integer() || weight->get<int64_t>() < 0 || weight->get<int64_t>() > 1000)
+            return {400, error_json("'weight' must be an integer from 0 to 1000")};
+        target.weight = static_cast<int>(weight->get<int64_t>());
+        registration.weight_given = true;
+    }
+    if (auto zone = request.find("zone"); zone != request.end()) {
+        if (!zone->is_string()) return {400, error_json("'zone' must be a string")};
+        target.zone = zone->get<std::string>();
+        registration.zone_given = true;
+    }
+    target.pos.file = "admin API";
+    SocketAddress key = target.addr;
+
+    AdminOutcome outcome = control_.register_target(group, std::move(registration));
+    if (outcome.status >= 300) return {outcome.status, error_json(outcome.error)};
+    auto runtime = control_.current_runtime();
+    const TargetGroupRuntime* group_runtime = runtime->group(group);
+    for (const auto& entry : group_runtime->targets)
+        if (entry.config.addr == key) return {outcome.status, target_json(*group_runtime, entry)};
+    return {500, error_json("registered, but missing from the new snapshot")};
+}
+
+AdminApi::Reply AdminApi::deregister_target(const std::string& group, const std::string& target) {
+    if (!control_.current_runtime()->group(group)) return {404, error_json("no target group '" + group + "'")};
+    auto address = SocketAddress::parse(target);
+    bool wildcard = target.rfind('*', 0) == 0;
+    if (!address || wildcard || address->port() == 0)
+        return {400, error_json("target must be address:port ([address]:port for IPv6), got '" + target + "'")};
+    AdminOutcome outcome = control_.deregister_target(group, *address);
+    if (outcome.status >= 300) return {outcome.status, error_json(outcome.error)};
+    auto runtime = control_.current_runtime();
+    const TargetGroupRuntime* group_runtime = runtime->group(group);
+    if (group_runtime) {
+        for (const auto& entry : group_runtime->targets)
+            if (entry.config.addr == *address) return {outcome.status, target_json(*group_runtime, entry)};
+    }
+    // Not drained (unhealthy or no delay) and already dropped.
+    return {outcome.status, json{{"id", address->to_string()}, {"state", "removed"}}};
+}
+
+AdminApi::Reply AdminApi::reload() {
+    auto generation = control_.reload_config();
+    if (!generation) return {400, error_json(generation.error())};
+    return {200, json{{"generation", *generation}}};
+}
+
+// ---------------------------------------------------------------- views
+
+json AdminApi::group_json(const TargetGroupRuntime& group, bool with_targets) const {
+    const conf::TargetGroup& config = group.config;
+    json counts = {{"total", group.targets.size()}, {"healthy", 0},  {"unhealthy", 0},
+                   {"initial", 0},                  {"unused", 0},   {"draining", 0}};
+    for (const auto& entry : group.targets) counts[state_name(*entry.state)] = counts[state_name(*entry.state)].get<int>() + 1;
+    json out = {{"name", config.name},
+                {"protocol", conf::to_string(config.protocol)},
+                {"algorithm", conf::to_string(config.algorithm)},
+                {"deregistration_delay_ms", config.deregistration_delay.count()},
+                {"health_check", health_check_json(config.health_check)},
+                {"target_counts", std::move(counts)}};
+    if (with_targets) {
+        json targets = json::array();
+        for (const auto& entry : group.targets) targets.push_back(target_json(group, entry));
+        out["targets"] = std::move(targets);
+    }
+    return out;
+}
+
+json AdminApi::target_json(const TargetGroupRuntime& group, const TargetEntry& entry) const {
+    const TargetState& state = *entry.state;
+    bool draining = state.draining.load(std::memory_order_relaxed);
+    TargetHealth health = state.health.load(std::memory_order_relaxed);
+    std::string reason;
+    if (draining) reason = "deregistration in progress";
+    else if (health == TargetHealth::unused) reason = "health checks are disabled for this group";
+    else reason = state.reason();
+    json out = {{"id", state.key},
+                {"address", entry.config.addr.ip_string()},
+                {"port", entry.config.addr.port()},
+                {"weight", entry.config.weight},
+                {"zone", entry.config.zone},
+                {"source", to_string(control_.target_source(group.config.name, entry.config.addr))},
+                {"state", state_name(state)},
+                {"health", to_string(health)},
+                {"reason", reason},
+                {"in_flight", state.outstanding_requests.load(std::memory_order_relaxed)},
+                {"active_connections", state.active_connections.load(std::memory_order_relaxed)},
+                {"counters",
+                 {{"requests", state.requests_total.load(std::memory_order_relaxed)},
+                  {"connections", state.connections_total.load(std::memory_order_relaxed)},
+                  {"connect_failures", state.connect_failures.load(std::memory_order_relaxed)},
+                  {"responses_5xx", state.responses_5xx.load(std::memory_order_relaxed)}}}};
+    if (draining) {
+        int64_t left = state.drain_deadline_ms.load(std::memory_order_relaxed) - steady_now_ms();
+        out["drain_remaining_ms"] = left > 0 ? left : 0;
+    }
+    return out;
+}
+
+}  // namespace lb
