@@ -56,11 +56,20 @@ void HealthChecker::apply(const Runtime& runtime) {
     std::unordered_set<const TargetState*> seen;
     for (const auto& group : runtime.groups) {
         const conf::HealthCheck& check = group->config.health_check;
-        if (check.enabled && check.protocol == conf::HealthCheck::Protocol::https &&
-            warned_https_.insert(group->config.name).second)
-            LB_LOG_WARN("target group %s: https health checks are not available in this build; checking that the "
-                        "port accepts TCP connections instead",
-                        group->config.name.c_str());
+        std::shared_ptr<const tls::ClientContext> tls;
+        if (check.enabled && check.protocol == conf::HealthCheck::Protocol::https) {
+            // As an ALB's: an https check proves the target answers over TLS,
+            // not that its certificate verifies (traffic does that), so a
+            // self-signed target can be checked. The group's SNI name is sent.
+            conf::UpstreamTls unverified{.verify = false, .ca_file = {}, .server_name = group->config.tls.server_name};
+            auto created = tls::ClientContext::create(unverified, group->config.pos);
+            if (!created) {
+                LB_LOG_ERROR("target group %s: cannot set up https health checks: %s", group->config.name.c_str(),
+                             created.error().c_str());
+                continue;
+            }
+            tls = std::move(*created);
+        }
         for (const auto& entry : group->targets) {
             TargetState* state = entry.state.get();
             if (!check.enabled) {
@@ -70,11 +79,11 @@ void HealthChecker::apply(const Runtime& runtime) {
             seen.insert(state);
             auto it = probes_.find(state);
             if (it != probes_.end()) {
-                it->second->reconfigure(check);
+                it->second->reconfigure(check, tls);
                 continue;
             }
             begin_checks(*state);
-            probes_.emplace(state, std::make_unique<HealthProbe>(*loop_, entry.state, check));
+            probes_.emplace(state, std::make_unique<HealthProbe>(*loop_, entry.state, check, tls));
         }
     }
     // Targets gone from the snapshot (deregistered, drained, group removed or

@@ -48,7 +48,6 @@ private:
     std::atomic<bool> ready_{false};
     std::string start_error_;  // written before ready_ is set
     std::unordered_map<const TargetState*, std::unique_ptr<HealthProbe>> probes_;
-    std::unordered_set<std::string> warned_https_;  // groups told that https checks are tcp for now
 };
 
 }  // namespace lb::health

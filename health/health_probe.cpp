@@ -6,6 +6,7 @@
 #include "health/health_state.h"
 #include "lb/log.h"
 #include "lb/tcp_stream.h"
+#include "tls/tls_stream.h"
 
 namespace lb::health {
 
@@ -34,10 +35,12 @@ const char* protocol_name(conf::HealthCheck::Protocol protocol) {
 
 }  // namespace
 
-HealthProbe::HealthProbe(EventLoop& loop, std::shared_ptr<TargetState> target, const conf::HealthCheck& check)
+HealthProbe::HealthProbe(EventLoop& loop, std::shared_ptr<TargetState> target, const conf::HealthCheck& check,
+                         std::shared_ptr<const tls::ClientContext> tls)
     : loop_(loop),
       target_(std::move(target)),
       check_(check),
+      tls_(std::move(tls)),
       address_(check_address(*target_, check)),
       parser_(HttpParser::Kind::response, this, 64 * 1024),
       next_timer_([this] { start_check(); }),
@@ -49,9 +52,10 @@ HealthProbe::~HealthProbe() { Stream::close(std::move(stream_), CloseMode::abort
 
 void HealthProbe::schedule_first() { loop_.timers().schedule(next_timer_, random_below(check_.interval.count())); }
 
-void HealthProbe::reconfigure(const conf::HealthCheck& check) {
+void HealthProbe::reconfigure(const conf::HealthCheck& check, std::shared_ptr<const tls::ClientContext> tls) {
     bool interval_changed = check.interval != check_.interval;
     check_ = check;
+    tls_ = std::move(tls);
     address_ = check_address(*target_, check_);
     // A check in flight finishes under its old settings; the cadence only
     // restarts when the interval itself changed.
@@ -65,7 +69,10 @@ void HealthProbe::start_check() {
     loop_.timers().schedule(timeout_timer_, check_.timeout.count());
     // A fresh connection each time: a pooled one would only prove that an
     // old socket still works.
-    stream_ = TcpStream::connect(loop_, address_, check_.timeout.count(), this);
+    if (check_.protocol == conf::HealthCheck::Protocol::https)
+        stream_ = tls::TlsStream::connect(loop_, address_, check_.timeout.count(), tls_, this);
+    else
+        stream_ = TcpStream::connect(loop_, address_, check_.timeout.count(), this);
 }
 
 void HealthProbe::finish(bool passed, std::string failure_reason) {
@@ -97,13 +104,11 @@ void HealthProbe::on_timeout() {
 void HealthProbe::on_stream_connected(Stream&, int error) {
     if (error != 0) {
         if (error == -ETIMEDOUT) on_timeout();
+        else if (error == -EPROTO) finish(false, "TLS handshake with " + address_.to_string() + " failed");
         else finish(false, std::string("connect to ") + address_.to_string() + ": " + strerror(-error));
         return;
     }
-    // https waits for the TLS client stream; until then it proves the port
-    // accepts (the checker warns once per group) rather than speak plain
-    // HTTP to a TLS port.
-    if (check_.protocol != conf::HealthCheck::Protocol::http) {
+    if (check_.protocol == conf::HealthCheck::Protocol::tcp) {
         finish(true, "");
         return;
     }

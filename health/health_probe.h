@@ -2,7 +2,8 @@
 // checker's loop. Every `interval` it opens a fresh connection to the check
 // port: tcp passes when the connect succeeds; http sends
 // `GET path HTTP/1.1` with `Connection: close` and passes when the status
-// line matches `matcher`. No answer within `timeout` fails. Each result goes
+// line matches `matcher`; https does the same over TLS (a failed handshake
+// fails the check). No answer within `timeout` fails. Each result goes
 // through health_state, which owns the thresholds.
 //
 // Threading: created, used and destroyed on the health checker thread only.
@@ -17,6 +18,7 @@
 #include "lb/stream.h"
 #include "lb/target_state.h"
 #include "listeners/http_parser.h"
+#include "tls/client_context.h"
 
 namespace lb::health {
 
@@ -24,13 +26,15 @@ class HealthProbe final : private StreamHandler, private HttpParserSink {
 public:
     // The first check runs at a random point within one interval, so a group
     // of many targets (or a restart) does not probe them all at once.
-    HealthProbe(EventLoop& loop, std::shared_ptr<TargetState> target, const conf::HealthCheck& check);
+    // `tls` is required for https checks and ignored otherwise.
+    HealthProbe(EventLoop& loop, std::shared_ptr<TargetState> target, const conf::HealthCheck& check,
+                std::shared_ptr<const tls::ClientContext> tls);
     ~HealthProbe();
     HealthProbe(const HealthProbe&) = delete;
     HealthProbe& operator=(const HealthProbe&) = delete;
 
     // A reload changed the group's check settings.
-    void reconfigure(const conf::HealthCheck& check);
+    void reconfigure(const conf::HealthCheck& check, std::shared_ptr<const tls::ClientContext> tls);
     const TargetState& target() const { return *target_; }
 
 private:
@@ -55,6 +59,7 @@ private:
     EventLoop& loop_;
     std::shared_ptr<TargetState> target_;
     conf::HealthCheck check_;
+    std::shared_ptr<const tls::ClientContext> tls_;
     SocketAddress address_;  // the target's address with the check port
     std::unique_ptr<Stream> stream_;
     HttpParser parser_;

@@ -19,7 +19,11 @@ namespace lb::tls {
 
 class ClientContext {
 public:
-    static Result<std::shared_ptr<const ClientContext>> create(const conf::TargetGroup& group);
+    static Result<std::shared_ptr<const ClientContext>> create(const conf::TargetGroup& group) {
+        return create(group.tls, group.pos);
+    }
+    static Result<std::shared_ptr<const ClientContext>> create(const conf::UpstreamTls& tls,
+                                                               const conf::SourcePos& pos);
 
     // A client-mode SSL for a connection to `target`. SNI is tls.server_name;
     // without one, no SNI is sent (RFC 6066 forbids IP literals there) and

@@ -333,3 +333,28 @@ def test_checks_are_spread_over_the_interval(start_lb, backends):
     assert len(accepted) == 10
     # Ten first checks at random points of a 4 s interval, not one burst.
     assert max(accepted) - min(accepted) > 1.0, accepted
+
+
+def test_https_check_speaks_tls_and_reads_the_status(start_lb, start_backend, tls_certs):
+    # A self-signed HTTPS target: the check does not verify (as an ALB's), it
+    # proves the target answers GET /health over TLS with a matching status.
+    # A plain-HTTP check against the same port could never pass.
+    tls_backend = start_backend("tls", tls=(tls_certs.default.cert, tls_certs.default.key))
+    check = health_check(protocol="https")
+    group = target_group("web", [tls_backend], protocol="https", health_check=check,
+                         tls={"verify": False})
+    port = free_port()
+    lb = start_lb(make_config([http_listener(port, "web")], [group]))
+    wait_state(lb, key(tls_backend), "healthy")
+    assert tls_backend.stats()["health_checks"] >= 2
+    tls_backend.set_health(False)
+    wait_state(lb, key(tls_backend), r"unhealthy: HTTP 503 from /health \(expected 200\)")
+
+
+def test_https_check_fails_on_a_plain_http_port(start_lb, backends):
+    b1 = backends[0]
+    config, _ = checked_config([b1], health_check(protocol="https"))
+    lb = start_lb(config)
+    # The plain backend waits for a request head that never comes (or
+    # answers the ClientHello with garbage): either way no TLS, no pass.
+    wait_state(lb, key(b1), r"unhealthy: (TLS handshake with 127\.0\.0\.1:\d+ failed|https check timed out after 500ms)")
