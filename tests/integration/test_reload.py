@@ -193,6 +193,9 @@ def test_lb_s_reload_signals_through_the_pid_file(start_lb, backends, tmp_path):
     config = lbtest.make_config([fixed_listener(port, "v1")], [lbtest.target_group("web", backends)],
                                 pid_file=pid_file)
     lb = start_lb(config)
+    # Listen sockets are bound before the workers start; the pid file is
+    # written once they run, so it can trail the ports by a moment.
+    lbtest.wait_for(lambda: os.path.exists(pid_file), timeout=5)
     assert open(pid_file).read().strip() == str(lb.pid)
     config["listeners"] = [fixed_listener(port, "v2")]
     write_config(lb, config)
