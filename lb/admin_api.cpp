@@ -64,11 +64,6 @@ std::vector<std::string> path_segments(std::string_view path) {
 
 json error_json(const std::string& message) { return json{{"error", message}}; }
 
-const char* state_name(const TargetState& state) {
-    if (state.draining.load(std::memory_order_relaxed)) return "draining";
-    return to_string(state.health.load(std::memory_order_relaxed));
-}
-
 json health_check_json(const conf::HealthCheck& check) {
     if (!check.enabled) return nullptr;
     json out;
@@ -170,7 +165,11 @@ private:
         AdminApi::Reply reply = api_.handle(head_, body_);
         if (closing_) return kError;
         bool close_after = !head_.keep_alive;
-        write(reply.status, reply.body, close_after, reply.extra_headers);
+        if (reply.content_type)
+            stream_->write(make_local_response(reply.status, reply.content_type, reply.text, close_after,
+                                               reply.extra_headers, head_.method == "HEAD"));
+        else
+            write(reply.status, reply.body, close_after, reply.extra_headers);
         if (close_after) {
             close(CloseMode::graceful);
             return kError;
@@ -368,10 +367,19 @@ AdminApi::Reply AdminApi::handle(const HttpHead& request, const std::string& bod
         if (control_.stopping()) return {503, json{{"status", "stopping"}}};
         return {200, json{{"status", "ok"}, {"generation", control_.current_runtime()->generation}}};
     }
-    if (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1")
+    bool metrics = parts.path == "/metrics";
+    if (!metrics && (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1"))
         return {404, error_json("no such endpoint: " + std::string(parts.path))};
     if (!authorized(request))
         return {401, error_json("missing or wrong bearer token"), "WWW-Authenticate: Bearer realm=\"lb admin\"\r\n"};
+    if (metrics) {
+        if (auto refused = only("GET")) return *refused;
+        return {prometheus_text(control_.stats(), *control_.current_runtime()), "text/plain; version=0.0.4"};
+    }
+    if (segments.size() == 3 && segments[2] == "stats") {
+        if (auto refused = only("GET")) return *refused;
+        return {200, stats_json(control_.stats(), *control_.current_runtime())};
+    }
 
     if (segments.size() == 3 && segments[2] == "reload") {
         if (auto refused = only("POST")) return *refused;
@@ -489,7 +497,10 @@ json AdminApi::group_json(const TargetGroupRuntime& group, bool with_targets) co
     const conf::TargetGroup& config = group.config;
     json counts = {{"total", group.targets.size()}, {"healthy", 0},  {"unhealthy", 0},
                    {"initial", 0},                  {"unused", 0},   {"draining", 0}};
-    for (const auto& entry : group.targets) counts[state_name(*entry.state)] = counts[state_name(*entry.state)].get<int>() + 1;
+    for (const auto& entry : group.targets) {
+        json& count = counts[entry.state->state_name()];
+        count = count.get<int>() + 1;
+    }
     json out = {{"name", config.name},
                 {"protocol", conf::to_string(config.protocol)},
                 {"algorithm", conf::to_string(config.algorithm)},
@@ -518,7 +529,7 @@ json AdminApi::target_json(const TargetGroupRuntime& group, const TargetEntry& e
                 {"weight", entry.config.weight},
                 {"zone", entry.config.zone},
                 {"source", to_string(control_.target_source(group.config.name, entry.config.addr))},
-                {"state", state_name(state)},
+                {"state", state.state_name()},
                 {"health", to_string(health)},
                 {"reason", reason},
                 {"in_flight", state.outstanding_requests.load(std::memory_order_relaxed)},

@@ -6,8 +6,10 @@
 //   POST   /api/v1/target-groups/{name}/targets          register {address, port, weight?, zone?}
 //   DELETE /api/v1/target-groups/{name}/targets/{address}:{port}   deregister (drains)
 //   POST   /api/v1/reload                                re-read the config file, like SIGHUP
+//   GET    /api/v1/stats                                 counters and gauges as JSON (lb/metrics.h)
+//   GET    /metrics                                      the same in the Prometheus text format
 //
-// With a token_file, every /api/ request needs `Authorization: Bearer
+// With a token_file, every /api/ and /metrics request needs `Authorization: Bearer
 // <token>` (401 otherwise, before anything is parsed or changed). Errors
 // are {"error": "..."} with a 4xx/5xx status.
 //
@@ -24,6 +26,7 @@
 
 #include "conf/config.h"
 #include "lb/event_loop.h"
+#include "lb/metrics.h"
 #include "lb/result.h"
 #include "lb/runtime.h"
 #include "lb/target_registrations.h"
@@ -58,6 +61,7 @@ public:
     // Generation of the new snapshot, or why the config was rejected.
     virtual Result<uint64_t> reload_config() = 0;
     virtual bool stopping() const = 0;
+    virtual ServerStats stats() const = 0;
 
 protected:
     ~AdminControl() = default;
@@ -108,9 +112,13 @@ private:
     struct Reply {
         Reply(int status_code, nlohmann::json json_body, std::string headers = {})
             : status(status_code), body(std::move(json_body)), extra_headers(std::move(headers)) {}
+        // A non-JSON answer (the Prometheus text format).
+        Reply(std::string text_body, const char* type) : status(200), text(std::move(text_body)), content_type(type) {}
         int status;
         nlohmann::json body;
         std::string extra_headers;  // full "Name: value\r\n" lines
+        std::string text;           // sent instead of body when content_type is set
+        const char* content_type = nullptr;
     };
     Reply handle(const HttpHead& request, const std::string& body);
     bool authorized(const HttpHead& request) const;

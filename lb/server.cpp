@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -133,6 +134,7 @@ int Server::run() {
     LB_LOG_INFO("lb %s started: %d worker%s, config %s", LB_VERSION, workers_, workers_ == 1 ? "" : "s",
                 options_.config_path.c_str());
 
+    started_unix_s_ = time(nullptr);
     arm_signal_read();
     loop_->run();
 
@@ -172,6 +174,12 @@ void Server::on_signal(int result, uint32_t) {
 }
 
 Result<uint64_t> Server::reload() {
+    auto result = read_and_apply_config();
+    ++(result ? reloads_ : reloads_rejected_);
+    return result;
+}
+
+Result<uint64_t> Server::read_and_apply_config() {
     if (stopping_) return Error{"lb is stopping"};
     LB_LOG_INFO("reload requested: reading %s", options_.config_path.c_str());
     auto loaded = conf::load_config_file(options_.config_path);
@@ -310,6 +318,17 @@ AdminOutcome Server::register_target(const std::string& group_name, TargetRegist
     LB_LOG_INFO("admin API: target group %s: target %s %s", group_name.c_str(), target.addr.to_string().c_str(),
                 registered ? "registration updated" : "registered");
     return {registered ? 200 : 201, ""};
+}
+
+ServerStats Server::stats() const {
+    ServerStats stats;
+    stats.generation = runtime_->generation;
+    stats.started_unix_s = started_unix_s_;
+    stats.workers = workers_;
+    stats.reloads = reloads_;
+    stats.reloads_rejected = reloads_rejected_;
+    for (const auto& worker : workers_list_) stats.add(worker->counters());
+    return stats;
 }
 
 AdminOutcome Server::deregister_target(const std::string& group_name, const SocketAddress& address) {

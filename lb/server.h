@@ -42,6 +42,7 @@ private:
     // Re-reads the config file; the new generation, or why it was rejected
     // (the old config keeps serving).
     Result<uint64_t> reload();
+    Result<uint64_t> read_and_apply_config();
     // Compiles `base` (the YAML) plus the admin API's registrations into a
     // snapshot and publishes it: targets no longer named start draining,
     // named-again ones stop. Nothing changes if it fails.
@@ -54,6 +55,7 @@ private:
     AdminOutcome deregister_target(const std::string& group, const SocketAddress& address) override;
     Result<uint64_t> reload_config() override { return reload(); }
     bool stopping() const override { return stopping_; }
+    ServerStats stats() const override;
     void poll_drains();
     void begin_stop(bool graceful);
     int worker_count(const conf::Config& config) const;
@@ -74,6 +76,9 @@ private:
     int signal_fd_ = -1;
     char signal_buffer_[128];
     bool stopping_ = false;
+    int64_t started_unix_s_ = 0;
+    uint64_t reloads_ = 0;
+    uint64_t reloads_rejected_ = 0;
     bool graceful_ = false;
     Timer shutdown_timer_;
     Timer drain_timer_;

@@ -61,6 +61,12 @@ public:
         return h == TargetHealth::healthy || h == TargetHealth::unused;
     }
 
+    // What the admin API and metrics show: "draining", else the health.
+    const char* state_name() const {
+        if (draining.load(std::memory_order_relaxed)) return "draining";
+        return to_string(health.load(std::memory_order_relaxed));
+    }
+
     // Human-readable reason for the current state (admin API). Guarded because
     // it is a string; written rarely (state changes), read by the admin API.
     void set_reason(std::string reason);

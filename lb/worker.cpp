@@ -214,6 +214,7 @@ void Worker::add_session(Session* session) {
     if (sessions_) sessions_->prev_ = session;
     sessions_ = session;
     ++session_count_;
+    counters_.connections_open.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Worker::remove_session(Session* session) {
@@ -222,6 +223,7 @@ void Worker::remove_session(Session* session) {
     if (session->next_) session->next_->prev_ = session->prev_;
     session->prev_ = session->next_ = nullptr;
     --session_count_;
+    counters_.connections_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Worker::drain_started(const TargetState& target) {

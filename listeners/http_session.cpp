@@ -764,6 +764,7 @@ void HttpSession::log_exchange() {
     entry.user_agent = user_agent.value_or("");
     entry.error = exchange_.error;
     worker_.access_log().record(entry);
+    worker_.counters().count_response(exchange_.status);
     exchange_.active = false;
 }
 

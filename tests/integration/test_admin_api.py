@@ -400,3 +400,80 @@ def test_reload_moves_the_admin_address(start_lb, backends, tmp_path):
     moved = Admin(config)
     assert moved.call("GET", "/healthz").status_code == 200
     lbtest.wait_for(lambda: not port_accepts(old_port), what="the old admin port to close")
+
+
+# ---------------------------------------------------------------- stats and metrics
+
+def metric(text, name, **labels):
+    """The value of one sample in Prometheus text, or None."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        if series == (f"{name}{{{want}}}" if want else name):
+            return float(value)
+    return None
+
+
+def test_metrics_and_stats_count_what_lb_did(start_lb, backends, tmp_path):
+    b1, b2 = backends[:2]
+    lb, admin, config, port = start(start_lb, tmp_path, [b1, b2], token=True, check=False)
+    # The readiness probe of the test harness connected once already.
+    accepted_before = metric(admin.call("GET", "/metrics").text, "lb_connections_accepted_total")
+    for _ in range(6):
+        assert lbtest.get(port, "/").status == 200
+    assert lbtest.get(port, "/status/503").status == 503
+    # The token guards /metrics like /api/.
+    assert admin.call("GET", "/metrics", token=None).status_code == 401
+
+    response = admin.call("GET", "/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = response.text
+    assert metric(text, "lb_http_requests_total") == 7
+    assert metric(text, "lb_http_responses_total", code="2xx") == 6
+    assert metric(text, "lb_http_responses_total", code="5xx") == 1
+    assert metric(text, "lb_connections_accepted_total") == accepted_before + 7
+    assert metric(text, "lb_config_generation") == 1
+    for backend in (b1, b2):
+        labels = {"target_group": "web", "target": key(backend)}
+        assert metric(text, "lb_target_state", **labels, state="unused") == 1
+        assert metric(text, "lb_target_state", **labels, state="healthy") == 0
+    assert (metric(text, "lb_target_requests_total", target_group="web", target=key(b1)) +
+            metric(text, "lb_target_requests_total", target_group="web", target=key(b2))) == 7
+    # Every sample's family is declared, and each declared family has samples.
+    declared = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
+    sampled = {line.split("{")[0].split()[0] for line in text.splitlines() if line and not line.startswith("#")}
+    assert declared == sampled
+
+    # A reload (accepted, then rejected) shows in both views.
+    assert admin.call("POST", "/api/v1/reload").status_code == 200
+    with open(lb.config_path, "a") as f:
+        f.write("\nbogus_key: 1\n")
+    assert admin.call("POST", "/api/v1/reload").status_code == 400
+    stats = admin.call("GET", "/api/v1/stats").json()
+    assert stats["reloads"] == {"accepted": 1, "rejected": 1}
+    assert stats["generation"] == 2
+    assert stats["requests"] == 7
+    assert stats["responses"]["2xx"] == 6 and stats["responses"]["5xx"] == 1
+    web = next(g for g in stats["target_groups"] if g["name"] == "web")
+    assert web["requests"] == 7 and web["responses_5xx"] == 1
+    text = admin.call("GET", "/metrics").text
+    assert metric(text, "lb_reloads_total", result="accepted") == 1
+    assert metric(text, "lb_reloads_total", result="rejected") == 1
+
+
+def test_open_connections_gauge_follows_a_websocket(start_lb, backends, tmp_path):
+    lb, admin, config, port = start(start_lb, tmp_path, backends[:1], check=False)
+    assert metric(admin.call("GET", "/metrics").text, "lb_connections_open") == 0
+    ws = WebSocket(port)
+    try:
+        lbtest.wait_for(lambda: metric(admin.call("GET", "/metrics").text, "lb_connections_open") == 1,
+                        what="one open connection")
+        text = admin.call("GET", "/metrics").text
+        assert metric(text, "lb_target_active_connections", target_group="web", target=key(backends[0])) == 1
+    finally:
+        ws.close()
+    lbtest.wait_for(lambda: metric(admin.call("GET", "/metrics").text, "lb_connections_open") == 0,
+                    what="no open connection")

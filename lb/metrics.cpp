@@ -1,0 +1,195 @@
+#include "lb/metrics.h"
+
+#include "lb/worker.h"
+
+namespace lb {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kStatusClasses[] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+constexpr TargetHealth kHealthStates[] = {TargetHealth::initial, TargetHealth::healthy, TargetHealth::unhealthy,
+                                          TargetHealth::unused};
+
+// A label value in the text format: backslash, double quote and newline escaped.
+std::string label_value(std::string_view value) {
+    std::string out;
+    out.reserve(value.size());
+    for (char c : value) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
+
+class PrometheusWriter {
+public:
+    // One metric family: its HELP and TYPE lines, then samples.
+    void family(const char* name, const char* type, const char* help) {
+        name_ = name;
+        out_ += "# HELP ";
+        out_ += name;
+        out_ += ' ';
+        out_ += help;
+        out_ += "\n# TYPE ";
+        out_ += name;
+        out_ += ' ';
+        out_ += type;
+        out_ += '\n';
+    }
+    // labels: "k=\"v\",k2=\"v2\"" already escaped, or empty.
+    template <typename Number>
+    void sample(const std::string& labels, Number value) {
+        out_ += name_;
+        if (!labels.empty()) {
+            out_ += '{';
+            out_ += labels;
+            out_ += '}';
+        }
+        out_ += ' ';
+        out_ += std::to_string(value);
+        out_ += '\n';
+    }
+    std::string take() { return std::move(out_); }
+
+private:
+    std::string out_;
+    const char* name_ = "";
+};
+
+std::string target_labels(const TargetGroupRuntime& group, const TargetState& state) {
+    return "target_group=\"" + label_value(group.config.name) + "\",target=\"" + label_value(state.key) + "\"";
+}
+
+}  // namespace
+
+void ServerStats::add(const WorkerCounters& counters) {
+    auto read = [](const auto& counter) { return counter.load(std::memory_order_relaxed); };
+    connections_accepted += read(counters.connections_accepted);
+    connections_refused_allow += read(counters.connections_refused_allow);
+    connections_refused_limit += read(counters.connections_refused_limit);
+    connections_open += read(counters.connections_open);
+    requests += read(counters.requests);
+    responses_local += read(counters.responses_local);
+    for (size_t i = 0; i < responses_by_class.size(); ++i) responses_by_class[i] += read(counters.responses_by_class[i]);
+}
+
+json stats_json(const ServerStats& stats, const Runtime& runtime) {
+    json responses = json::object();
+    for (size_t i = 0; i < stats.responses_by_class.size(); ++i) responses[kStatusClasses[i]] = stats.responses_by_class[i];
+    json groups = json::array();
+    for (const auto& group : runtime.groups) {
+        uint64_t requests = 0, connections = 0, connect_failures = 0, responses_5xx = 0;
+        int64_t in_flight = 0, active_connections = 0;
+        for (const auto& entry : group->targets) {
+            const TargetState& state = *entry.state;
+            requests += state.requests_total.load(std::memory_order_relaxed);
+            connections += state.connections_total.load(std::memory_order_relaxed);
+            connect_failures += state.connect_failures.load(std::memory_order_relaxed);
+            responses_5xx += state.responses_5xx.load(std::memory_order_relaxed);
+            in_flight += state.outstanding_requests.load(std::memory_order_relaxed);
+            active_connections += state.active_connections.load(std::memory_order_relaxed);
+        }
+        groups.push_back(json{{"name", group->config.name},
+                              {"requests", requests},
+                              {"connections", connections},
+                              {"connect_failures", connect_failures},
+                              {"responses_5xx", responses_5xx},
+                              {"in_flight", in_flight},
+                              {"active_connections", active_connections}});
+    }
+    return json{{"version", LB_VERSION},
+                {"generation", stats.generation},
+                {"started_unix_s", stats.started_unix_s},
+                {"workers", stats.workers},
+                {"reloads", {{"accepted", stats.reloads}, {"rejected", stats.reloads_rejected}}},
+                {"connections",
+                 {{"accepted", stats.connections_accepted},
+                  {"refused_allow", stats.connections_refused_allow},
+                  {"refused_limit", stats.connections_refused_limit},
+                  {"open", stats.connections_open}}},
+                {"requests", stats.requests},
+                {"responses_local", stats.responses_local},
+                {"responses", std::move(responses)},
+                {"target_groups", std::move(groups)}};
+}
+
+std::string prometheus_text(const ServerStats& stats, const Runtime& runtime) {
+    PrometheusWriter out;
+    out.family("lb_info", "gauge", "Always 1; the version label says which lb runs.");
+    out.sample("version=\"" + label_value(LB_VERSION) + "\"", 1);
+    out.family("lb_config_generation", "gauge", "Generation of the config snapshot now serving (1 at start).");
+    out.sample("", stats.generation);
+    out.family("lb_start_time_seconds", "gauge", "When lb started, Unix time.");
+    out.sample("", stats.started_unix_s);
+    out.family("lb_workers", "gauge", "Worker threads (one io_uring each).");
+    out.sample("", stats.workers);
+    out.family("lb_reloads_total", "counter", "Config reloads since start, by result.");
+    out.sample("result=\"accepted\"", stats.reloads);
+    out.sample("result=\"rejected\"", stats.reloads_rejected);
+    out.family("lb_connections_accepted_total", "counter", "Client connections accepted on every listener.");
+    out.sample("", stats.connections_accepted);
+    out.family("lb_connections_refused_total", "counter",
+               "Client connections closed at accept: source not in the listener's allow list, or over "
+               "global.max_connections.");
+    out.sample("reason=\"allow\"", stats.connections_refused_allow);
+    out.sample("reason=\"limit\"", stats.connections_refused_limit);
+    out.family("lb_connections_open", "gauge", "Client connections open now.");
+    out.sample("", stats.connections_open);
+    out.family("lb_http_requests_total", "counter", "HTTP requests received.");
+    out.sample("", stats.requests);
+    out.family("lb_http_responses_total", "counter",
+               "HTTP exchanges finished, by the status class sent to the client (none: the client left first).");
+    for (size_t i = 0; i < stats.responses_by_class.size(); ++i)
+        out.sample(std::string("code=\"") + kStatusClasses[i] + "\"", stats.responses_by_class[i]);
+    out.family("lb_http_local_responses_total", "counter",
+               "HTTP responses lb answered itself (fixed_response, redirect, errors).");
+    out.sample("", stats.responses_local);
+
+    out.family("lb_target_state", "gauge",
+               "1 for the state each target is in (initial, healthy, unhealthy, unused, draining).");
+    for (const auto& group : runtime.groups)
+        for (const auto& entry : group->targets) {
+            std::string labels = target_labels(*group, *entry.state);
+            std::string_view current = entry.state->state_name();
+            for (TargetHealth health : kHealthStates)
+                out.sample(labels + ",state=\"" + to_string(health) + "\"", current == to_string(health) ? 1 : 0);
+            out.sample(labels + ",state=\"draining\"", current == "draining" ? 1 : 0);
+        }
+    struct TargetFamily {
+        const char* name;
+        const char* type;
+        const char* help;
+        int64_t (*read)(const TargetState&);
+    };
+    static constexpr TargetFamily kTargetFamilies[] = {
+        {"lb_target_requests_total", "counter", "Requests sent to the target.",
+         [](const TargetState& s) { return static_cast<int64_t>(s.requests_total.load(std::memory_order_relaxed)); }},
+        {"lb_target_connections_total", "counter", "Connections opened to the target.",
+         [](const TargetState& s) {
+             return static_cast<int64_t>(s.connections_total.load(std::memory_order_relaxed));
+         }},
+        {"lb_target_connect_failures_total", "counter", "Connects to the target refused, timed out or failed TLS.",
+         [](const TargetState& s) {
+             return static_cast<int64_t>(s.connect_failures.load(std::memory_order_relaxed));
+         }},
+        {"lb_target_responses_5xx_total", "counter", "5xx responses the target sent.",
+         [](const TargetState& s) { return static_cast<int64_t>(s.responses_5xx.load(std::memory_order_relaxed)); }},
+        {"lb_target_in_flight_requests", "gauge", "Requests waiting on the target now.",
+         [](const TargetState& s) { return s.outstanding_requests.load(std::memory_order_relaxed); }},
+        {"lb_target_active_connections", "gauge", "Tunnels (WebSocket, TCP) open to the target now.",
+         [](const TargetState& s) { return s.active_connections.load(std::memory_order_relaxed); }},
+    };
+    for (const auto& family : kTargetFamilies) {
+        out.family(family.name, family.type, family.help);
+        for (const auto& group : runtime.groups)
+            for (const auto& entry : group->targets)
+                out.sample(target_labels(*group, *entry.state), family.read(*entry.state));
+    }
+    return out.take();
+}
+
+}  // namespace lb
