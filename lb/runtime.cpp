@@ -1,7 +1,10 @@
 #include "lb/runtime.h"
 
+#include <algorithm>
+
 #include "health/health_state.h"
 #include "lb/log.h"
+#include "listeners/target_stickiness.h"
 #include "tls/client_context.h"
 #include "tls/server_context.h"
 #include "tls/ticket_keys.h"
@@ -13,6 +16,24 @@ namespace {
 ListenSocketSet::Kind socket_kind(conf::ListenerProtocol protocol) {
     return protocol == conf::ListenerProtocol::udp ? ListenSocketSet::Kind::datagram
                                                    : ListenSocketSet::Kind::stream;
+}
+
+// Every cookie lb issues under `runtime`'s config, so none is forwarded to a
+// target, whichever group a request goes to.
+std::vector<std::string> lb_cookie_names(const Runtime& runtime) {
+    std::vector<std::string> names;
+    auto add = [&](std::string_view name) {
+        if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.emplace_back(name);
+    };
+    for (const auto& group : runtime.groups) add(group->sticky_cookie);
+    for (const auto& listener : runtime.config.listeners) {
+        if (listener.default_action.kind == conf::Action::Kind::forward && listener.default_action.forward.stickiness)
+            add(kGroupStickyCookie);
+        for (const auto& rule : listener.rules)
+            if (rule.action.kind == conf::Action::Kind::forward && rule.action.forward.stickiness)
+                add(kGroupStickyCookie);
+    }
+    return names;
 }
 
 }  // namespace
@@ -61,7 +82,25 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
                                         leaving.state->key});
             group->targets.push_back({leaving.state, leaving.target});
         }
-        group->balancer = make_balancer_factory(group_config.algorithm, std::move(balancer_targets));
+        // source_ip stickiness is Maglev hashing whatever the algorithm says.
+        group->client_hashed = group_config.stickiness.type == conf::Stickiness::Type::source_ip ||
+                               group_config.algorithm == conf::Algorithm::source_ip_hash;
+        group->balancer = make_balancer_factory(
+            group->client_hashed ? conf::Algorithm::source_ip_hash : group_config.algorithm,
+            std::move(balancer_targets));
+        group->sticky_cookie = target_sticky_cookie_name(group_config);
+        group->sticky_scope = target_sticky_scope(group_config);
+        std::vector<std::string> zones;
+        for (uint32_t i = 0; i < group->targets.size(); ++i) {
+            TargetEntry& entry = group->targets[i];
+            entry.sticky_id = sticky_target_id(entry.state->key);
+            group->targets_by_sticky_id.emplace(entry.sticky_id, i);
+            zones.push_back(entry.config.zone);
+        }
+        if (!group_config.cross_zone) {
+            auto split = std::make_unique<const ZoneSplit>(zones, group_config.zone_weights);
+            if (split->zone_count() > 1) group->zones = std::move(split);
+        }
         if (group_config.protocol == conf::TargetProtocol::https) {
             auto context = tls::ClientContext::create(group_config);
             if (!context) return Error{context.error()};
@@ -69,6 +108,13 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         }
         runtime->groups_by_name[group->config.name] = group.get();
         runtime->groups.push_back(std::move(group));
+    }
+
+    runtime->lb_cookie_names = lb_cookie_names(*runtime);
+    if (!runtime->lb_cookie_names.empty() && runtime->sticky_signer == random_signer && !warned_random_signer) {
+        warned_random_signer = true;
+        LB_LOG_WARN("sticky cookies are signed with a random per-process key (global.sticky_secret_file is "
+                    "not set): other lb instances, and this one after a restart, will not honour them");
     }
 
     for (const auto& listener_config : runtime->config.listeners) {

@@ -22,6 +22,7 @@
 #include "lb/result.h"
 #include "lb/sticky_cookie.h"
 #include "lb/target_state.h"
+#include "lb/zone_split.h"
 #include "listeners/rules.h"
 
 namespace lb {
@@ -35,6 +36,7 @@ class TicketKeys;
 struct TargetEntry {
     std::shared_ptr<TargetState> state;
     conf::Target config;
+    uint64_t sticky_id = 0;  // sticky_target_id(state->key): what cookies name it by
 };
 
 struct TargetGroupRuntime {
@@ -43,6 +45,23 @@ struct TargetGroupRuntime {
     std::vector<TargetEntry> targets;
     std::unique_ptr<BalancerFactory> balancer;
     std::shared_ptr<const tls::ClientContext> tls;  // protocol: https
+    // Set when the client address picks the target (source_ip stickiness or
+    // the source_ip_hash algorithm): the zone is then hashed too, not rotated.
+    bool client_hashed = false;
+    // cross_zone: false with more than one zone; null otherwise.
+    std::unique_ptr<const ZoneSplit> zones;
+    // Cookie stickiness (listeners/target_stickiness.h): lb's cookie for
+    // this group (empty: none) and the scope its values are signed for.
+    std::string sticky_cookie;
+    std::string sticky_scope;
+    // sticky_id -> index into targets, for cookie stickiness.
+    std::unordered_map<uint64_t, uint32_t> targets_by_sticky_id;
+
+    const TargetEntry* target_by_sticky_id(uint64_t id) const {
+        auto it = targets_by_sticky_id.find(id);
+        return it == targets_by_sticky_id.end() ? nullptr : &targets[it->second];
+    }
+    bool cookie_sticky() const { return !sticky_cookie.empty(); }
 };
 
 struct ListenerRuntime {
@@ -61,6 +80,9 @@ struct Runtime {
     std::vector<std::unique_ptr<TargetGroupRuntime>> groups;
     std::unordered_map<std::string, const TargetGroupRuntime*> groups_by_name;
     std::shared_ptr<const StickyCookieSigner> sticky_signer;  // never null
+    // Every cookie lb issues under this config (group and target
+    // stickiness): removed from every request before it is forwarded.
+    std::vector<std::string> lb_cookie_names;
 
     const TargetGroupRuntime* group(const std::string& name) const {
         auto it = groups_by_name.find(name);
@@ -79,6 +101,7 @@ struct RuntimeBuilder {
     // Used when global.sticky_secret_file is unset; kept across reloads so
     // cookies stay valid until the process restarts.
     std::shared_ptr<const StickyCookieSigner> random_signer;
+    bool warned_random_signer = false;
 
     RuntimeBuilder();
     ~RuntimeBuilder();

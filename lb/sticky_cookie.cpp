@@ -6,9 +6,12 @@
 #include <openssl/rand.h>
 
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <sstream>
+
+#include "lb/hash.h"
 
 namespace lb {
 
@@ -44,6 +47,29 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     // otherwise two different cookie strings would carry one signature.
     if (base64url_encode(out) != text) return std::nullopt;
     return out;
+}
+
+namespace {
+// Keeps target ids apart from other uses of hash_bytes.
+constexpr uint64_t kTargetIdSeed = 0x6c622d7374696b79ULL;  // "lb-stiky"
+}  // namespace
+
+uint64_t sticky_target_id(std::string_view target_key) {
+    return hash_bytes(target_key.data(), target_key.size(), kTargetIdSeed);
+}
+
+std::string format_sticky_target_id(uint64_t id) {
+    char text[17];
+    snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(id));
+    return std::string(text, 16);
+}
+
+std::optional<uint64_t> parse_sticky_target_id(std::string_view text) {
+    uint64_t id = 0;
+    if (text.size() != 16) return std::nullopt;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id, 16);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return id;
 }
 
 int64_t unix_now() { return static_cast<int64_t>(time(nullptr)); }

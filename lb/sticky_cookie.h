@@ -38,6 +38,17 @@ private:
     std::string key_;
 };
 
+// Group-level stickiness for a forward to several weighted groups (ALB's
+// AWSALBTG): the cookie naming the group a client was given.
+inline constexpr std::string_view kGroupStickyCookie = "LBTG";
+
+// The opaque id a cookie names a target by: a deterministic hash of its
+// "address:port" key (lb/hash.h), so every lb instance agrees on it and
+// clients do not learn target addresses. Rendered as 16 hex digits.
+uint64_t sticky_target_id(std::string_view target_key);
+std::string format_sticky_target_id(uint64_t id);
+std::optional<uint64_t> parse_sticky_target_id(std::string_view text);
+
 std::string base64url_encode(std::string_view data);
 std::optional<std::string> base64url_decode(std::string_view text);
 int64_t unix_now();

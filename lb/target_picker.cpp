@@ -59,7 +59,9 @@ const TargetGroupRuntime* pick_group(const Runtime& runtime, const conf::Forward
 }
 
 const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntime& group, uint64_t client_hash,
-                               std::span<const TargetState* const> exclude) {
+                               std::span<const TargetState* const> exclude, const TargetEntry* sticky) {
+    // A sticky client keeps its target while that target may take traffic.
+    if (sticky && sticky->state->routable() && !excluded(exclude, sticky->state.get())) return sticky;
     thread_local std::vector<uint32_t> eligible;
     eligible.clear();
     const auto& targets = group.targets;
@@ -81,8 +83,20 @@ const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntim
             }
         }
         if (any_unhealthy && exclude.empty()) warn_fail_open(snapshot, group);
+        // With every target failing open, the sticky one is as good as any.
+        if (sticky && !sticky->state->draining.load(std::memory_order_relaxed) &&
+            !excluded(exclude, sticky->state.get()))
+            return sticky;
     }
     if (eligible.empty()) return nullptr;
+    if (group.zones) {
+        // Hashed clients keep their zone (and so their target) everywhere;
+        // others rotate over zones.
+        const ZoneSplit& zones = *group.zones;
+        const uint32_t zone = group.client_hashed ? zones.zone_for_hash(eligible, client_hash)
+                                                  : snapshot.zone_rotations[group.index].pick(zones, eligible);
+        std::erase_if(eligible, [&](uint32_t i) { return zones.zone_of(i) != zone; });
+    }
     uint32_t index = snapshot.balancers[group.index]->pick(eligible, client_hash);
     return &targets[index];
 }

@@ -81,7 +81,10 @@ void Worker::run(std::shared_ptr<const Runtime> runtime) {
 void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
     auto snapshot = std::make_shared<WorkerSnapshot>();
     snapshot->runtime = runtime;
-    for (const auto& group : runtime->groups) snapshot->balancers.push_back(group->balancer->create());
+    for (const auto& group : runtime->groups) {
+        snapshot->balancers.push_back(group->balancer->create());
+        snapshot->zone_rotations.push_back(group->zones ? ZoneRotation(*group->zones) : ZoneRotation());
+    }
     snapshot->fail_open_logged_ms.assign(runtime->groups.size(), INT64_MIN);
     snapshot_ = std::move(snapshot);
     for (Session* session = sessions_; session;) {

@@ -20,6 +20,7 @@
 #include "lb/event_loop.h"
 #include "lb/runtime.h"
 #include "lb/upstream_pool.h"
+#include "lb/zone_split.h"
 
 namespace lb {
 
@@ -59,6 +60,7 @@ struct WorkerSnapshot {
     // When this worker last logged that a group failed open (steady ms), by
     // group index: one warning per group per kFailOpenLogMs, not per request.
     std::vector<int64_t> fail_open_logged_ms;
+    std::vector<ZoneRotation> zone_rotations;          // by TargetGroupRuntime::index
 };
 
 // Per-worker counters, written by the worker only, summed when read

@@ -65,6 +65,27 @@ void remove_cookie(HttpHead& request, std::string_view name) {
     }
 }
 
+std::optional<SetCookie> find_set_cookie(const HttpHead& response, std::string_view name) {
+    for (const auto& [key, header] : response.headers) {
+        if (!iequals(key, "set-cookie")) continue;
+        std::optional<SetCookie> found;
+        bool first = true;
+        for_each_pair(std::string_view(header), [&](std::string_view, std::string_view n, std::string_view v) {
+            if (first) {
+                // The first pair is the cookie; the rest are its attributes.
+                first = false;
+                if (n == name) found = SetCookie{v, v.empty()};
+            } else if (found && n.size() == 7 && iequals(n, "max-age")) {
+                // RFC 6265 5.2.2: zero or negative means "expire now".
+                if (!v.empty() && (v.front() == '-' || v.find_first_not_of('0') == std::string_view::npos))
+                    found->deletes = true;
+            }
+        });
+        if (found) return found;
+    }
+    return std::nullopt;
+}
+
 std::string set_cookie_header(std::string_view name, std::string_view value, int64_t max_age_seconds, bool secure) {
     std::string out = "Set-Cookie: ";
     out.append(name);

@@ -254,10 +254,6 @@ void HttpSession::route() {
     }
 }
 
-// Group-level stickiness for a forward to several weighted groups (ALB's
-// AWSALBTG): a signed cookie names the group a client was given.
-constexpr std::string_view kGroupCookie = "LBTG";
-
 const conf::WeightedTargetGroup* HttpSession::choose_group(const conf::ForwardAction& action) {
     const auto& groups = action.target_groups;
     if (groups.size() == 1) return &groups.front();
@@ -266,12 +262,12 @@ const conf::WeightedTargetGroup* HttpSession::choose_group(const conf::ForwardAc
     if (action.stickiness) {
         scope = "tg:" + listener_->config.name;
         for (const auto& g : groups) scope += ":" + g.name;
-        if (auto cookie = find_cookie(exchange_.request, kGroupCookie)) {
+        if (auto cookie = find_cookie(exchange_.request, kGroupStickyCookie)) {
             if (auto name = signer.decode(*cookie, scope, unix_now())) {
                 for (const auto& g : groups) {
                     if (g.name == *name && g.weight > 0) {
                         exchange_.set_cookies = set_cookie_header(
-                            kGroupCookie, signer.encode(scope, g.name, unix_now() + action.stickiness_duration.count() / 1000),
+                            kGroupStickyCookie, signer.encode(scope, g.name, unix_now() + action.stickiness_duration.count() / 1000),
                             action.stickiness_duration.count() / 1000, tls_);
                         return &g;
                     }
@@ -295,7 +291,7 @@ const conf::WeightedTargetGroup* HttpSession::choose_group(const conf::ForwardAc
     if (action.stickiness) {
         int64_t seconds = action.stickiness_duration.count() / 1000;
         exchange_.set_cookies =
-            set_cookie_header(kGroupCookie, signer.encode(scope, choice->name, unix_now() + seconds), seconds, tls_);
+            set_cookie_header(kGroupStickyCookie, signer.encode(scope, choice->name, unix_now() + seconds), seconds, tls_);
     }
     return choice;
 }
@@ -303,12 +299,15 @@ const conf::WeightedTargetGroup* HttpSession::choose_group(const conf::ForwardAc
 void HttpSession::forward(const conf::ForwardAction& action) {
     const Runtime& runtime = *snapshot_->runtime;
     const conf::WeightedTargetGroup* choice = choose_group(action);
-    if (action.stickiness) remove_cookie(exchange_.request, kGroupCookie);
     exchange_.group = runtime.group(choice->name);
     if (!exchange_.group) {
         respond_error(503, "target group missing", false);
         return;
     }
+    if (exchange_.group->cookie_sticky())
+        exchange_.sticky = read_sticky_cookie(*exchange_.group, *runtime.sticky_signer, exchange_.request, unix_now());
+    // lb's cookies are lb's business, whichever group issued them.
+    for (const std::string& name : runtime.lb_cookie_names) remove_cookie(exchange_.request, name);
     if (!open_upstream()) respond_error(503, "no target available", false);
 }
 
@@ -387,9 +386,10 @@ void HttpSession::on_client_timeout() {
 bool HttpSession::open_upstream() {
     const TargetGroupRuntime& group = *exchange_.group;
     uint64_t client_hash = hash_client_address(client_->peer());
-    const TargetEntry* entry = pick_target(*snapshot_, group, client_hash, exchange_.tried);
+    const TargetEntry* entry = pick_target(*snapshot_, group, client_hash, exchange_.tried, exchange_.sticky.target);
     if (!entry) return false;
 
+    exchange_.target_entry = entry;
     exchange_.target = entry->state;
     exchange_.target_address = entry->config.addr;
     last_target_ = entry->state.get();
@@ -526,12 +526,17 @@ int HttpSession::on_response_head(HttpHead& response) {
         }
         return HttpParserSink::kContinue;
     }
+    if (exchange_.group->cookie_sticky()) {
+        exchange_.set_cookies += sticky_response_cookies(*exchange_.group, *snapshot_->runtime->sticky_signer,
+                                                         exchange_.sticky, response, *exchange_.target_entry, tls_,
+                                                         unix_now());
+    }
     if (status == 101) {
         if (!exchange_.request.upgrade) return HttpParserSink::kError;
         exchange_.upgraded = true;
         exchange_.status = 101;
         exchange_.response_started = true;
-        client_->write(serialize_client_response(response, BodyFraming::none, false, false));
+        client_->write(serialize_client_response(response, BodyFraming::none, false, false, exchange_.set_cookies));
         return HttpParserSink::kContinue;
     }
     exchange_.response_started = true;

@@ -14,6 +14,7 @@
 #include "lb/stream.h"
 #include "lb/worker.h"
 #include "listeners/http_parser.h"
+#include "listeners/target_stickiness.h"
 
 namespace lb {
 
@@ -58,6 +59,8 @@ private:
         uint64_t bytes_out = 0;
 
         const TargetGroupRuntime* group = nullptr;
+        StickyRequest sticky;         // the target the client's stickiness cookie names
+        const TargetEntry* target_entry = nullptr;  // in group, of snapshot_
         std::shared_ptr<TargetState> target;
         SocketAddress target_address;
         std::vector<const TargetState*> tried;
