@@ -21,6 +21,12 @@ HTTP endpoints (every response carries X-Backend: NAME):
     /notmodified      304
     /response-headers?K=V&K=V   adds those response headers (repeats kept)
     /ws               WebSocket echo (RFC 6455)
+    /socket.io/       a Socket.IO-style session held only by this process:
+                      ?transport=polling without sid is the handshake
+                      (0{"sid":...}, Set-Cookie: io=SID); with &sid=SID a
+                      poll; ?transport=websocket&sid=SID upgrades to the
+                      WebSocket echo. An unknown sid gets 400 (as Engine.IO's
+                      "Session ID unknown" when a balancer is not sticky).
     /health           200 or 503 by a flag; POST /admin/health/{up|down}
     /admin/stats      {"name", "requests", "connections", "open_connections",
                       "health_checks", "tcp_accepts"}; requests counts neither
@@ -39,6 +45,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import signal
 import socket
 import ssl
@@ -122,6 +129,7 @@ class Backend:
         self.ssl_context = ssl_context
         self.open_connections = 0
         self.health_checks = 0
+        self.sessions = set()  # socket.io-style session ids this process issued
 
     # ------------------------------------------------------------ connection
 
@@ -270,6 +278,8 @@ class Backend:
         if path == "/ws" and "upgrade" in request.connection_tokens():
             await self.websocket(request, reader, writer)
             return False
+        if path == "/socket.io/":
+            return await self.socket_io(request, reader, writer, keep_alive)
         if path == "/hang":
             await reader.read()  # returns once the peer closes
             return False
@@ -365,6 +375,32 @@ class Backend:
             if chunked:
                 writer.write(b"0\r\n\r\n")
         await writer.drain()
+
+    # ------------------------------------------------------------ socket.io
+
+    async def socket_io(self, request, reader, writer, keep_alive):
+        await self.consume_body(request, reader, writer)
+        query = dict(urllib.parse.parse_qsl(request.query))
+        sid = query.get("sid")
+        if sid is None and query.get("transport") == "polling":
+            sid = base64.urlsafe_b64encode(os.urandom(15)).decode()
+            self.sessions.add(sid)
+            handshake = json.dumps({"sid": sid, "upgrades": ["websocket"], "pingInterval": 25000,
+                                    "pingTimeout": 20000})
+            await self.send(writer, request, 200, b"0" + handshake.encode(),
+                            [("Content-Type", "text/plain; charset=UTF-8"),
+                             ("Set-Cookie", f"io={sid}; Path=/; HttpOnly; SameSite=Lax")], keep_alive)
+            return keep_alive
+        if sid not in self.sessions:
+            await self.send_json(writer, request, 400, {"code": 1, "message": "Session ID unknown",
+                                                        "backend": self.name}, keep_alive)
+            return keep_alive
+        if query.get("transport") == "websocket" and "upgrade" in request.connection_tokens():
+            await self.websocket(request, reader, writer)
+            return False
+        await self.send(writer, request, 200, b"6", [("Content-Type", "text/plain; charset=UTF-8")],
+                        keep_alive)  # a noop packet
+        return keep_alive
 
     # ------------------------------------------------------------ websocket
 

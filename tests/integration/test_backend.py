@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import json
 import os
 import socket
 
@@ -95,6 +96,31 @@ def test_websocket_echo(backends):
             await asyncio.wait_for(await ws.ping(), 5)
 
     asyncio.run(asyncio.wait_for(session(), 20))
+
+
+def test_socket_io_session_is_known_only_where_it_was_issued(backends):
+    first, second = backends[0].port, backends[1].port
+    handshake = lbtest.get(first, "/socket.io/?EIO=4&transport=polling")
+    assert handshake.status == 200 and handshake.body.startswith(b"0{")
+    sid = json.loads(handshake.body[1:])["sid"]
+    assert handshake.header("Set-Cookie").startswith(f"io={sid};")
+    poll = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    assert lbtest.get(first, poll).status == 200
+    unknown = lbtest.get(second, poll)
+    assert unknown.status == 400 and unknown.json()["message"] == "Session ID unknown"
+
+    async def upgrade(port):
+        url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        async with websockets.connect(url, ping_interval=None) as ws:
+            await ws.send("2probe")
+            return await ws.recv()
+
+    assert asyncio.run(asyncio.wait_for(upgrade(first), 20)) == "2probe"
+    try:
+        asyncio.run(asyncio.wait_for(upgrade(second), 20))
+        raise AssertionError("upgrade with an unknown sid succeeded")
+    except websockets.exceptions.InvalidStatusCode as error:
+        assert error.status_code == 400
 
 
 def test_tcp_echo_half_close(echo_backends):
