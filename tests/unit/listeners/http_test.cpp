@@ -147,5 +147,25 @@ TEST(Cookies, FindAndRemoveByName) {
     EXPECT_EQ(set_cookie_header("N", "v", 60, true), "Set-Cookie: N=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure\r\n");
 }
 
+TEST(Cookies, FindSetCookieReadsTheValueAndSeesDeletion) {
+    HttpHead response;
+    response.headers = {{"Set-Cookie", "other=1; Path=/; JSESSIONID=not-a-cookie"},
+                        {"set-cookie", "JSESSIONID=\"abc\"; Path=/; Max-Age=3600; HttpOnly"}};
+    auto found = find_set_cookie(response, "JSESSIONID");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->value, "abc");   // attributes of another cookie never match; quotes removed
+    EXPECT_FALSE(found->deletes);
+    EXPECT_FALSE(find_set_cookie(response, "jsessionid"));   // names are case-sensitive
+    EXPECT_FALSE(find_set_cookie(response, "Path"));
+
+    for (const char* deleting : {"sid=; Path=/", "sid=x; Max-Age=0", "sid=x; max-age=-1", "sid=x; Max-Age=000"}) {
+        response.headers = {{"Set-Cookie", deleting}};
+        ASSERT_TRUE(find_set_cookie(response, "sid")) << deleting;
+        EXPECT_TRUE(find_set_cookie(response, "sid")->deletes) << deleting;
+    }
+    response.headers = {{"Set-Cookie", "sid=x; Max-Age=10"}};
+    EXPECT_FALSE(find_set_cookie(response, "sid")->deletes);
+}
+
 }  // namespace
 }  // namespace lb
