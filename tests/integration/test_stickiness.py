@@ -257,6 +257,15 @@ def test_source_ip_is_stable_across_two_lb_processes(start_lb, backends):
     assert len(set(first.values())) == 3, first   # clients spread over every target
 
 
+def test_source_ip_on_a_tcp_listener(start_lb, backends):
+    # HTTP backends behind a tcp listener: each connection says where it went.
+    port = free_port()
+    start_lb(make_config([lbtest.tcp_listener(port, "raw")],
+                         [target_group("raw", backends, protocol="tcp", **sticky("source_ip"))], workers=2))
+    first = placements(port, SOURCES)
+    assert len(set(first.values())) == 3, first
+
+
 def test_source_ip_removing_one_of_four_targets_moves_about_a_quarter(start_lb, start_backend):
     mine = [start_backend(f"m{i}") for i in range(1, 5)]
     ports = [free_port(), free_port()]
