@@ -10,7 +10,8 @@ import threading
 import pytest
 
 import lbtest
-from lbtest import HttpConn, build_request, free_port, http_listener, make_config, target_group
+from lbtest import HttpConn, build_request, free_port, health_check, http_listener, make_config, target_group
+from test_health import key, wait_state
 
 REQUESTS = 20000
 CONNECTIONS = 4
@@ -108,3 +109,19 @@ def test_a_zone_without_eligible_targets_drops_out(start_lb, zoned):
     # Weight 0 targets take no new traffic: zone-a has none left.
     _, port = start(start_lb, zoned, cross_zone=False, weights={"a1": 0, "a2": 0})
     assert_shares(shares(port, 8000), {name: 0.0 if name.startswith("a") else 0.125 for name in zoned})
+
+
+def test_a_zone_whose_targets_are_unhealthy_drops_out_and_comes_back(start_lb, zoned):
+    lb, port = start(start_lb, zoned, cross_zone=False, health_check=health_check())
+    for backend, _ in zoned.values():
+        wait_state(lb, key(backend), "healthy")
+    for name in ("a1", "a2"):
+        zoned[name][0].set_health(False)
+    for name in ("a1", "a2"):
+        wait_state(lb, key(zoned[name][0]), "unhealthy")
+    # zone-b's 8 targets share everything: 12.5% each, not 6.25%.
+    assert_shares(shares(port, 8000), {name: 0.0 if name.startswith("a") else 0.125 for name in zoned})
+    zoned["a1"][0].set_health(True)
+    wait_state(lb, key(zoned["a1"][0]), "healthy", count=2)
+    # One healthy target is enough for zone-a to take its half again.
+    assert_shares(shares(port, 8000), {"a1": 0.5, "a2": 0.0, **{f"b{i}": 0.0625 for i in range(1, 9)}})

@@ -7,6 +7,7 @@ requests go to different targets."""
 import asyncio
 import collections
 import json
+import threading
 import time
 import urllib.parse
 
@@ -15,7 +16,9 @@ import requests
 import websockets
 
 import lbtest
-from lbtest import HttpConn, free_port, headers_named, http_listener, make_config, target_group
+from lbtest import HttpConn, free_port, headers_named, health_check, http_listener, make_config, target_group
+from test_admin_api import Admin
+from test_health import key, wait_state
 
 
 def sticky(kind, **extra):
@@ -174,6 +177,59 @@ def test_stopping_the_sticky_target_moves_the_client_and_reissues_the_cookie(sta
     assert backends_of(port, 20, {"LBSTICKY": new_cookie}) == {moved: 20}
 
 
+def test_unhealthy_sticky_target_is_replaced_and_the_cookie_reissued(start_lb, backends):
+    port = free_port()
+    lb = start_lb(make_config([http_listener(port, "web")],
+                              [target_group("web", backends, health_check=health_check(),
+                                            **sticky("lb_cookie"))]))
+    for backend in backends:
+        wait_state(lb, key(backend), "healthy")
+    target, cookies, _ = ask(port)
+    old_cookie = cookies["LBSTICKY"][0]
+    victim = next(b for b in backends if b.name == target)
+
+    victim.set_health(False)
+    wait_state(lb, key(victim), "unhealthy")
+    served_before = victim.stats()["requests"]
+    moved, reissued, _ = ask(port, {"LBSTICKY": old_cookie})
+    assert moved != target
+    new_cookie = reissued["LBSTICKY"][0]
+    assert backends_of(port, 10, {"LBSTICKY": new_cookie}) == {moved: 10}
+    assert victim.stats()["requests"] == served_before   # not even tried
+
+    # Healthy again: the re-issued cookie keeps the client where it moved.
+    victim.set_health(True)
+    wait_state(lb, key(victim), "healthy", count=2)
+    assert backends_of(port, 5, {"LBSTICKY": new_cookie}) == {moved: 5}
+
+
+def test_draining_sticky_target_is_replaced_and_the_cookie_reissued(start_lb, backends):
+    port = free_port()
+    config = make_config([http_listener(port, "web")],
+                         [target_group("web", backends, deregistration_delay="10s", **sticky("lb_cookie"))])
+    start_lb(config)
+    admin = Admin(config)
+    target, cookies, _ = ask(port)
+    cookie = cookies["LBSTICKY"][0]
+    victim = next(b for b in backends if b.name == target)
+    assert backends_of(port, 3, {"LBSTICKY": cookie}) == {target: 3}
+
+    # A slow request keeps the deregistered target draining for a while.
+    served_before = victim.stats()["requests"]
+    slow = []
+    thread = threading.Thread(target=lambda: slow.append(ask(port, {"LBSTICKY": cookie}, path="/delay/1500")))
+    thread.start()
+    lbtest.wait_for(lambda: admin.target(key(victim))["in_flight"] == 1, what="the slow request in flight")
+    assert admin.deregister(key(victim)).status_code == 202
+    assert admin.target(key(victim))["state"] == "draining"
+    moved, reissued, _ = ask(port, {"LBSTICKY": cookie})
+    assert moved != target
+    assert backends_of(port, 10, {"LBSTICKY": reissued["LBSTICKY"][0]}) == {moved: 10}
+    thread.join(10)
+    assert slow and slow[0][0] == target   # the request in flight finished where it was
+    assert victim.stats()["requests"] == served_before + 1   # that request only
+
+
 # ---------------------------------------------------------------- app_cookie
 
 def set_app_cookie_path(header):
@@ -255,6 +311,28 @@ def test_source_ip_is_stable_across_two_lb_processes(start_lb, backends):
     first = placements(ports[0], SOURCES)
     assert placements(ports[1], SOURCES) == first
     assert len(set(first.values())) == 3, first   # clients spread over every target
+
+
+def test_source_ip_clients_of_an_unhealthy_target_move_and_come_back(start_lb, backends):
+    port = free_port()
+    lb = start_lb(make_config([http_listener(port, "web")],
+                              [target_group("web", backends, health_check=health_check(),
+                                            **sticky("source_ip"))]))
+    for backend in backends:
+        wait_state(lb, key(backend), "healthy")
+    before = placements(port, SOURCES, repeats=1)
+    victim = backends[0]
+    victim.set_health(False)
+    wait_state(lb, key(victim), "unhealthy")
+    during = placements(port, SOURCES, repeats=1)
+    for source in SOURCES:
+        if before[source] == victim.name:
+            assert during[source] != victim.name
+        else:
+            assert during[source] == before[source], source   # nobody else moves
+    victim.set_health(True)
+    wait_state(lb, key(victim), "healthy", count=2)
+    assert placements(port, SOURCES, repeats=1) == before
 
 
 def test_source_ip_on_a_tcp_listener(start_lb, backends):
