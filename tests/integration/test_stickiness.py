@@ -177,13 +177,18 @@ def test_stopping_the_sticky_target_moves_the_client_and_reissues_the_cookie(sta
     assert backends_of(port, 20, {"LBSTICKY": new_cookie}) == {moved: 20}
 
 
-def test_unhealthy_sticky_target_is_replaced_and_the_cookie_reissued(start_lb, backends):
+def start_checked(start_lb, backends, kind):
+    """lb with a health-checked sticky group, once every target is healthy."""
     port = free_port()
     lb = start_lb(make_config([http_listener(port, "web")],
-                              [target_group("web", backends, health_check=health_check(),
-                                            **sticky("lb_cookie"))]))
+                              [target_group("web", backends, health_check=health_check(), **sticky(kind))]))
     for backend in backends:
         wait_state(lb, key(backend), "healthy")
+    return lb, port
+
+
+def test_unhealthy_sticky_target_is_replaced_and_the_cookie_reissued(start_lb, backends):
+    lb, port = start_checked(start_lb, backends, "lb_cookie")
     target, cookies, _ = ask(port)
     old_cookie = cookies["LBSTICKY"][0]
     victim = next(b for b in backends if b.name == target)
@@ -314,12 +319,7 @@ def test_source_ip_is_stable_across_two_lb_processes(start_lb, backends):
 
 
 def test_source_ip_clients_of_an_unhealthy_target_move_and_come_back(start_lb, backends):
-    port = free_port()
-    lb = start_lb(make_config([http_listener(port, "web")],
-                              [target_group("web", backends, health_check=health_check(),
-                                            **sticky("source_ip"))]))
-    for backend in backends:
-        wait_state(lb, key(backend), "healthy")
+    lb, port = start_checked(start_lb, backends, "source_ip")
     before = placements(port, SOURCES, repeats=1)
     victim = backends[0]
     victim.set_health(False)
