@@ -235,6 +235,20 @@ def test_draining_sticky_target_is_replaced_and_the_cookie_reissued(start_lb, ba
     assert victim.stats()["requests"] == served_before + 1   # that request only
 
 
+def test_weight_zero_keeps_sticky_clients_but_takes_no_new_ones(start_lb, backends):
+    port = free_port()
+    config = make_config([http_listener(port, "web")],
+                         [target_group("web", backends, **sticky("lb_cookie"))])
+    lb = start_lb(config)
+    target, cookies, _ = ask(port)
+    cookie = cookies["LBSTICKY"][0]
+    config["target_groups"][0]["targets"] = [dict(b.target, weight=0 if b.name == target else 1)
+                                             for b in backends]
+    lb.reload(config)
+    assert backends_of(port, 10, {"LBSTICKY": cookie}) == {target: 10}
+    assert target not in backends_of(port, 12)
+
+
 # ---------------------------------------------------------------- app_cookie
 
 def set_app_cookie_path(header):
