@@ -23,6 +23,7 @@ Transition record_check(TargetState& target, const conf::HealthCheck& check, boo
         int successes = target.consecutive_successes.fetch_add(1, std::memory_order_relaxed) + 1;
         if (current == TargetHealth::healthy) return Transition::none;
         if (successes >= check.healthy_threshold && move(target, current, TargetHealth::healthy)) {
+            target.in_service_since_ms.store(steady_now_ms(), std::memory_order_relaxed);
             target.set_reason("");
             return Transition::to_healthy;
         }

@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "lb/log.h"
+#include "lb/slow_start.h"
 #include "lb/tcp_stream.h"
 #include "listeners/http_head.h"
 #include "listeners/http_parser.h"
@@ -543,6 +545,8 @@ json AdminApi::target_json(const TargetGroupRuntime& group, const TargetEntry& e
         int64_t left = state.drain_deadline_ms.load(std::memory_order_relaxed) - steady_now_ms();
         out["drain_remaining_ms"] = left > 0 ? left : 0;
     }
+    double share = slow_start_share(state, steady_now_ms(), group.config.slow_start.count());
+    if (!draining && state.routable() && share < 1.0) out["slow_start_share"] = std::round(share * 100) / 100;
     return out;
 }
 

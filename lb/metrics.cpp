@@ -102,6 +102,7 @@ json stats_json(const ServerStats& stats, const Runtime& runtime) {
                               {"active_connections", active_connections}});
     }
     return json{{"version", LB_VERSION},
+                {"zone", stats.zone},
                 {"generation", stats.generation},
                 {"started_unix_s", stats.started_unix_s},
                 {"workers", stats.workers},
@@ -119,8 +120,8 @@ json stats_json(const ServerStats& stats, const Runtime& runtime) {
 
 std::string prometheus_text(const ServerStats& stats, const Runtime& runtime) {
     PrometheusWriter out;
-    out.family("lb_info", "gauge", "Always 1; the version label says which lb runs.");
-    out.sample("version=\"" + label_value(LB_VERSION) + "\"", 1);
+    out.family("lb_info", "gauge", "Always 1; the labels say which lb runs and where (global.zone).");
+    out.sample("version=\"" + label_value(LB_VERSION) + "\",zone=\"" + label_value(stats.zone) + "\"", 1);
     out.family("lb_config_generation", "gauge", "Generation of the config snapshot now serving (1 at start).");
     out.sample("", stats.generation);
     out.family("lb_start_time_seconds", "gauge", "When lb started, Unix time.");

@@ -20,6 +20,7 @@ namespace lb {
 struct WorkerCounters;
 
 struct ServerStats {
+    std::string zone;               // global.zone
     uint64_t generation = 0;
     int64_t started_unix_s = 0;
     int workers = 0;

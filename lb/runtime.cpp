@@ -46,6 +46,7 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
                                                              std::span<const DrainingTarget> draining) {
     auto runtime = std::make_shared<Runtime>();
     runtime->generation = next_generation++;
+    const bool first_build = runtime->generation == 1;
     runtime->config = config;
     runtime->workers = workers;
 
@@ -71,6 +72,10 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
                 // a checked target gets traffic only once it passed checks).
                 state->health.store(health::initial_health(group_config.health_check), std::memory_order_relaxed);
                 if (group_config.health_check.enabled) state->set_reason("registration in progress");
+                // Unchecked, it serves at once; one added after start-up
+                // still ramps up under slow start (a checked one does when
+                // it turns healthy).
+                else if (!first_build) state->in_service_since_ms.store(steady_now_ms(), std::memory_order_relaxed);
             }
             balancer_targets.push_back({state.get(), static_cast<uint32_t>(std::max(target.weight, 1)),
                                         target.addr.to_string()});

@@ -322,6 +322,7 @@ AdminOutcome Server::register_target(const std::string& group_name, TargetRegist
 
 ServerStats Server::stats() const {
     ServerStats stats;
+    stats.zone = config_.global.zone;
     stats.generation = runtime_->generation;
     stats.started_unix_s = started_unix_s_;
     stats.workers = workers_;

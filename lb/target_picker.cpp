@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lb/log.h"
+#include "lb/slow_start.h"
 #include "lb/worker.h"
 
 namespace lb {
@@ -13,6 +14,11 @@ namespace lb {
 namespace {
 
 constexpr int64_t kFailOpenLogMs = 10000;
+
+double uniform_roll() {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
 
 bool excluded(std::span<const TargetState* const> exclude, const TargetState* state) {
     return std::find(exclude.begin(), exclude.end(), state) != exclude.end();
@@ -97,8 +103,25 @@ const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntim
                                                   : snapshot.zone_rotations[group.index].pick(zones, eligible);
         std::erase_if(eligible, [&](uint32_t i) { return zones.zone_of(i) != zone; });
     }
-    uint32_t index = snapshot.balancers[group.index]->pick(eligible, client_hash);
-    return &targets[index];
+    Balancer& balancer = *snapshot.balancers[group.index];
+    const int64_t slow_start_ms = group.config.slow_start.count();
+    if (slow_start_ms == 0) return &targets[balancer.pick(eligible, client_hash)];
+    // Slow start: a ramping target's pick is admitted with its share
+    // (relative to the furthest along, so targets ramping together split
+    // evenly), else the balancer picks again without it; the last candidate
+    // always goes.
+    const int64_t now = steady_now_ms();
+    double top = 0.0;
+    for (uint32_t i : eligible) top = std::max(top, slow_start_share(*targets[i].state, now, slow_start_ms));
+    for (;;) {
+        uint32_t index = balancer.pick(eligible, client_hash);
+        if (eligible.size() == 1 || top <= 0.0) return &targets[index];
+        double share = slow_start_share(*targets[index].state, now, slow_start_ms) / top;
+        if (share >= 1.0) return &targets[index];
+        double roll = group.client_hashed ? client_roll(client_hash) : uniform_roll();
+        if (slow_start_admits(share, roll)) return &targets[index];
+        std::erase(eligible, index);
+    }
 }
 
 }  // namespace lb

@@ -3,7 +3,8 @@
 // routable targets (healthy or unchecked, not draining, weight > 0), or, if
 // none is routable, every non-draining target (fail open, as an ALB does);
 // with cross_zone off the zone is chosen first (lb/zone_split.h), then the
-// group's balancer picks inside it.
+// group's balancer picks inside it; targets in slow start take only their
+// ramped share of those picks (lb/slow_start.h).
 #pragma once
 
 #include <cstdint>

@@ -46,6 +46,12 @@ public:
     std::atomic<bool> draining{false};
     std::atomic<int64_t> drain_deadline_ms{0};
 
+    // Steady-clock ms when the target last entered service: turned healthy
+    // (health checker), or registered into a group without checks after lb
+    // started (main thread). 0 = in service since lb started. Slow start
+    // (lb/slow_start.h) ramps from here.
+    std::atomic<int64_t> in_service_since_ms{0};
+
     // Written by workers.
     std::atomic<int64_t> outstanding_requests{0};  // in flight now (least_outstanding_requests)
     std::atomic<int64_t> active_connections{0};    // upstream connections open now

@@ -2,6 +2,7 @@
 deregistration through the real binary, and run-time registrations kept
 across reloads. Clients use `requests`."""
 
+import re
 import signal
 import socket
 import time
@@ -419,8 +420,11 @@ def metric(text, name, **labels):
 def test_metrics_and_stats_count_what_lb_did(start_lb, backends, tmp_path):
     b1, b2 = backends[:2]
     lb, admin, config, port = start(start_lb, tmp_path, [b1, b2], token=True, check=False)
-    # The readiness probe of the test harness connected once already.
-    accepted_before = metric(admin.call("GET", "/metrics").text, "lb_connections_accepted_total")
+    # The harness's readiness probe connected once; wait until lb counted it.
+    def accepted():
+        return metric(admin.call("GET", "/metrics").text, "lb_connections_accepted_total")
+    lbtest.wait_for(lambda: accepted() >= 1, what="the readiness probe to be counted")
+    accepted_before = accepted()
     for _ in range(6):
         assert lbtest.get(port, "/").status == 200
     assert lbtest.get(port, "/status/503").status == 503
@@ -436,6 +440,7 @@ def test_metrics_and_stats_count_what_lb_did(start_lb, backends, tmp_path):
     assert metric(text, "lb_http_responses_total", code="5xx") == 1
     assert metric(text, "lb_connections_accepted_total") == accepted_before + 7
     assert metric(text, "lb_config_generation") == 1
+    assert re.search(r'^lb_info\{version="[0-9.]+",zone=""\} 1$', text, re.M), text
     for backend in (b1, b2):
         labels = {"target_group": "web", "target": key(backend)}
         assert metric(text, "lb_target_state", **labels, state="unused") == 1

@@ -52,7 +52,9 @@ TEST(Metrics, PrometheusTextHasOneStateSamplePerTargetAndState) {
     runtime.groups[0]->targets[1].state->requests_total = 42;
     ServerStats stats;
     stats.generation = runtime.generation;
+    stats.zone = "zone-a";
     std::string text = prometheus_text(stats, runtime);
+    EXPECT_NE(text.find("lb_info{version=\"" LB_VERSION "\",zone=\"zone-a\"} 1\n"), std::string::npos);
     EXPECT_NE(text.find("lb_config_generation 3\n"), std::string::npos);
     EXPECT_NE(text.find("lb_target_state{target_group=\"web\",target=\"10.0.0.1:8080\",state=\"healthy\"} 1\n"),
               std::string::npos);

@@ -1,0 +1,23 @@
+#include "lb/slow_start.h"
+
+namespace lb {
+
+double slow_start_share(int64_t started_ms, int64_t now_ms, int64_t duration_ms) {
+    if (started_ms == 0 || duration_ms <= 0) return 1.0;
+    int64_t elapsed = now_ms - started_ms;
+    if (elapsed >= duration_ms) return 1.0;
+    if (elapsed <= 0) return 0.0;
+    return static_cast<double>(elapsed) / static_cast<double>(duration_ms);
+}
+
+double client_roll(uint64_t client_hash) {
+    // The top 53 bits of a remixed hash (splitmix64's finaliser), so the roll
+    // does not correlate with whatever the Maglev table did with the hash.
+    uint64_t x = client_hash + 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return static_cast<double>(x >> 11) / static_cast<double>(uint64_t{1} << 53);
+}
+
+}  // namespace lb
