@@ -96,8 +96,9 @@ void HttpSession::on_stream_eof(Stream& stream) {
         close_client(CloseMode::abort);
         return;
     }
-    // Request sent, then the client half-closed: answer, then close.
-    exchange_.close_after = true;
+    // Request sent, then the client half-closed: answer it and any complete
+    // requests it pipelined before, then close.
+    if (pending_input_.empty()) exchange_.close_after = true;
 }
 
 void HttpSession::on_stream_error(Stream& stream, int error) {
@@ -552,7 +553,7 @@ int HttpSession::on_response_head(HttpHead& response) {
     // A deregistered target's clients are moved on: this connection ends
     // with this answer and the client reconnects to whoever is in rotation.
     if (!exchange_.client_keep_alive || worker_.draining() || framing == BodyFraming::until_close ||
-        client_eof_ || exchange_.request.upgrade || exchange_.target->draining.load(std::memory_order_relaxed) ||
+        client_done() || exchange_.request.upgrade || exchange_.target->draining.load(std::memory_order_relaxed) ||
         (!exchange_.request_complete && exchange_.expect_continue && !exchange_.continue_sent))
         exchange_.close_after = true;
     if (status >= 500) exchange_.target->responses_5xx.fetch_add(1, std::memory_order_relaxed);
@@ -637,7 +638,7 @@ void HttpSession::respond_local(int status, std::string_view content_type, std::
     worker_.counters().responses_local.fetch_add(1, std::memory_order_relaxed);
     // A client waiting for 100-continue will not send the body: the
     // connection cannot carry another request.
-    if (close || !exchange_.client_keep_alive || worker_.draining() || client_eof_ ||
+    if (close || !exchange_.client_keep_alive || worker_.draining() || client_done() ||
         (!exchange_.request_complete && exchange_.expect_continue))
         exchange_.close_after = true;
     client_->write(make_local_response(status, content_type, body, exchange_.close_after, extra_headers,
@@ -666,7 +667,7 @@ void HttpSession::finish_exchange() {
     finish_scheduled_ = false;
     if (closing_) return;
     log_exchange();
-    if (exchange_.close_after || client_eof_ || worker_.draining()) {
+    if (exchange_.close_after || client_done() || worker_.draining()) {
         // Part of the request may still be on its way (an error answered
         // before the body was read): linger so the answer is not reset away.
         bool unread = !exchange_.request_complete || in_request_bytes_ || !pending_input_.empty();
@@ -689,6 +690,11 @@ void HttpSession::start_next_request() {
         input.swap(pending_input_);
         parse_client(input);
     }
+    // The client half-closed after pipelining: what is left of its input
+    // can never become a complete request. Graceful, so the answers already
+    // written still reach it.
+    if (client_eof_ && !closing_ && (in_request_bytes_ || (exchange_.active && !exchange_.request_complete)))
+        close_client(CloseMode::graceful);
 }
 
 void HttpSession::close_client(CloseMode mode) {

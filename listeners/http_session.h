@@ -152,6 +152,9 @@ private:
     std::string pending_input_;       // client bytes waiting for the current exchange to end
     bool client_paused_for_upstream_ = false;
     bool client_eof_ = false;
+    // The client half-closed and every request it sent has been read: the
+    // current answer is the last.
+    bool client_done() const { return client_eof_ && pending_input_.empty(); }
     bool closing_ = false;
     bool finish_scheduled_ = false;
     bool in_request_bytes_ = false;   // bytes of a not-yet-complete head received

@@ -103,6 +103,33 @@ def test_pipelined_requests_split_across_segments(http_lb):
         assert conn.read_response().json()["path"] == "/two"
 
 
+def test_pipelined_requests_then_half_close_are_all_answered(http_lb):
+    # printf | nc style: everything sent, then the write side shut. Every
+    # complete request still gets its answer, then lb closes; the trailing
+    # half request is dropped.
+    _, port = http_lb()
+    paths = ["/delay/200", "/one", "/two"]
+    batch = b"".join(build_request("GET", p) for p in paths)
+    with HttpConn(port) as conn:
+        conn.send(batch + b"GET /never-finished HTTP/1.1\r\nHo")
+        conn.sock.shutdown(socket.SHUT_WR)
+        answered = [conn.read_response() for _ in paths]
+        assert [a.json()["path"] for a in answered] == paths
+        assert conn.sock.recv(1) == b""  # closed, nothing more
+
+
+def test_pipelined_requests_then_half_close_complete_requests_only(http_lb):
+    _, port = http_lb()
+    with HttpConn(port) as conn:
+        conn.send(build_request("GET", "/delay/100") + build_request("GET", "/last"))
+        conn.sock.shutdown(socket.SHUT_WR)
+        assert conn.read_response().json()["path"] == "/delay/100"
+        last = conn.read_response()
+        assert last.json()["path"] == "/last"
+        assert last.header("connection") == "close"
+        assert conn.sock.recv(1) == b""
+
+
 def test_x_forwarded_for_appended_to_existing(http_lb):
     _, port = http_lb()
     response = lbtest.get(port, "/", [("X-Forwarded-For", "203.0.113.7")])
