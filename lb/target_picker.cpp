@@ -43,25 +43,24 @@ void warn_fail_open(WorkerSnapshot& snapshot, const TargetGroupRuntime& group) {
 
 }  // namespace
 
+const conf::WeightedTargetGroup& pick_weighted_group(const conf::ForwardAction& action) {
+    const conf::WeightedTargetGroup* choice = &action.target_groups.front();
+    if (action.target_groups.size() == 1) return *choice;
+    int total = 0;
+    for (const auto& group : action.target_groups) total += group.weight;
+    if (total <= 0) return *choice;
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    int roll = static_cast<int>(rng() % static_cast<uint32_t>(total));
+    for (const auto& group : action.target_groups) {
+        if (roll < group.weight) return group;
+        roll -= group.weight;
+    }
+    return *choice;
+}
+
 const TargetGroupRuntime* pick_group(const Runtime& runtime, const conf::ForwardAction& action) {
     if (action.target_groups.empty()) return nullptr;
-    const conf::WeightedTargetGroup* choice = &action.target_groups.front();
-    if (action.target_groups.size() > 1) {
-        int total = 0;
-        for (const auto& group : action.target_groups) total += group.weight;
-        if (total > 0) {
-            thread_local std::minstd_rand rng{std::random_device{}()};
-            int roll = static_cast<int>(rng() % static_cast<uint32_t>(total));
-            for (const auto& group : action.target_groups) {
-                if (roll < group.weight) {
-                    choice = &group;
-                    break;
-                }
-                roll -= group.weight;
-            }
-        }
-    }
-    return runtime.group(choice->name);
+    return runtime.group(pick_weighted_group(action).name);
 }
 
 const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntime& group, uint64_t client_hash,

@@ -16,8 +16,12 @@ namespace lb {
 
 struct WorkerSnapshot;
 
-// The group a forward action sends this request or connection to: by the
-// groups' weights when there are several. Null if the group is missing.
+// One of a forward action's groups (at least one), by the groups' weights
+// when there are several.
+const conf::WeightedTargetGroup& pick_weighted_group(const conf::ForwardAction& action);
+
+// The group a forward action sends this request or connection to, as
+// above. Null if the action has no group or the group is missing.
 const TargetGroupRuntime* pick_group(const Runtime& runtime, const conf::ForwardAction& action);
 
 // Returns null when the group has no target that may take traffic (503).

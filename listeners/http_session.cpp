@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <random>
 
 #include "health/passive_health.h"
 #include "lb/hash.h"
@@ -28,11 +27,6 @@ void append_chunk(Stream& stream, std::string_view data) {
     stream.write(std::string_view(size_line, static_cast<size_t>(n)));
     stream.write(data);
     stream.write("\r\n");
-}
-
-uint32_t random_below(uint32_t bound) {
-    thread_local std::minstd_rand rng{std::random_device{}()};
-    return static_cast<uint32_t>(rng() % bound);
 }
 
 }  // namespace
@@ -276,19 +270,7 @@ const conf::WeightedTargetGroup* HttpSession::choose_group(const conf::ForwardAc
             }
         }
     }
-    const conf::WeightedTargetGroup* choice = &groups.front();
-    int total = 0;
-    for (const auto& g : groups) total += g.weight;
-    if (total > 0) {
-        int roll = static_cast<int>(random_below(static_cast<uint32_t>(total)));
-        for (const auto& g : groups) {
-            if (roll < g.weight) {
-                choice = &g;
-                break;
-            }
-            roll -= g.weight;
-        }
-    }
+    const conf::WeightedTargetGroup* choice = &pick_weighted_group(action);
     if (action.stickiness) {
         int64_t seconds = action.stickiness_duration.count() / 1000;
         exchange_.set_cookies =

@@ -28,8 +28,7 @@ void TcpProxySession::start() {
     // bytes wait in the kernel.
     client_->set_handler(this);
     const auto& action = listener_->config.default_action;
-    if (action.kind == conf::Action::Kind::forward && !action.forward.target_groups.empty())
-        group_ = snapshot_->runtime->group(action.forward.target_groups.front().name);
+    if (action.kind == conf::Action::Kind::forward) group_ = pick_group(*snapshot_->runtime, action.forward);
     if (!group_) {
         close(CloseMode::abort);
         return;

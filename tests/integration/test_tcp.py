@@ -85,6 +85,27 @@ def test_round_robin_over_two_echo_backends(tcp_lb, echo_backends):
     assert [a - b for a, b in zip(after, before)] == [2, 2]
 
 
+def test_forward_to_weighted_groups_splits_connections(start_lb, echo_backends):
+    # default_action forwarding to two groups by weight, as http listeners do.
+    a, b = echo_backends[:2]
+    port = free_port()
+    listener = tcp_listener(port, "unused")
+    listener["default_action"] = {"forward": {"target_groups": [{"name": "a", "weight": 1},
+                                                                {"name": "b", "weight": 3}]}}
+    config = make_config([listener], [target_group("a", [a], protocol="tcp"),
+                                      target_group("b", [b], protocol="tcp")])
+    start_lb(config)
+    before = settled_accepts([a, b])
+    for i in range(400):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"x")
+            assert recv_exact(sock, 1) == b"x"
+    after = settled_accepts([a, b])
+    got_a, got_b = (x - y for x, y in zip(after, before))
+    assert got_a + got_b == 400
+    assert 0.18 <= got_a / 400 <= 0.32, (got_a, got_b)  # 25% expected
+
+
 def test_half_close_propagated(tcp_lb, echo_backends):
     # The client stops sending but must still get every echoed byte, then EOF.
     _, port = tcp_lb(targets=[echo_backends[0]])
