@@ -108,6 +108,7 @@ class AdminConnection final : public Retirable, private StreamHandler, private H
 public:
     AdminConnection(AdminApi& api, std::unique_ptr<Stream> stream)
         : api_(api),
+          settings_(api.settings_generation_),
           stream_(std::move(stream)),
           parser_(HttpParser::Kind::request, this, kMaxHeaderBytes),
           idle_timer_([this] { close(CloseMode::abort); }) {}
@@ -164,9 +165,18 @@ private:
     }
 
     int on_http_message_complete() override {
+        // The admin settings (address, token, enabled) changed since this
+        // connection was accepted: it was authorised under rules that no
+        // longer hold, so it serves nothing more.
+        if (stale()) {
+            close(CloseMode::graceful);
+            return kError;
+        }
         AdminApi::Reply reply = api_.handle(head_, body_);
         if (closing_) return kError;
-        bool close_after = !head_.keep_alive;
+        // This request may itself have changed them (POST /api/v1/reload):
+        // it gets its answer, then the connection ends.
+        bool close_after = !head_.keep_alive || stale();
         if (reply.content_type)
             stream_->write(make_local_response(reply.status, reply.content_type, reply.text, close_after,
                                                reply.extra_headers, head_.method == "HEAD"));
@@ -190,7 +200,10 @@ private:
         close(CloseMode::linger);
     }
 
+    bool stale() const { return settings_ != api_.settings_generation_; }
+
     AdminApi& api_;
+    uint64_t settings_;  // api_.settings_generation_ when accepted
     std::unique_ptr<Stream> stream_;
     HttpParser parser_;
     HttpHead head_;
@@ -298,8 +311,9 @@ Result<AdminApi::Prepared> AdminApi::prepare(const conf::Admin& config) const {
 
 void AdminApi::commit(Prepared prepared) {
     if (shut_down_) return;
-    token_ = std::move(prepared.token);
     bool rebind = prepared.fd >= 0 || !prepared.enabled;
+    if (rebind || prepared.token != token_) ++settings_generation_;
+    token_ = std::move(prepared.token);
     if (rebind) close_listener();
     enabled_ = prepared.enabled;
     address_ = prepared.address;
@@ -488,6 +502,7 @@ AdminApi::Reply AdminApi::deregister_target(const std::string& group, const std:
 }
 
 AdminApi::Reply AdminApi::reload() {
+    if (control_.stopping()) return {503, error_json("lb is stopping")};
     auto generation = control_.reload_config();
     if (!generation) return {400, error_json(generation.error())};
     return {200, json{{"generation", *generation}}};

@@ -135,6 +135,10 @@ private:
     bool enabled_ = false;
     SocketAddress address_;
     std::string token_;
+    // Bumped whenever the address, the token or enabled changes: connections
+    // accepted before serve nothing more (they were authorised under the
+    // old settings).
+    uint64_t settings_generation_ = 0;
     Listener* listener_ = nullptr;            // the accepting one
     std::unordered_set<Listener*> listeners_;  // every live one; a replaced one frees itself once its accept ended
     bool shut_down_ = false;

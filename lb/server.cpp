@@ -174,13 +174,13 @@ void Server::on_signal(int result, uint32_t) {
 }
 
 Result<uint64_t> Server::reload() {
+    if (stopping_) return Error{"lb is stopping"};
     auto result = read_and_apply_config();
     ++(result ? reloads_ : reloads_rejected_);
     return result;
 }
 
 Result<uint64_t> Server::read_and_apply_config() {
-    if (stopping_) return Error{"lb is stopping"};
     LB_LOG_INFO("reload requested: reading %s", options_.config_path.c_str());
     auto loaded = conf::load_config_file(options_.config_path);
     if (!loaded) return Error{loaded.error()};

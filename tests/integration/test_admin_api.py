@@ -387,10 +387,32 @@ def test_graceful_stop_refuses_changes_but_answers_reads(start_lb, backends, tmp
     time.sleep(0.3)
     assert admin.call("GET", "/healthz").status_code == 503
     assert admin.register(b2).status_code == 503
+    assert admin.call("POST", "/api/v1/reload").status_code == 503
     assert admin.group()["targets"][0]["in_flight"] == 1
     thread.join(10)
     assert results[0].status == 200
     assert lb.wait(5) == 0
+
+
+def test_connection_opened_before_a_token_change_serves_nothing_more(start_lb, backends, tmp_path):
+    # A keep-alive admin connection authorised under the old settings must
+    # not outlive them: after a reload that drops the token it would
+    # otherwise keep working with no token at all.
+    lb, admin, config, _ = start(start_lb, tmp_path, backends[:1], token=True, check=False)
+    host, admin_port = config["global"]["admin"]["listen"].rsplit(":", 1)
+    conn = lbtest.HttpConn(int(admin_port))
+    try:
+        conn.request("GET", "/api/v1/target-groups", [("Authorization", f"Bearer {TOKEN}")])
+        assert conn.read_response().status == 200
+        del config["global"]["admin"]["token_file"]
+        lb.reload(config)
+        conn.request("GET", "/api/v1/target-groups")
+        with pytest.raises((lbtest.ConnectionClosed, OSError)):
+            conn.read_response()
+    finally:
+        conn.close()
+    # New connections follow the new settings (open on loopback).
+    assert admin.call("GET", "/api/v1/target-groups", token=None).status_code == 200
 
 
 def test_reload_moves_the_admin_address(start_lb, backends, tmp_path):
