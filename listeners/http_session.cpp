@@ -149,6 +149,7 @@ void HttpSession::parse_client(std::string_view data) {
     if (closing_) return;
     switch (outcome.status) {
         case HttpParser::Status::ok:
+            pending_input_.clear();  // all consumed (it may have been a copy of it)
             return;
         case HttpParser::Status::paused:
         case HttpParser::Status::upgraded:
@@ -668,8 +669,10 @@ void HttpSession::start_next_request() {
     if (client_paused_for_upstream_) client_paused_for_upstream_ = false;
     client_->start_reading();
     if (!pending_input_.empty()) {
-        std::string input;
-        input.swap(pending_input_);
+        // Parsed from a copy: pending_input_ keeps the bytes until the
+        // parser says what is left, so an answer given during the parse (a
+        // fixed response) does not take this for the client's last request.
+        std::string input = pending_input_;
         parse_client(input);
     }
     // The client half-closed after pipelining: what is left of its input

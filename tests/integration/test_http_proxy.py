@@ -130,6 +130,22 @@ def test_pipelined_requests_then_half_close_complete_requests_only(http_lb):
         assert conn.sock.recv(1) == b""
 
 
+def test_pipelined_local_answers_then_half_close_are_all_answered(http_lb):
+    # Answered by lb itself (fixed response) in the middle of the batch: the
+    # answer given while the rest is still being parsed must not end it.
+    rules = [{"priority": 1, "conditions": {"path": ["/ping"]},
+              "action": {"fixed_response": {"status": 200, "content_type": "text/plain", "body": "pong"}}}]
+    _, port = http_lb(listener_extra={"rules": rules})
+    paths = ["/ping", "/ping", "/one", "/ping"]
+    with HttpConn(port) as conn:
+        conn.send(b"".join(build_request("GET", p) for p in paths))
+        conn.sock.shutdown(socket.SHUT_WR)
+        bodies = [conn.read_response().body for _ in paths]
+        assert conn.sock.recv(1) == b""
+    assert [b for b in bodies if b == b"pong"] == [b"pong"] * 3
+    assert b'"path": "/one"' in bodies[2] or b'"path":"/one"' in bodies[2]
+
+
 def test_x_forwarded_for_appended_to_existing(http_lb):
     _, port = http_lb()
     response = lbtest.get(port, "/", [("X-Forwarded-For", "203.0.113.7")])
