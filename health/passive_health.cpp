@@ -1,5 +1,6 @@
 #include "health/passive_health.h"
 
+#include <cerrno>
 #include <cstring>
 
 #include "health/health_state.h"
@@ -8,6 +9,10 @@
 namespace lb {
 
 void note_connect_failure(TargetState& target, const conf::HealthCheck& check, int error) {
+    // A failed TLS handshake (-EPROTO) says the target is up but its
+    // certificate or TLS setup is wrong: a configuration problem the
+    // (unverified) health checks would undo at once, so it does not count.
+    if (error == -EPROTO) return;
     const char* why = strerror(-error);
     if (health::record_passive_failure(target, check, why) == health::Transition::to_unhealthy) {
         LB_LOG_WARN("target group %s: target %s is unhealthy: %d connects failed on live traffic (last: %s)",

@@ -13,6 +13,12 @@ void DrainWatch::observe(const Runtime& runtime) {
             draining.insert(&state);
             int64_t deadline = state.drain_deadline_ms.load(std::memory_order_relaxed);
             auto it = watches_.find(&state);
+            // A watch kept past its target's end (see below) may name a
+            // freed object whose address a new target now has.
+            if (it != watches_.end() && it->second->state.lock() != entry.state) {
+                watches_.erase(it);
+                it = watches_.end();
+            }
             if (it == watches_.end()) {
                 auto watch = std::make_unique<Watch>(this);
                 Watch* raw = watch.get();
@@ -25,15 +31,20 @@ void DrainWatch::observe(const Runtime& runtime) {
             }
         }
     }
-    // A watched target missing from the snapshot either finished draining
-    // (nothing left: the close below finds nothing) or reached its deadline
-    // on the main thread's clock a moment before ours; or it is routable
-    // again (re-registered) and must be left alone.
+    // A watched target missing from the snapshot is routable again
+    // (re-registered: leave it alone), or the main thread ended its drain:
+    // its deadline passed (on the main thread's clock, a moment before
+    // ours), or it looked idle. Idle can be wrong for a connection that was
+    // still being set up to it when the drain ended (tunnels count from
+    // their first byte), so until the deadline the watch stays armed and
+    // cuts such a late tunnel then, not at once.
     std::erase_if(watches_, [&](auto& item) {
         if (draining.contains(item.first)) return false;
         Watch& watch = *item.second;
         auto state = watch.state.lock();
-        if (state && state->draining.load(std::memory_order_relaxed) && !watch.fired) fire(watch);
+        if (!state || !state->draining.load(std::memory_order_relaxed) || watch.fired) return true;
+        if (loop_.now_ms() < watch.deadline_ms) return false;
+        fire(watch);
         return true;
     });
 }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "health/passive_health.h"
 #include "lb/hash.h"
 #include "lb/log.h"
 #include "lb/target_picker.h"
@@ -88,6 +89,7 @@ void TlsPassthroughSession::on_stream_connected(Stream& stream, int error) {
     if (error != 0) {
         target_->connect_failures.fetch_add(1, std::memory_order_relaxed);
         LB_LOG_DEBUG("tls_passthrough connect to %s failed: %s", target_->key.c_str(), strerror(-error));
+        note_connect_failure(*target_, group_->config.health_check, error);
         tried_.push_back(target_.get());
         Stream::close(std::move(upstream_), CloseMode::abort);
         connect_next();

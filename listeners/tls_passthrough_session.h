@@ -28,6 +28,10 @@ public:
     void start();
     void drain() override {}  // like a TCP tunnel: lives until the shutdown timeout
     void abort() override { close(CloseMode::abort); }
+    // Still connecting to a target whose deregistration delay ran out.
+    void target_drained(const TargetState& target) override {
+        if (target_.get() == &target) close(CloseMode::reset);
+    }
 
 private:
     void route();
