@@ -98,7 +98,7 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         std::vector<std::string> zones;
         for (uint32_t i = 0; i < group->targets.size(); ++i) {
             TargetEntry& entry = group->targets[i];
-            entry.sticky_id = sticky_target_id(entry.state->key);
+            entry.sticky_id = runtime->sticky_signer->target_id(entry.state->key);
             group->targets_by_sticky_id.emplace(entry.sticky_id, i);
             zones.push_back(entry.config.zone);
         }

@@ -36,7 +36,7 @@ class TicketKeys;
 struct TargetEntry {
     std::shared_ptr<TargetState> state;
     conf::Target config;
-    uint64_t sticky_id = 0;  // sticky_target_id(state->key): what cookies name it by
+    uint64_t sticky_id = 0;  // sticky_signer->target_id(state->key): what cookies name it by
 };
 
 struct TargetGroupRuntime {

@@ -11,7 +11,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "lb/hash.h"
 
 namespace lb {
 
@@ -49,13 +48,12 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     return out;
 }
 
-namespace {
-// Keeps target ids apart from other uses of hash_bytes.
-constexpr uint64_t kTargetIdSeed = 0x6c622d7374696b79ULL;  // "lb-stiky"
-}  // namespace
-
-uint64_t sticky_target_id(std::string_view target_key) {
-    return hash_bytes(target_key.data(), target_key.size(), kTargetIdSeed);
+uint64_t StickyCookieSigner::target_id(std::string_view target_key) const {
+    // Prefixed so a target id is never the MAC of a cookie payload.
+    std::string digest = mac("target-id|" + std::string(target_key));
+    uint64_t id = 0;
+    for (int i = 0; i < 8; ++i) id = (id << 8) | static_cast<unsigned char>(digest[static_cast<size_t>(i)]);
+    return id;
 }
 
 std::string format_sticky_target_id(uint64_t id) {

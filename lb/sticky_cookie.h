@@ -33,6 +33,13 @@ public:
     // The value, if the signature is ours, the scope matches and it has not expired.
     std::optional<std::string> decode(std::string_view cookie, std::string_view scope, int64_t now_unix) const;
 
+    // The opaque id a cookie names a target by: the first 64 bits of the
+    // HMAC of its "address:port" key, so every lb instance with the same
+    // secret agrees on it, and clients cannot recover target addresses from
+    // it (a plain hash of a private IPv4 address and port is brute-forced in
+    // seconds). Rendered as 16 hex digits.
+    uint64_t target_id(std::string_view target_key) const;
+
 private:
     std::string mac(std::string_view payload) const;
     std::string key_;
@@ -42,10 +49,7 @@ private:
 // AWSALBTG): the cookie naming the group a client was given.
 inline constexpr std::string_view kGroupStickyCookie = "LBTG";
 
-// The opaque id a cookie names a target by: a deterministic hash of its
-// "address:port" key (lb/hash.h), so every lb instance agrees on it and
-// clients do not learn target addresses. Rendered as 16 hex digits.
-uint64_t sticky_target_id(std::string_view target_key);
+// StickyCookieSigner::target_id as text, and back.
 std::string format_sticky_target_id(uint64_t id);
 std::optional<uint64_t> parse_sticky_target_id(std::string_view text);
 

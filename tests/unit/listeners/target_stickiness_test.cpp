@@ -15,6 +15,8 @@ namespace {
 
 constexpr int64_t kNow = 1'800'000'000;
 
+constexpr const char* kSecret = "0123456789abcdef-secret";
+
 // `yaml` without a listeners section gets one forwarding to group "web".
 std::shared_ptr<const Runtime> build(const std::string& yaml) {
     const std::string listener =
@@ -22,6 +24,9 @@ std::shared_ptr<const Runtime> build(const std::string& yaml) {
     auto config = conf::load_config_string(yaml.rfind("listeners:", 0) == 0 ? yaml : listener + yaml, "lb.yaml");
     EXPECT_TRUE(config) << (config ? "" : config.error());
     RuntimeBuilder builder;
+    // The secret the tests sign with (target ids are keyed by it), as a
+    // sticky_secret_file would give every build.
+    builder.random_signer = std::make_shared<const StickyCookieSigner>(kSecret);
     auto runtime = builder.build(*config, 1, false);
     EXPECT_TRUE(runtime) << (runtime ? "" : runtime.error());
     return *runtime;
@@ -59,7 +64,7 @@ protected:
         build("target_groups:\n" + group_yaml("web", "{ type: lb_cookie, duration: 1h }", kThreeTargets) +
               group_yaml("api", "{ type: lb_cookie }", kThreeTargets));
     const TargetGroupRuntime& web = *runtime->group("web");
-    StickyCookieSigner signer{"0123456789abcdef-secret"};
+    StickyCookieSigner signer{kSecret};
 
     std::string issue(const TargetGroupRuntime& group, size_t target, bool secure = false, int64_t now = kNow) {
         return sticky_response_cookies(group, signer, {}, response_setting(""), group.targets[target], secure, now);
@@ -131,8 +136,9 @@ TEST_F(LbCookie, NamesTargetsByAddressAcrossConfigs) {
 }
 
 TEST(StickyTargetId, FormatsAsSixteenHexDigitsAndParsesBack) {
-    uint64_t id = sticky_target_id("10.0.0.1:80");
-    EXPECT_NE(id, sticky_target_id("10.0.0.1:81"));
+    StickyCookieSigner signer("0123456789abcdef0123456789abcdef");
+    uint64_t id = signer.target_id("10.0.0.1:80");
+    EXPECT_NE(id, signer.target_id("10.0.0.1:81"));
     std::string text = format_sticky_target_id(id);
     EXPECT_EQ(text.size(), 16u);
     EXPECT_EQ(parse_sticky_target_id(text), id);
@@ -142,13 +148,21 @@ TEST(StickyTargetId, FormatsAsSixteenHexDigitsAndParsesBack) {
     EXPECT_FALSE(parse_sticky_target_id("-000000000000001"));
 }
 
+TEST(StickyTargetId, DependsOnTheSecretSoAddressesCannotBeGuessed) {
+    StickyCookieSigner one("0123456789abcdef0123456789abcdef");
+    StickyCookieSigner same("0123456789abcdef0123456789abcdef");
+    StickyCookieSigner other("fedcba9876543210fedcba9876543210");
+    EXPECT_EQ(one.target_id("10.0.0.1:80"), same.target_id("10.0.0.1:80"));  // instances agree
+    EXPECT_NE(one.target_id("10.0.0.1:80"), other.target_id("10.0.0.1:80"));
+}
+
 class AppCookie : public ::testing::Test {
 protected:
     std::shared_ptr<const Runtime> runtime = build(
         "target_groups:\n" +
         group_yaml("web", "{ type: app_cookie, cookie_name: JSESSIONID, duration: 10m }", kThreeTargets));
     const TargetGroupRuntime& web = *runtime->group("web");
-    StickyCookieSigner signer{"0123456789abcdef-secret"};
+    StickyCookieSigner signer{kSecret};
 
     std::string respond(const std::string& request_cookies, const std::string& set_cookie, size_t target) {
         StickyRequest sticky = read_sticky_cookie(web, signer, with_cookies(request_cookies), kNow);
