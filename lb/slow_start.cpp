@@ -1,5 +1,7 @@
 #include "lb/slow_start.h"
 
+#include "lb/hash.h"
+
 namespace lb {
 
 double slow_start_share(int64_t started_ms, int64_t now_ms, int64_t duration_ms) {
@@ -11,13 +13,10 @@ double slow_start_share(int64_t started_ms, int64_t now_ms, int64_t duration_ms)
 }
 
 double client_roll(uint64_t client_hash) {
-    // The top 53 bits of a remixed hash (splitmix64's finaliser), so the roll
-    // does not correlate with whatever the Maglev table did with the hash.
-    uint64_t x = client_hash + 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return static_cast<double>(x >> 11) / static_cast<double>(uint64_t{1} << 53);
+    // The top 53 bits of the hash remixed under a salt, so the roll does not
+    // correlate with whatever the Maglev table did with the hash itself.
+    uint64_t x = mix64(client_hash ^ 0x9e3779b97f4a7c15ull);
+    return static_cast<double>(x >> 11) * 0x1.0p-53;
 }
 
 }  // namespace lb
