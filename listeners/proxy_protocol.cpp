@@ -138,6 +138,15 @@ std::string encode_v2(const SocketAddress& source, const SocketAddress& destinat
     return out;
 }
 
+std::string encode(conf::ProxyProtocol version, const SocketAddress& source, const SocketAddress& destination) {
+    switch (version) {
+        case conf::ProxyProtocol::none: return {};
+        case conf::ProxyProtocol::v1: return encode_v1(source, destination);
+        case conf::ProxyProtocol::v2: return encode_v2(source, destination);
+    }
+    return {};
+}
+
 Signature match_signature(std::string_view prefix) {
     Signature v1 = compare(prefix, kV1Signature);
     Signature v2 = compare(prefix, kV2Signature);

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "conf/config.h"
 #include "lb/net_address.h"
 
 namespace lb::proxy_protocol {
@@ -30,6 +31,8 @@ std::string encode_v1(const SocketAddress& source, const SocketAddress& destinat
 // IPv6, the address length, then source and destination addresses and
 // ports in network order. No TLVs.
 std::string encode_v2(const SocketAddress& source, const SocketAddress& destination);
+// The header a listener's `proxy_protocol` setting asks for; empty for none.
+std::string encode(conf::ProxyProtocol version, const SocketAddress& source, const SocketAddress& destination);
 
 // What a received header says. `local` (v1 UNKNOWN, v2 LOCAL, or a v2
 // family other than TCP over IPv4/IPv6): the receiver keeps the

@@ -7,6 +7,7 @@
 #include "lb/log.h"
 #include "lb/target_picker.h"
 #include "lb/tcp_stream.h"
+#include "listeners/proxy_protocol.h"
 #include "listeners/tunnel.h"
 
 namespace lb {
@@ -61,6 +62,8 @@ void TcpProxySession::on_stream_connected(Stream& stream, int error) {
         connect_next();
         return;
     }
+    // The target learns who the client is before the client's first byte.
+    upstream_->write(proxy_protocol::encode(listener_->config.proxy_protocol, client_->peer(), client_->local()));
     closing_ = true;
     auto* tunnel = new TunnelSession(worker_, listener_->config.name, std::move(client_), std::move(upstream_),
                                      std::move(ticket_), target_, listener_->config.idle_timeout.count());

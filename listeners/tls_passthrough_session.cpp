@@ -7,6 +7,7 @@
 #include "lb/log.h"
 #include "lb/target_picker.h"
 #include "lb/tcp_stream.h"
+#include "listeners/proxy_protocol.h"
 #include "listeners/tunnel.h"
 
 namespace lb {
@@ -95,6 +96,7 @@ void TlsPassthroughSession::on_stream_connected(Stream& stream, int error) {
         connect_next();
         return;
     }
+    upstream_->write(proxy_protocol::encode(listener_->config.proxy_protocol, client_->peer(), client_->local()));
     upstream_->write(hello_.buffered());  // the ClientHello, byte for byte
     closing_ = true;
     worker_.loop().timers().cancel(hello_timer_);

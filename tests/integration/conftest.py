@@ -189,3 +189,19 @@ def tls_certs(tmp_path_factory):
     """Certificates made once per session with the openssl CLI (tlstest.CertSet)."""
     import tlstest
     return tlstest.CertSet(str(tmp_path_factory.mktemp("certs")))
+
+
+@pytest.fixture
+def raw_backend():
+    """Factory for lbtest.RawBackend servers (exact bytes per connection),
+    closed at teardown: raw_backend(echo=True, host=HOST)."""
+    made = []
+
+    def make(**kwargs):
+        backend = lbtest.RawBackend(**kwargs)
+        made.append(backend)
+        return backend
+
+    yield make
+    for backend in made:
+        backend.close()

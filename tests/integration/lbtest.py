@@ -187,6 +187,84 @@ class Backend:
         self._log.close()
 
 
+class RawBackend:
+    """A TCP server in this process that keeps every byte each connection
+    sends (for exact-bytes checks such as PROXY headers) and, with echo=True,
+    sends them back."""
+
+    def __init__(self, echo=True, host=HOST):
+        self.echo = echo
+        self.listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((host, 0))
+        self.listener.listen(128)
+        self.port = self.listener.getsockname()[1]
+        self.host = host
+        self.connections = []          # bytearray per accepted connection, in accept order
+        self.peers = []                # (ip, port) lb connected from, per connection
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def target(self):
+        return {"address": self.host, "port": self.port}
+
+    def _accept(self):
+        while True:
+            try:
+                conn, peer = self.listener.accept()
+            except OSError:
+                return
+            received = bytearray()
+            with self._lock:
+                self.connections.append(received)
+                self.peers.append(peer[:2])
+            threading.Thread(target=self._serve, args=(conn, received), daemon=True).start()
+
+    def _serve(self, conn, received):
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                with self._lock:
+                    received += data
+                if self.echo:
+                    try:
+                        conn.sendall(data)
+                    except OSError:
+                        return
+
+    def received(self, index=-1):
+        with self._lock:
+            return bytes(self.connections[index])
+
+    def wait_connection(self, prefix, size=None, timeout=10.0):
+        """The bytes of the connection that began with `prefix`, once it has
+        sent at least `size` bytes (default len(prefix)). Other connections
+        (lb's readiness probe, other clients) are ignored."""
+        size = len(prefix) if size is None else size
+
+        def found():
+            with self._lock:
+                for data in self.connections:
+                    if data.startswith(prefix) and len(data) >= size:
+                        return bytes(data)
+            return None
+        return wait_for(found, timeout=timeout, what=f"a connection starting {prefix[:40]!r} at the raw backend")
+
+    def count(self):
+        with self._lock:
+            return len(self.connections)
+
+    def close(self):
+        self.listener.close()
+
+
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "WARNING: ThreadSanitizer")
 
