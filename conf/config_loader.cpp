@@ -535,8 +535,12 @@ Listener Loader::load_listener(const YamlValue& value) {
 
     // Keys that exist in the schema but mean nothing for this protocol are
     // errors, so nobody believes a setting is in force when it is not.
-    if (!is_http(protocol) && protocol != ListenerProtocol::tls_passthrough)
-        map.reject("header_timeout", "header_timeout only applies to http, https and tls_passthrough listeners");
+    // The PROXY header is read first on any stream listener, so it needs a
+    // time limit even where no other header exists.
+    if (auto accept = map.get("accept_proxy_protocol")) listener.accept_proxy_protocol = accept->boolean();
+    if (!is_http(protocol) && protocol != ListenerProtocol::tls_passthrough && !listener.accept_proxy_protocol)
+        map.reject("header_timeout", "header_timeout only applies to http, https and tls_passthrough listeners "
+                                     "(and tcp listeners with accept_proxy_protocol: true)");
     if (!is_http(protocol)) {
         for (const char* key : {"tunnel_idle_timeout", "max_header_size", "max_body_size"})
             map.reject(key, std::string(key) + " only applies to http and https listeners");
@@ -546,6 +550,7 @@ Listener Loader::load_listener(const YamlValue& value) {
         map.reject("max_connections", "use udp.max_flows on udp listeners");
         map.reject("tcp_keepalive", "tcp_keepalive does not apply to udp listeners");
         map.reject("accept_proxy_protocol", "accept_proxy_protocol is not supported on udp listeners");
+        map.reject("trusted_proxies", "trusted_proxies does not apply to udp listeners");
     } else {
         map.reject("udp", "udp settings only apply to udp listeners");
     }
@@ -573,9 +578,15 @@ Listener Loader::load_listener(const YamlValue& value) {
         // "everyone"; make the operator say which.
         if (listener.allow.empty()) allow->fail("needs at least one CIDR (leave allow out to accept everyone)");
     }
-    if (auto trusted = map.get("trusted_proxies")) listener.trusted_proxies = cidr_list(*trusted);
+    // Without a PROXY header only HTTP has a client address to trust (X-Forwarded-For).
+    if (!is_http(protocol) && !listener.accept_proxy_protocol)
+        map.reject("trusted_proxies", "trusted_proxies on " + protocol_name +
+                                          " listeners only applies with accept_proxy_protocol: true");
+    if (auto trusted = map.get("trusted_proxies")) {
+        listener.trusted_proxies = cidr_list(*trusted);
+        if (listener.trusted_proxies.empty()) trusted->fail("needs at least one CIDR");
+    }
     if (auto accept = map.get("accept_proxy_protocol")) {
-        listener.accept_proxy_protocol = accept->boolean();
         if (listener.accept_proxy_protocol && listener.trusted_proxies.empty())
             accept->fail("accept_proxy_protocol needs trusted_proxies (who may send the PROXY header)");
     }

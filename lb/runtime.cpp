@@ -126,6 +126,7 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         auto listener = std::make_unique<ListenerRuntime>();
         listener->index = static_cast<uint32_t>(runtime->listeners.size());
         listener->config = listener_config;
+        listener->state = listener_states.get_or_create(listener_config.name);
         if (bind_sockets) {
             auto sockets = this->sockets.get(listener_config.listen, socket_kind(listener_config.protocol), workers);
             if (!sockets) return Error{listener_config.pos.format(sockets.error())};
@@ -142,6 +143,7 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         runtime->listeners.push_back(std::move(listener));
     }
     targets.collect();
+    listener_states.collect();
     return std::shared_ptr<const Runtime>(std::move(runtime));
 }
 

@@ -19,6 +19,7 @@
 #include "lb/balancer.h"
 #include "lb/drain_tracker.h"
 #include "lb/listen_socket.h"
+#include "lb/listener_state.h"
 #include "lb/result.h"
 #include "lb/sticky_cookie.h"
 #include "lb/target_state.h"
@@ -68,6 +69,7 @@ struct ListenerRuntime {
     uint32_t index = 0;
     conf::Listener config;
     std::shared_ptr<ListenSocketSet> sockets;
+    std::shared_ptr<ListenerState> state;  // counts and limits that outlive this snapshot
     std::shared_ptr<const RuleSet> rules;  // http, https, tls_passthrough
     std::shared_ptr<const tls::ServerContext> tls;  // https: certificates loaded for this snapshot
 };
@@ -93,6 +95,7 @@ struct Runtime {
 // Main thread only: what carries over between snapshots.
 struct RuntimeBuilder {
     TargetRegistry targets;
+    ListenerRegistry listener_states;
     ListenSocketPool sockets;
     // One ticket key ring for the process: tickets open on every worker and
     // survive reloads.

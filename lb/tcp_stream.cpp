@@ -8,12 +8,25 @@
 #include <cstring>
 
 #include "lb/log.h"
+#include "listeners/proxy_protocol.h"
 
 namespace lb {
 
 void set_tcp_nodelay(int fd) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void set_tcp_keepalive(int fd, const conf::TcpKeepalive& keepalive) {
+    int enabled = keepalive.enabled ? 1 : 0;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &enabled, sizeof(enabled));
+    if (!keepalive.enabled) return;
+    // The loader keeps these whole seconds within the kernel's limits.
+    int idle = static_cast<int>(keepalive.idle.count() / 1000);
+    int interval = static_cast<int>(keepalive.interval.count() / 1000);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &keepalive.count, sizeof(keepalive.count));
 }
 
 TcpStream::TcpStream(EventLoop& loop) : loop_(loop), close_timer_([this] { finish_close(); }) {
@@ -66,6 +79,44 @@ const SocketAddress& TcpStream::local() const {
         if (getsockname(fd_, local_.sa(), local_.len_ptr()) != 0) *local_.len_ptr() = 0;
     }
     return local_;
+}
+
+void TcpStream::set_addresses(const SocketAddress& peer, const SocketAddress& local) {
+    peer_ = peer;
+    local_ = local;
+}
+
+void TcpStream::unread(std::string_view data) {
+    if (data.empty() || closing_) return;
+    stash_.insert(0, data);
+    if (want_read_ && !delivery_scheduled_) {
+        delivery_scheduled_ = true;
+        loop_.defer([this] { deliver_stash(); });
+    }
+}
+
+void TcpStream::refuse_proxy_header(std::atomic<uint64_t>* refused) { proxy_refused_ = refused; }
+
+// While screening: true when the bytes held so far (screened_, `data`
+// included) are known not to be a PROXY header and go on to the handler;
+// false when there is nothing to deliver yet, or the stream failed.
+bool TcpStream::screen_proxy_header(std::string_view data) {
+    screened_.append(data);
+    switch (proxy_protocol::match_signature(screened_)) {
+        case proxy_protocol::Signature::maybe:
+            return false;
+        case proxy_protocol::Signature::yes:
+            proxy_refused_->fetch_add(1, std::memory_order_relaxed);
+            proxy_refused_ = nullptr;
+            screened_.clear();
+            LB_LOG_DEBUG("refusing %s: PROXY header from a peer outside trusted_proxies", peer_.to_string().c_str());
+            fail(-EPROTO);
+            return false;
+        case proxy_protocol::Signature::no:
+            proxy_refused_ = nullptr;
+            return true;
+    }
+    return false;
 }
 
 void TcpStream::on_connect(int result, uint32_t) {
@@ -143,19 +194,34 @@ void TcpStream::on_recv(int result, uint32_t flags) {
     if (result > 0) {
         uint16_t id = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
         std::string_view data(loop_.buffer(id), static_cast<size_t>(result));
-        if (closing_) {
-            // lingering: discard
-        } else if (want_read_ && stash_.empty() && handler_) {
-            handler_->on_stream_data(*this, data);
+        if (proxy_refused_ && !closing_) {
+            bool pass = screen_proxy_header(data);
+            loop_.release_buffer(id);
+            if (failed_) return;
+            if (pass) {
+                std::string held;
+                held.swap(screened_);
+                deliver(held);
+            }
         } else {
-            stash_.append(data);
+            deliver(data);
+            loop_.release_buffer(id);
         }
-        loop_.release_buffer(id);
     } else if (result == 0) {
         eof_seen_ = true;
         if (closing_) {
             finish_close();
             return;
+        }
+        if (proxy_refused_) {
+            // A few bytes that might have begun a header, then EOF: they were not one.
+            proxy_refused_ = nullptr;
+            stash_.append(screened_);
+            screened_.clear();
+            if (want_read_ && !stash_.empty() && !delivery_scheduled_) {
+                delivery_scheduled_ = true;
+                loop_.defer([this] { deliver_stash(); });
+            }
         }
         if (want_read_ && stash_.empty() && handler_) {
             eof_delivered_ = true;
@@ -186,6 +252,16 @@ void TcpStream::on_recv(int result, uint32_t flags) {
         } else {
             arm_recv();
         }
+    }
+}
+
+void TcpStream::deliver(std::string_view data) {
+    if (closing_) {
+        // lingering: discard
+    } else if (want_read_ && stash_.empty() && handler_) {
+        handler_->on_stream_data(*this, data);
+    } else {
+        stash_.append(data);
     }
 }
 

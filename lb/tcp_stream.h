@@ -5,9 +5,11 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
+#include "conf/config.h"
 #include "lb/byte_queue.h"
 #include "lb/stream.h"
 #include "lb/timer_wheel.h"
@@ -35,6 +37,17 @@ public:
     const SocketAddress& local() const override;
     int fd() const { return fd_; }
 
+    // The client and destination a trusted proxy's PROXY header carried:
+    // peer() and local() report them from now on.
+    void set_addresses(const SocketAddress& peer, const SocketAddress& local);
+    // Bytes read ahead of the current handler (after a PROXY header): they
+    // are delivered first, once reading is started.
+    void unread(std::string_view data);
+    // The peer is not a trusted proxy: a connection that starts with a PROXY
+    // header is refused (on_stream_error -EPROTO, `refused` counted) before
+    // any of its bytes reach the handler.
+    void refuse_proxy_header(std::atomic<uint64_t>* refused);
+
     // How long a graceful close may take (flush + linger) before it aborts.
     static constexpr int64_t kCloseTimeoutMs = 5000;
 
@@ -50,6 +63,8 @@ private:
     void on_send(int result, uint32_t flags);
     void on_connect(int result, uint32_t flags);
     void deliver_stash();
+    void deliver(std::string_view data);
+    bool screen_proxy_header(std::string_view data);
     void fail(int error);
     void after_output_flushed();
     void finish_close();
@@ -71,6 +86,11 @@ private:
     bool eof_delivered_ = false;
     bool delivery_scheduled_ = false;
     std::string stash_;  // received while reading was stopped
+
+    // refuse_proxy_header(): the first bytes, held until they tell whether
+    // they begin a PROXY header.
+    std::atomic<uint64_t>* proxy_refused_ = nullptr;
+    std::string screened_;
 
     // writing
     ByteQueue out_;
@@ -101,5 +121,7 @@ private:
 
 // Socket options every proxied TCP connection gets.
 void set_tcp_nodelay(int fd);
+// A listener's tcp_keepalive on an accepted client socket.
+void set_tcp_keepalive(int fd, const conf::TcpKeepalive& keepalive);
 
 }  // namespace lb

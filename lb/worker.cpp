@@ -10,6 +10,7 @@
 #include "lb/session.h"
 #include "lb/tcp_stream.h"
 #include "listeners/http_session.h"
+#include "listeners/proxy_header_session.h"
 #include "listeners/tcp_session.h"
 #include "listeners/tls_passthrough_session.h"
 #include "tls/tls_stream.h"
@@ -161,6 +162,7 @@ void Worker::on_accept(ListenerSlot& slot, int result, uint32_t flags) {
 void Worker::handle_connection(ListenerSlot& slot, int fd) {
     counters_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     const ListenerRuntime& listener = *slot.listener;
+    const conf::Listener& config = listener.config;
 
     if (connection_budget_->fetch_sub(1, std::memory_order_relaxed) <= 0) {
         connection_budget_->fetch_add(1, std::memory_order_relaxed);
@@ -168,7 +170,13 @@ void Worker::handle_connection(ListenerSlot& slot, int fd) {
         ::close(fd);
         return;
     }
-    ConnectionTicket ticket(connection_budget_);
+    int64_t open = listener.state->connections.fetch_add(1, std::memory_order_relaxed) + 1;
+    ConnectionTicket ticket(connection_budget_, listener.state);  // gives both back on every path
+    if (config.max_connections > 0 && open > config.max_connections) {
+        listener.state->refused_max_connections.fetch_add(1, std::memory_order_relaxed);
+        ::close(fd);
+        return;
+    }
 
     SocketAddress peer;
     *peer.len_ptr() = sizeof(sockaddr_storage);
@@ -176,9 +184,9 @@ void Worker::handle_connection(ListenerSlot& slot, int fd) {
         ::close(fd);
         return;
     }
-    if (!listener.config.allow.empty()) {
+    if (!config.allow.empty()) {
         bool allowed = false;
-        for (const auto& cidr : listener.config.allow) allowed = allowed || cidr.contains(peer);
+        for (const auto& cidr : config.allow) allowed = allowed || cidr.contains(peer);
         if (!allowed) {
             counters_.connections_refused_allow.fetch_add(1, std::memory_order_relaxed);
             ::close(fd);
@@ -186,7 +194,23 @@ void Worker::handle_connection(ListenerSlot& slot, int fd) {
         }
     }
     set_tcp_nodelay(fd);
+    set_tcp_keepalive(fd, config.tcp_keepalive);
     auto stream = std::make_unique<TcpStream>(*loop_, fd, peer);
+    if (config.accept_proxy_protocol) {
+        bool trusted = false;
+        for (const auto& cidr : config.trusted_proxies) trusted = trusted || cidr.contains(peer);
+        if (trusted) {
+            (new ProxyHeaderSession(*this, listener, std::move(stream), std::move(ticket)))->start();
+            return;
+        }
+        // Anyone else is a direct client, who must not claim another address.
+        stream->refuse_proxy_header(&listener.state->proxy_header_untrusted);
+    }
+    start_session(listener, std::move(stream), std::move(ticket));
+}
+
+void Worker::start_session(const ListenerRuntime& listener, std::unique_ptr<TcpStream> stream,
+                           ConnectionTicket ticket) {
     switch (listener.config.protocol) {
         case conf::ListenerProtocol::http:
             (new HttpSession(*this, listener, std::move(stream), std::move(ticket)))->start();
@@ -210,6 +234,13 @@ void Worker::handle_connection(ListenerSlot& slot, int fd) {
             Stream::close(std::move(stream), CloseMode::abort);
             break;
     }
+}
+
+const ListenerRuntime* Worker::current_listener(const ListenerRuntime& listener) const {
+    for (const auto& candidate : snapshot_->runtime->listeners)
+        if (candidate->config.name == listener.config.name && candidate->sockets == listener.sockets)
+            return candidate.get();
+    return nullptr;
 }
 
 void Worker::add_session(Session* session) {

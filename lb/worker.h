@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "lb/access_log.h"
@@ -25,19 +26,23 @@
 namespace lb {
 
 class Session;
+class TcpStream;
 
-// One unit of global.max_connections, held by a client connection and moved
-// with it from session to session (HTTP -> WebSocket tunnel).
+// One unit of global.max_connections and of the listener's open connection
+// count, held by a client connection and moved with it from session to
+// session (PROXY header -> HTTP -> WebSocket tunnel).
 class ConnectionTicket {
 public:
     ConnectionTicket() = default;
-    explicit ConnectionTicket(std::atomic<int64_t>* budget) : budget_(budget) {}
-    ConnectionTicket(ConnectionTicket&& other) noexcept : budget_(other.budget_) { other.budget_ = nullptr; }
+    ConnectionTicket(std::atomic<int64_t>* budget, std::shared_ptr<ListenerState> listener)
+        : budget_(budget), listener_(std::move(listener)) {}
+    ConnectionTicket(ConnectionTicket&& other) noexcept
+        : budget_(std::exchange(other.budget_, nullptr)), listener_(std::move(other.listener_)) {}
     ConnectionTicket& operator=(ConnectionTicket&& other) noexcept {
         if (this != &other) {
             release();
-            budget_ = other.budget_;
-            other.budget_ = nullptr;
+            budget_ = std::exchange(other.budget_, nullptr);
+            listener_ = std::move(other.listener_);
         }
         return *this;
     }
@@ -47,8 +52,11 @@ private:
     void release() {
         if (budget_) budget_->fetch_add(1, std::memory_order_relaxed);
         budget_ = nullptr;
+        if (listener_) listener_->connections.fetch_sub(1, std::memory_order_relaxed);
+        listener_.reset();
     }
     std::atomic<int64_t>* budget_ = nullptr;
+    std::shared_ptr<ListenerState> listener_;
 };
 
 // A snapshot as one worker sees it: the shared Runtime plus this worker's
@@ -110,6 +118,11 @@ public:
     bool draining() const { return draining_; }
     void add_session(Session* session);
     void remove_session(Session* session);
+    // Hands an accepted client connection to its listener's session.
+    void start_session(const ListenerRuntime& listener, std::unique_ptr<TcpStream> stream, ConnectionTicket ticket);
+    // `listener` as the current snapshot has it (same name and sockets), or
+    // null if a reload removed it.
+    const ListenerRuntime* current_listener(const ListenerRuntime& listener) const;
 
 private:
     struct ListenerSlot;

@@ -11,6 +11,7 @@
 #include "listeners/cookies.h"
 #include "lb/tcp_stream.h"
 #include "listeners/redirect.h"
+#include "listeners/trusted_proxies.h"
 #include "listeners/tunnel.h"
 #include "tls/tls_stream.h"
 
@@ -44,6 +45,7 @@ HttpSession::HttpSession(Worker& worker, const ListenerRuntime& listener, std::u
       client_timer_([this] { on_client_timeout(); }),
       upstream_timer_([this] { on_upstream_timeout(); }) {
     client_ip_ = client_->peer().ip_string();
+    client_port_ = client_->peer().port();
 }
 
 HttpSession::~HttpSession() = default;
@@ -184,6 +186,10 @@ int HttpSession::on_request_head(HttpHead& head) {
     exchange_.client_keep_alive = request.keep_alive;
     exchange_.client_http10 = !request.is_http11_or_later();
     exchange_.expect_continue = request.has_token("expect", "100-continue");
+    // A PROXY header already named the client; otherwise trusted proxies may.
+    const conf::Listener& config = listener_->config;
+    exchange_.client = config.accept_proxy_protocol ? client_->peer()
+                                                    : client_behind_proxies(client_->peer(), request, config.trusted_proxies);
     worker_.counters().requests.fetch_add(1, std::memory_order_relaxed);
     // While the body arrives, the client's silence counts as idleness.
     worker_.loop().timers().schedule(client_timer_, listener_->config.idle_timeout.count());
@@ -223,7 +229,7 @@ void HttpSession::route() {
     view.path = parts.path;
     view.query = parts.query;
     view.headers = &header_views;
-    view.source = &client_->peer();
+    view.source = &exchange_.client;
     const conf::Action* action = listener_->rules->match(view);
 
     switch (action->kind) {
@@ -369,7 +375,7 @@ void HttpSession::on_client_timeout() {
 
 bool HttpSession::open_upstream() {
     const TargetGroupRuntime& group = *exchange_.group;
-    uint64_t client_hash = hash_client_address(client_->peer());
+    uint64_t client_hash = hash_client_address(exchange_.client);
     const TargetEntry* entry = pick_target(*snapshot_, group, client_hash, exchange_.tried, exchange_.sticky.target);
     if (!entry) return false;
 
@@ -730,12 +736,9 @@ void HttpSession::refresh_snapshot() {
     if (current == snapshot_) return;
     // A keep-alive connection follows the newest config from its next
     // request on, if its listener still exists there.
-    for (const auto& listener : current->runtime->listeners) {
-        if (listener->config.name == listener_->config.name && listener->sockets == listener_->sockets) {
-            snapshot_ = current;
-            listener_ = listener.get();
-            return;
-        }
+    if (const ListenerRuntime* listener = worker_.current_listener(*listener_)) {
+        snapshot_ = current;
+        listener_ = listener;
     }
 }
 
@@ -743,8 +746,10 @@ void HttpSession::log_exchange() {
     if (!exchange_.active) return;
     AccessLogEntry entry;
     entry.listener = listener_->config.name;
-    entry.client = client_ip_;
-    entry.client_port = client_ ? client_->peer().port() : 0;
+    // A request that never got a parsed head is logged with the peer.
+    std::string client_ip = exchange_.client.valid() ? exchange_.client.ip_string() : client_ip_;
+    entry.client = client_ip;
+    entry.client_port = exchange_.client.valid() ? exchange_.client.port() : client_port_;
     entry.method = exchange_.request.method;
     entry.host = exchange_.host;
     entry.url = exchange_.request.url;

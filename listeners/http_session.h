@@ -39,6 +39,10 @@ private:
         bool active = false;
         int64_t start_ms = 0;
         HttpHead request;
+        // Who the client is for rules, balancing and logs: the connection's
+        // peer (after any PROXY header), or behind trusted proxies the
+        // address X-Forwarded-For names.
+        SocketAddress client;
         std::string host;             // for routing and logs, without port
         bool head_method = false;
         bool expect_continue = false;
@@ -143,7 +147,8 @@ private:
     std::unique_ptr<Stream> upstream_;
     ConnectionTicket ticket_;
     bool tls_;
-    std::string client_ip_;
+    std::string client_ip_;           // the connection's peer: appended to X-Forwarded-For
+    uint16_t client_port_ = 0;
 
     RequestSink request_sink_{this};
     ResponseSink response_sink_{this};

@@ -1,7 +1,9 @@
 """TCP listener: a byte pump to tcp targets, round robin, half-close, idle."""
 
 import os
+import re
 import socket
+import subprocess
 import threading
 import time
 
@@ -192,3 +194,83 @@ def test_many_concurrent_tunnels(tcp_lb):
     finally:
         for sock in socks:
             sock.close()
+
+
+# ---------------------------------------------------------------- socket options and limits
+
+def keepalive_timers(port):
+    """ss's timer field for each established socket lb accepted on `port`,
+    e.g. "timer:(keepalive,46sec,0)", or "" when it has none."""
+    out = subprocess.run(["ss", "-tnoH", "state", "established", f"( sport = :{port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    return [next((f for f in line.split() if f.startswith("timer:")), "") for line in out.splitlines()]
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "http"])
+def test_tcp_keepalive_settings_reach_the_client_socket(start_lb, echo_backends, backends, protocol):
+    port = free_port()
+    group = target_group("g", echo_backends if protocol == "tcp" else backends, protocol=protocol)
+    listener = lbtest.http_listener(port, "g", protocol=protocol,
+                                    tcp_keepalive={"idle": "47s", "interval": "3s", "count": 2})
+    start_lb(make_config([listener], [group]))
+    with socket.create_connection(("127.0.0.1", port), timeout=10):
+        timers = lbtest.wait_for(lambda: keepalive_timers(port), timeout=5, what="lb's accepted socket")
+    assert len(timers) == 1
+    match = re.fullmatch(r"timer:\(keepalive,(\d+)sec,0\)", timers[0])
+    assert match and 40 <= int(match.group(1)) <= 47, timers
+
+
+def test_tcp_keepalive_can_be_turned_off(tcp_lb):
+    _, port = tcp_lb(listener_extra={"tcp_keepalive": {"enabled": False}})
+    with socket.create_connection(("127.0.0.1", port), timeout=10):
+        timers = lbtest.wait_for(lambda: keepalive_timers(port), timeout=5, what="lb's accepted socket")
+    assert timers == [""]
+
+
+def test_default_keepalive_is_60s(tcp_lb):
+    _, port = tcp_lb()
+    with socket.create_connection(("127.0.0.1", port), timeout=10):
+        timers = lbtest.wait_for(lambda: keepalive_timers(port), timeout=5, what="lb's accepted socket")
+    match = re.fullmatch(r"timer:\(keepalive,(\d+)sec,0\)", timers[0])
+    assert match and 50 <= int(match.group(1)) <= 60, timers
+
+
+def closed_at_once(sock, timeout=5.0):
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
+def served_connection(port):
+    """A connection lb tunnels (echo works), or None if lb closed it. Places
+    free up a moment after a client closes (lb's readiness probe, say)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        sock.sendall(b"in")
+        if recv_exact(sock, 2, timeout=2) == b"in":
+            return sock
+    except (AssertionError, ConnectionResetError, BrokenPipeError, socket.timeout):
+        pass
+    sock.close()
+    return None
+
+
+def test_listener_max_connections_refuses_the_extra_one(tcp_lb):
+    _, port = tcp_lb(listener_extra={"max_connections": 2}, args=["--workers", "2"])
+    first = lbtest.wait_for(lambda: served_connection(port), timeout=5, what="a first connection")
+    second = lbtest.wait_for(lambda: served_connection(port), timeout=5, what="a second connection")
+    try:
+        for _ in range(3):  # over both workers: the limit is the listener's, not a worker's
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as extra:
+                assert closed_at_once(extra)
+        first.close()
+        # A closed connection gives its place back.
+        third = lbtest.wait_for(lambda: served_connection(port), timeout=5, what="a connection after one closed")
+        third.close()
+        second.sendall(b"still")
+        assert recv_exact(second, 5) == b"still"
+    finally:
+        first.close()
+        second.close()

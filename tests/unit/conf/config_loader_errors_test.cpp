@@ -580,6 +580,41 @@ TEST(ConfigErrors, ProtocolSpecificListenerKeys) {
               "lb.yaml:5:28: listeners[0].tcp_keepalive.idle: must be a whole number of seconds");
 }
 
+TEST(ConfigErrors, TrustedProxiesOnlyWhereSomethingIsTrusted) {
+    auto listener = [](const std::string& protocol, const std::string& extra) {
+        return load_error("listeners:\n  - name: a\n    protocol: " + protocol + "\n    listen: 0.0.0.0:80\n    " +
+                          extra + "\n    default_action: { fixed_response: {} }\n");
+    };
+    // Without a PROXY header a tcp listener has nothing to believe a proxy about.
+    EXPECT_EQ(listener("tcp", "trusted_proxies: [10.0.0.0/8]"),
+              "lb.yaml:5:5: listeners[0].trusted_proxies: trusted_proxies on tcp listeners only applies with "
+              "accept_proxy_protocol: true");
+    EXPECT_EQ(listener("udp", "trusted_proxies: [10.0.0.0/8]"),
+              "lb.yaml:5:5: listeners[0].trusted_proxies: trusted_proxies does not apply to udp listeners");
+    EXPECT_EQ(listener("http", "trusted_proxies: []"),
+              "lb.yaml:5:22: listeners[0].trusted_proxies: needs at least one CIDR");
+    EXPECT_EQ(listener("tcp", "header_timeout: 5s"),
+              "lb.yaml:5:5: listeners[0].header_timeout: header_timeout only applies to http, https and "
+              "tls_passthrough listeners (and tcp listeners with accept_proxy_protocol: true)");
+}
+
+TEST(ConfigErrors, TcpListenerReadingProxyHeadersTakesHeaderTimeout) {
+    auto config = load_config_string(yaml(R"(
+target_groups: [{ name: t, protocol: tcp }]
+listeners:
+  - name: a
+    protocol: tcp
+    listen: 0.0.0.0:80
+    accept_proxy_protocol: true
+    trusted_proxies: [10.0.0.0/8]
+    header_timeout: 2s
+    default_action: { forward: { target_group: t } }
+)"),
+                                     "lb.yaml");
+    ASSERT_TRUE(config.ok()) << config.error();
+    EXPECT_EQ(config->listeners[0].header_timeout, std::chrono::seconds(2));
+}
+
 TEST(ConfigErrors, BadCidrInAllow) {
     EXPECT_EQ(load_error(yaml(R"(
 target_groups: [{ name: web }]

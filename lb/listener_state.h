@@ -1,0 +1,50 @@
+// ListenerState: what of one listener outlives config snapshots — its open
+// connection count (for max_connections) and its refusal and flow
+// counters — so a reload neither resets them nor lets a listener exceed its
+// limit by the connections it already had.
+//
+// Threading: one object per listener name, shared by every snapshot that
+// names the listener and by all workers, which write its relaxed atomics;
+// readers (admin API) anywhere. The registry is main-thread only.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace lb {
+
+struct ListenerState {
+    explicit ListenerState(std::string listener_name) : name(std::move(listener_name)) {}
+
+    const std::string name;
+
+    // Stream listeners.
+    std::atomic<int64_t> connections{0};                   // client connections open now
+    std::atomic<uint64_t> refused_max_connections{0};       // closed at accept: listener max_connections
+    std::atomic<uint64_t> proxy_header_invalid{0};          // trusted peer: missing, malformed or late header
+    std::atomic<uint64_t> proxy_header_untrusted{0};        // a PROXY header from outside trusted_proxies
+
+    // UDP listeners.
+    std::atomic<int64_t> udp_flows{0};                      // flows open now, all workers
+    std::atomic<uint64_t> udp_flows_created{0};
+    std::atomic<uint64_t> udp_flows_evicted{0};             // oldest dropped for udp.max_flows
+    std::atomic<uint64_t> udp_flows_expired{0};             // idle for udp.idle_timeout
+    std::atomic<uint64_t> udp_target_refused{0};            // ICMP port unreachable from a target
+};
+
+// Main thread only: the same ListenerState for the same listener name for as
+// long as any snapshot or connection holds it.
+class ListenerRegistry {
+public:
+    std::shared_ptr<ListenerState> get_or_create(const std::string& name);
+    // Drop entries nobody references any more.
+    void collect();
+
+private:
+    std::unordered_map<std::string, std::weak_ptr<ListenerState>> states_;
+};
+
+}  // namespace lb
