@@ -7,8 +7,6 @@
 
 namespace lb {
 
-namespace {
-
 bool parse_port(std::string_view text, uint16_t& port) {
     if (text.empty() || text.size() > 5) return false;
     unsigned value = 0;
@@ -17,8 +15,6 @@ bool parse_port(std::string_view text, uint16_t& port) {
     port = static_cast<uint16_t>(value);
     return true;
 }
-
-}  // namespace
 
 SocketAddress SocketAddress::from_sockaddr(const sockaddr* sa, socklen_t len) {
     SocketAddress out;
@@ -153,6 +149,12 @@ bool Cidr::contains(const SocketAddress& addr) const {
     if (rest == 0) return true;
     uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
     return (bytes[full] & mask) == (bytes_[full] & mask);
+}
+
+bool in_any(std::span<const Cidr> blocks, const SocketAddress& address) {
+    for (const auto& cidr : blocks)
+        if (cidr.contains(address)) return true;
+    return false;
 }
 
 }  // namespace lb

@@ -7,10 +7,14 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 namespace lb {
+
+// A decimal port 0..65535 with nothing around it.
+bool parse_port(std::string_view text, uint16_t& port);
 
 // An IP address plus port, stored as a sockaddr so it can go straight to
 // connect()/bind() without conversion.
@@ -61,5 +65,8 @@ private:
     int prefix_ = 0;                   // in the 128-bit space
     std::string text_;
 };
+
+// Is `address` in any of `blocks`?
+bool in_any(std::span<const Cidr> blocks, const SocketAddress& address);
 
 }  // namespace lb

@@ -184,22 +184,16 @@ void Worker::handle_connection(ListenerSlot& slot, int fd) {
         ::close(fd);
         return;
     }
-    if (!config.allow.empty()) {
-        bool allowed = false;
-        for (const auto& cidr : config.allow) allowed = allowed || cidr.contains(peer);
-        if (!allowed) {
-            counters_.connections_refused_allow.fetch_add(1, std::memory_order_relaxed);
-            ::close(fd);
-            return;
-        }
+    if (!config.allow.empty() && !in_any(config.allow, peer)) {
+        counters_.connections_refused_allow.fetch_add(1, std::memory_order_relaxed);
+        ::close(fd);
+        return;
     }
     set_tcp_nodelay(fd);
     set_tcp_keepalive(fd, config.tcp_keepalive);
     auto stream = std::make_unique<TcpStream>(*loop_, fd, peer);
     if (config.accept_proxy_protocol) {
-        bool trusted = false;
-        for (const auto& cidr : config.trusted_proxies) trusted = trusted || cidr.contains(peer);
-        if (trusted) {
+        if (in_any(config.trusted_proxies, peer)) {
             (new ProxyHeaderSession(*this, listener, std::move(stream), std::move(ticket)))->start();
             return;
         }

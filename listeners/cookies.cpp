@@ -6,21 +6,15 @@ namespace lb {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 template <class Fn>
 void for_each_pair(std::string_view header, Fn fn) {
     while (!header.empty()) {
         size_t semi = header.find(';');
-        std::string_view pair = trim(header.substr(0, semi));
+        std::string_view pair = trim_spaces(header.substr(0, semi));
         if (!pair.empty()) {
             size_t eq = pair.find('=');
-            std::string_view name = trim(pair.substr(0, eq));
-            std::string_view value = eq == std::string_view::npos ? std::string_view() : trim(pair.substr(eq + 1));
+            std::string_view name = trim_spaces(pair.substr(0, eq));
+            std::string_view value = eq == std::string_view::npos ? std::string_view() : trim_spaces(pair.substr(eq + 1));
             if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
             fn(pair, name, value);
         }

@@ -9,18 +9,12 @@ namespace {
 
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // Calls fn(token) for each comma-separated token of a header value.
 template <class Fn>
 void for_each_token(std::string_view value, Fn fn) {
     while (!value.empty()) {
         size_t comma = value.find(',');
-        std::string_view token = trim(value.substr(0, comma));
+        std::string_view token = trim_spaces(value.substr(0, comma));
         if (!token.empty()) fn(token);
         if (comma == std::string_view::npos) break;
         value.remove_prefix(comma + 1);
@@ -40,6 +34,12 @@ constexpr std::string_view kAlwaysHopByHop[] = {
 };
 
 }  // namespace
+
+std::string_view trim_spaces(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -102,7 +102,7 @@ TargetParts split_request_target(std::string_view url) {
 }
 
 std::string_view host_without_port(std::string_view host) {
-    host = trim(host);
+    host = trim_spaces(host);
     if (!host.empty() && host.front() == '[') {
         size_t close = host.find(']');
         return close == std::string_view::npos ? host : host.substr(0, close + 1);
@@ -130,7 +130,7 @@ std::string serialize_upstream_request(const HttpHead& request, const ForwardedF
         if (is_hop_by_hop(request, name)) continue;
         if (iequals(name, "x-forwarded-for")) {
             if (!xff.empty()) xff.append(", ");
-            xff.append(trim(value));
+            xff.append(trim_spaces(value));
             continue;
         }
         if (iequals(name, "x-forwarded-proto") || iequals(name, "x-forwarded-port")) continue;

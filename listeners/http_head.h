@@ -12,6 +12,8 @@
 namespace lb {
 
 bool iequals(std::string_view a, std::string_view b);
+// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
+std::string_view trim_spaces(std::string_view s);
 
 struct HttpHead {
     // request

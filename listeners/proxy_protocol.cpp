@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cstring>
 #include <optional>
 
@@ -55,15 +54,6 @@ std::string ip_text(const SocketAddress& address, bool v4) {
     if (v4) inet_ntop(AF_INET, bytes.data() + 12, text, sizeof(text));
     else inet_ntop(AF_INET6, bytes.data(), text, sizeof(text));
     return text;
-}
-
-bool parse_port(std::string_view text, uint16_t& port) {
-    if (text.empty() || text.size() > 5) return false;
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || value > 65535) return false;
-    port = static_cast<uint16_t>(value);
-    return true;
 }
 
 std::optional<SocketAddress> parse_address(std::string_view ip, std::string_view port_text, int family) {

@@ -11,8 +11,6 @@
 
 namespace lb {
 
-bool is_trusted_proxy(const SocketAddress& address, std::span<const Cidr> trusted);
-
 // The client of `request`, which arrived from `peer`. An untrusted peer is
 // the client itself. From a trusted one, X-Forwarded-For (all its headers,
 // in order) is read right to left: trusted addresses are skipped, the first

@@ -651,16 +651,7 @@ class HttpConn:
         further bytes; raises if bytes arrive instead."""
         if self.buf:
             raise AssertionError(f"unexpected bytes {bytes(self.buf[:200])!r}")
-        self.sock.settimeout(timeout)
-        try:
-            data = self.sock.recv(65536)
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            return True
-        if data:
-            raise AssertionError(f"unexpected bytes {data[:200]!r}")
-        return True
+        return closed_without_answer(self.sock, timeout)
 
 
 def unverified_tls_context():
@@ -716,6 +707,33 @@ def backend_of(port, path="/", timeout=10.0):
 def headers_named(echo, name):
     """Values of header `name` as the backend saw them (echo JSON)."""
     return [v for k, v in echo["headers"] if k.lower() == name.lower()]
+
+
+def recv_exact(sock, n, timeout=10):
+    """Exactly n bytes from a raw socket; raises AssertionError if it closes first."""
+    sock.settimeout(timeout)
+    out = bytearray()
+    while len(out) < n:
+        data = sock.recv(n - len(out))
+        if not data:
+            raise AssertionError(f"closed after {len(out)} of {n} bytes")
+        out += data
+    return bytes(out)
+
+
+def closed_without_answer(sock, timeout=5.0):
+    """True if the peer closes (FIN or reset) within `timeout` without
+    sending a byte; False on a timeout; raises if bytes arrive."""
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(65536)
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+    if data:
+        raise AssertionError(f"unexpected bytes {data[:200]!r}")
+    return True
 
 
 def wait_for(predicate, timeout=5.0, interval=0.05, what="condition"):

@@ -15,7 +15,8 @@ import pytest
 
 import lbtest
 import tlstest
-from lbtest import HOST, HttpConn, free_port, headers_named, make_config, target_group, wait_for
+from lbtest import (HOST, HttpConn, closed_without_answer, free_port, headers_named, make_config, recv_exact,
+                    target_group, wait_for)
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -65,15 +66,6 @@ def access_log(lb, predicate):
                     return entry
         return None
     return wait_for(find, timeout=5, what="the access log line")
-
-
-def closed_without_answer(sock, timeout=5.0):
-    """The peer closed (FIN or reset) without sending a byte."""
-    sock.settimeout(timeout)
-    try:
-        return sock.recv(65536) == b""
-    except ConnectionResetError:
-        return True
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
@@ -164,17 +156,6 @@ def test_tcp_listener_untrusted_peer(start_lb, raw_backend):
         assert backend.wait_connection(b"PROTEST") == b"PROTEST"
         assert recv_exact(sock, 7) == b"PROTEST"
     assert all(not data.startswith(b"PROXY") for data in backend.connections)
-
-
-def recv_exact(sock, n, timeout=10):
-    sock.settimeout(timeout)
-    out = b""
-    while len(out) < n:
-        data = sock.recv(n - len(out))
-        if not data:
-            raise AssertionError(f"closed after {len(out)} of {n} bytes")
-        out += data
-    return out
 
 
 @pytest.mark.parametrize("listener_protocol", ["tcp", "tls_passthrough"])

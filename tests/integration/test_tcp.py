@@ -10,7 +10,7 @@ import time
 import pytest
 
 import lbtest
-from lbtest import dur, free_port, make_config, target_group, tcp_listener
+from lbtest import closed_without_answer, dur, free_port, make_config, recv_exact, target_group, tcp_listener
 
 
 @pytest.fixture
@@ -26,17 +26,6 @@ def tcp_lb(start_lb, echo_backends):
         return start_lb(config, args=args), port
 
     return start
-
-
-def recv_exact(sock, n, timeout=10):
-    sock.settimeout(timeout)
-    out = bytearray()
-    while len(out) < n:
-        data = sock.recv(n - len(out))
-        if not data:
-            raise AssertionError(f"closed after {len(out)} of {n} bytes")
-        out += data
-    return bytes(out)
 
 
 def recv_until_eof(sock, timeout=10):
@@ -206,6 +195,19 @@ def keepalive_timers(port):
     return [next((f for f in line.split() if f.startswith("timer:")), "") for line in out.splitlines()]
 
 
+def accepted_socket_timers(port, protocol="tcp"):
+    """Opens a connection, makes sure lb has taken it up (one echo or one
+    request through it), and returns keepalive_timers(port)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        if protocol == "tcp":
+            sock.sendall(b"x")
+            assert recv_exact(sock, 1) == b"x"
+        else:
+            sock.sendall(lbtest.build_request("GET", "/"))
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        return keepalive_timers(port)
+
+
 @pytest.mark.parametrize("protocol", ["tcp", "http"])
 def test_tcp_keepalive_settings_reach_the_client_socket(start_lb, echo_backends, backends, protocol):
     port = free_port()
@@ -213,8 +215,7 @@ def test_tcp_keepalive_settings_reach_the_client_socket(start_lb, echo_backends,
     listener = lbtest.http_listener(port, "g", protocol=protocol,
                                     tcp_keepalive={"idle": "47s", "interval": "3s", "count": 2})
     start_lb(make_config([listener], [group]))
-    with socket.create_connection(("127.0.0.1", port), timeout=10):
-        timers = lbtest.wait_for(lambda: keepalive_timers(port), timeout=5, what="lb's accepted socket")
+    timers = accepted_socket_timers(port, protocol)
     assert len(timers) == 1
     match = re.fullmatch(r"timer:\(keepalive,(\d+)sec,0\)", timers[0])
     assert match and 40 <= int(match.group(1)) <= 47, timers
@@ -222,25 +223,14 @@ def test_tcp_keepalive_settings_reach_the_client_socket(start_lb, echo_backends,
 
 def test_tcp_keepalive_can_be_turned_off(tcp_lb):
     _, port = tcp_lb(listener_extra={"tcp_keepalive": {"enabled": False}})
-    with socket.create_connection(("127.0.0.1", port), timeout=10):
-        timers = lbtest.wait_for(lambda: keepalive_timers(port), timeout=5, what="lb's accepted socket")
-    assert timers == [""]
+    assert accepted_socket_timers(port) == [""]
 
 
 def test_default_keepalive_is_60s(tcp_lb):
     _, port = tcp_lb()
-    with socket.create_connection(("127.0.0.1", port), timeout=10):
-        timers = lbtest.wait_for(lambda: keepalive_timers(port), timeout=5, what="lb's accepted socket")
+    timers = accepted_socket_timers(port)
     match = re.fullmatch(r"timer:\(keepalive,(\d+)sec,0\)", timers[0])
     assert match and 50 <= int(match.group(1)) <= 60, timers
-
-
-def closed_at_once(sock, timeout=5.0):
-    sock.settimeout(timeout)
-    try:
-        return sock.recv(100) == b""
-    except ConnectionResetError:
-        return True
 
 
 def served_connection(port):
@@ -264,7 +254,7 @@ def test_listener_max_connections_refuses_the_extra_one(tcp_lb):
     try:
         for _ in range(3):  # over both workers: the limit is the listener's, not a worker's
             with socket.create_connection(("127.0.0.1", port), timeout=10) as extra:
-                assert closed_at_once(extra)
+                assert closed_without_answer(extra)
         first.close()
         # A closed connection gives its place back.
         third = lbtest.wait_for(lambda: served_connection(port), timeout=5, what="a connection after one closed")

@@ -557,11 +557,14 @@ listeners:
               "lb.yaml:5:26: listeners[0].tls.certificates: needs at least one certificate");
 }
 
+// The error of one listener of `protocol` with `extra` (one line of keys).
+std::string listener_error(const std::string& protocol, const std::string& extra) {
+    return load_error("listeners:\n  - name: a\n    protocol: " + protocol + "\n    listen: 0.0.0.0:80\n    " + extra +
+                      "\n    default_action: { fixed_response: {} }\n");
+}
+
 TEST(ConfigErrors, ProtocolSpecificListenerKeys) {
-    auto listener = [](const std::string& protocol, const std::string& extra) {
-        return load_error("listeners:\n  - name: a\n    protocol: " + protocol + "\n    listen: 0.0.0.0:80\n    " +
-                          extra + "\n    default_action: { fixed_response: {} }\n");
-    };
+    auto listener = listener_error;
     EXPECT_EQ(listener("http", "proxy_protocol: v2"),
               "lb.yaml:5:5: listeners[0].proxy_protocol: proxy_protocol is only supported on tcp and tls_passthrough "
               "listeners");
@@ -581,10 +584,7 @@ TEST(ConfigErrors, ProtocolSpecificListenerKeys) {
 }
 
 TEST(ConfigErrors, TrustedProxiesOnlyWhereSomethingIsTrusted) {
-    auto listener = [](const std::string& protocol, const std::string& extra) {
-        return load_error("listeners:\n  - name: a\n    protocol: " + protocol + "\n    listen: 0.0.0.0:80\n    " +
-                          extra + "\n    default_action: { fixed_response: {} }\n");
-    };
+    auto listener = listener_error;
     // Without a PROXY header a tcp listener has nothing to believe a proxy about.
     EXPECT_EQ(listener("tcp", "trusted_proxies: [10.0.0.0/8]"),
               "lb.yaml:5:5: listeners[0].trusted_proxies: trusted_proxies on tcp listeners only applies with "
