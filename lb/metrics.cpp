@@ -64,6 +64,37 @@ std::string target_labels(const TargetGroupRuntime& group, const TargetState& st
     return "target_group=\"" + label_value(group.config.name) + "\",target=\"" + label_value(state.key) + "\"";
 }
 
+std::string listener_label(const ListenerRuntime& listener) {
+    return "listener=\"" + label_value(listener.config.name) + "\"";
+}
+
+bool is_udp(const ListenerRuntime& listener) { return listener.config.protocol == conf::ListenerProtocol::udp; }
+
+uint64_t read(const std::atomic<uint64_t>& counter) { return counter.load(std::memory_order_relaxed); }
+int64_t read(const std::atomic<int64_t>& gauge) { return gauge.load(std::memory_order_relaxed); }
+
+// Per listener, from its ListenerState: stream listeners have connections,
+// udp listeners flows.
+json listener_json(const ListenerRuntime& listener) {
+    const ListenerState& state = *listener.state;
+    json out = {{"name", listener.config.name},
+                {"protocol", conf::to_string(listener.config.protocol)},
+                {"listen", listener.config.listen.to_string()}};
+    if (is_udp(listener)) {
+        out["flows"] = {{"open", read(state.udp_flows)},
+                        {"created", read(state.udp_flows_created)},
+                        {"evicted", read(state.udp_flows_evicted)},
+                        {"expired", read(state.udp_flows_expired)},
+                        {"target_refused", read(state.udp_target_refused)}};
+    } else {
+        out["connections"] = {{"open", read(state.connections)},
+                              {"refused_max_connections", read(state.refused_max_connections)},
+                              {"proxy_header_invalid", read(state.proxy_header_invalid)},
+                              {"proxy_header_untrusted", read(state.proxy_header_untrusted)}};
+    }
+    return out;
+}
+
 }  // namespace
 
 void ServerStats::add(const WorkerCounters& counters) {
@@ -101,6 +132,8 @@ json stats_json(const ServerStats& stats, const Runtime& runtime) {
                               {"in_flight", in_flight},
                               {"active_connections", active_connections}});
     }
+    json listeners = json::array();
+    for (const auto& listener : runtime.listeners) listeners.push_back(listener_json(*listener));
     return json{{"version", LB_VERSION},
                 {"zone", stats.zone},
                 {"generation", stats.generation},
@@ -115,6 +148,7 @@ json stats_json(const ServerStats& stats, const Runtime& runtime) {
                 {"requests", stats.requests},
                 {"responses_local", stats.responses_local},
                 {"responses", std::move(responses)},
+                {"listeners", std::move(listeners)},
                 {"target_groups", std::move(groups)}};
 }
 
@@ -149,6 +183,49 @@ std::string prometheus_text(const ServerStats& stats, const Runtime& runtime) {
     out.family("lb_http_local_responses_total", "counter",
                "HTTP responses lb answered itself (fixed_response, redirect, errors).");
     out.sample("", stats.responses_local);
+
+    // A family is written only when some listener has samples for it.
+    bool any_stream = false, any_udp = false;
+    for (const auto& listener : runtime.listeners) (is_udp(*listener) ? any_udp : any_stream) = true;
+    if (any_stream) {
+        out.family("lb_listener_connections_open", "gauge",
+                   "Client connections open now on a stream listener (what its max_connections limits).");
+        for (const auto& listener : runtime.listeners)
+            if (!is_udp(*listener)) out.sample(listener_label(*listener), read(listener->state->connections));
+        out.family("lb_listener_connections_refused_total", "counter",
+                   "Client connections a listener closed: over its max_connections (max_connections), a trusted "
+                   "proxy's missing, malformed or late PROXY header (proxy_header_invalid), a PROXY header from "
+                   "outside trusted_proxies (proxy_header_untrusted).");
+        for (const auto& listener : runtime.listeners) {
+            if (is_udp(*listener)) continue;
+            const ListenerState& state = *listener->state;
+            std::string labels = listener_label(*listener);
+            out.sample(labels + ",reason=\"max_connections\"", read(state.refused_max_connections));
+            out.sample(labels + ",reason=\"proxy_header_invalid\"", read(state.proxy_header_invalid));
+            out.sample(labels + ",reason=\"proxy_header_untrusted\"", read(state.proxy_header_untrusted));
+        }
+    }
+    if (any_udp) {
+        out.family("lb_udp_flows_open", "gauge", "UDP flows (client address:port) open now on a udp listener.");
+        for (const auto& listener : runtime.listeners)
+            if (is_udp(*listener)) out.sample(listener_label(*listener), read(listener->state->udp_flows));
+        out.family("lb_udp_flows_total", "counter",
+                   "UDP flows a udp listener created, evicted for udp.max_flows, and expired after "
+                   "udp.idle_timeout.");
+        for (const auto& listener : runtime.listeners) {
+            if (!is_udp(*listener)) continue;
+            const ListenerState& state = *listener->state;
+            std::string labels = listener_label(*listener);
+            out.sample(labels + ",event=\"created\"", read(state.udp_flows_created));
+            out.sample(labels + ",event=\"evicted\"", read(state.udp_flows_evicted));
+            out.sample(labels + ",event=\"expired\"", read(state.udp_flows_expired));
+        }
+        out.family("lb_udp_target_refused_total", "counter",
+                   "ICMP port unreachable from a target on a UDP flow; the flow's next datagram picks another "
+                   "target.");
+        for (const auto& listener : runtime.listeners)
+            if (is_udp(*listener)) out.sample(listener_label(*listener), read(listener->state->udp_target_refused));
+    }
 
     out.family("lb_target_state", "gauge",
                "1 for the state each target is in (initial, healthy, unhealthy, unused, draining).");

@@ -289,6 +289,7 @@ class Lb:
         self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=self._err,
                                      stdin=subprocess.DEVNULL, cwd=workdir)
         self.stopped = False
+        self.config = config
         self.ready_ports = ready_ports
         if ready_ports is None:
             self.ready_ports = listen_ports(config) if not isinstance(config, str) else []
@@ -329,6 +330,24 @@ class Lb:
         self._out.close()
         self._err.close()
         return code
+
+    def admin_get(self, path):
+        """GET on the admin API (no token) of a dict config: the JSON answer,
+        or the text of /metrics."""
+        host, port = self.config["global"]["admin"]["listen"].rsplit(":", 1)
+        with HttpConn(int(port), host=host) as conn:
+            conn.request("GET", path)
+            response = conn.read_response()
+        assert response.status == 200, response
+        return response.body.decode() if path == "/metrics" else response.json()
+
+    def listener_stats(self, name):
+        """Listener `name` in the admin API's stats: "connections" (stream)
+        or "flows" (udp) with what is open now and the counters."""
+        for listener in self.admin_get("/api/v1/stats")["listeners"]:
+            if listener["name"] == name:
+                return listener
+        raise AssertionError(f"no listener {name!r} in the admin API's stats")
 
     def write_config(self, config):
         with open(self.config_path, "w") as f:
@@ -707,6 +726,18 @@ def backend_of(port, path="/", timeout=10.0):
 def headers_named(echo, name):
     """Values of header `name` as the backend saw them (echo JSON)."""
     return [v for k, v in echo["headers"] if k.lower() == name.lower()]
+
+
+def metric(text, name, **labels):
+    """The value of one sample in Prometheus text, or None."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        if series == (f"{name}{{{want}}}" if want else name):
+            return float(value)
+    return None
 
 
 def recv_exact(sock, n, timeout=10):

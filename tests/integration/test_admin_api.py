@@ -11,8 +11,8 @@ import pytest
 import requests
 
 import lbtest
-from lbtest import (TIME_SCALE, backend_of, free_port, health_check, http_listener, make_config, port_accepts,
-                    target_group)
+from lbtest import (TIME_SCALE, backend_of, free_port, health_check, http_listener, make_config, metric,
+                    port_accepts, target_group)
 from test_drain import WebSocket, in_flight
 
 TOKEN = "s3cret-token"
@@ -426,18 +426,6 @@ def test_reload_moves_the_admin_address(start_lb, backends, tmp_path):
 
 
 # ---------------------------------------------------------------- stats and metrics
-
-def metric(text, name, **labels):
-    """The value of one sample in Prometheus text, or None."""
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        series, _, value = line.rpartition(" ")
-        if series == (f"{name}{{{want}}}" if want else name):
-            return float(value)
-    return None
-
 
 def test_metrics_and_stats_count_what_lb_did(start_lb, backends, tmp_path):
     b1, b2 = backends[:2]

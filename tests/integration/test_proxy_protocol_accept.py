@@ -51,6 +51,17 @@ def start_http(start_lb, targets, trusted=("127.0.0.1/32",), protocol="http", wo
     return lb, port
 
 
+def counters(lb, listener="web"):
+    return lb.listener_stats(listener)["connections"]
+
+
+def settled_invalid_count(lb):
+    """proxy_header_invalid once lb's readiness probe (a trusted connection
+    closed without a header) has been counted."""
+    return wait_for(lambda: counters(lb)["proxy_header_invalid"] or None, timeout=5,
+                    what="the readiness probe to count as a missing header")
+
+
 def request_with_header(port, header, path="/", headers=()):
     with HttpConn(port) as conn:
         conn.send(header + lbtest.build_request("GET", path, headers))
@@ -109,32 +120,38 @@ def test_unknown_and_local_keep_the_connection_address(start_lb, backends, heade
     V2_SIGNATURE + b"\x31\x11\x00\x0c" + bytes(12) + b"GET / HTTP/1.1\r\n\r\n",  # version 3
 ], ids=["missing", "v1-bad-port", "v1-bad-protocol", "v2-bad-version"])
 def test_malformed_or_missing_header_from_a_trusted_proxy_is_closed(start_lb, backends, bad):
-    _, port = start_http(start_lb, backends[:1])
+    lb, port = start_http(start_lb, backends[:1])
     before = backends[0].stats()["requests"]
+    invalid = settled_invalid_count(lb)
     with socket.create_connection((HOST, port), timeout=10) as sock:
         sock.sendall(bad)
         assert closed_without_answer(sock)
     assert backends[0].stats()["requests"] == before
+    assert counters(lb)["proxy_header_invalid"] == invalid + 1
 
 
 def test_late_header_is_closed_after_header_timeout(start_lb, backends):
-    _, port = start_http(start_lb, backends[:1], header_timeout="1s")
+    lb, port = start_http(start_lb, backends[:1], header_timeout="1s")
+    invalid = settled_invalid_count(lb)
     with socket.create_connection((HOST, port), timeout=10) as sock:
         sock.sendall(b"PROXY TCP4 198.51")
         started = time.monotonic()
         assert closed_without_answer(sock, timeout=8)
         assert 0.8 <= time.monotonic() - started < 5
+    assert counters(lb)["proxy_header_invalid"] == invalid + 1
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_header_from_an_untrusted_peer_is_refused(start_lb, backends, version):
     # 127.0.0.1 is not a trusted proxy here, so it is a direct client.
-    _, port = start_http(start_lb, backends[:1], trusted=["10.0.0.0/8"])
+    lb, port = start_http(start_lb, backends[:1], trusted=["10.0.0.0/8"])
     before = backends[0].stats()["requests"]
     with socket.create_connection((HOST, port), timeout=10) as sock:
         sock.sendall(HEADERS[version](("203.0.113.7", 1)) + lbtest.build_request("GET", "/"))
         assert closed_without_answer(sock)
     assert backends[0].stats()["requests"] == before
+    assert counters(lb)["proxy_header_untrusted"] == 1
+    assert counters(lb)["proxy_header_invalid"] == 0
     # Without a header it is served as itself.
     assert headers_named(lbtest.get(port).json(), "x-forwarded-for") == ["127.0.0.1"]
 
@@ -143,10 +160,11 @@ def test_tcp_listener_untrusted_peer(start_lb, raw_backend):
     backend = raw_backend()
     port = free_port()
     listener = lbtest.tcp_listener(port, "raw", accept_proxy_protocol=True, trusted_proxies=["10.0.0.0/8"])
-    start_lb(make_config([listener], [target_group("raw", [backend.target], protocol="tcp")]))
+    lb = start_lb(make_config([listener], [target_group("raw", [backend.target], protocol="tcp")]))
     with socket.create_connection((HOST, port), timeout=10) as sock:
         sock.sendall(v1(("203.0.113.7", 1)) + b"spoofed")
         assert closed_without_answer(sock)
+    assert counters(lb, "tcp")["proxy_header_untrusted"] == 1
     # A direct client whose first bytes only look like the start of one is
     # held until they do not, then passed on untouched.
     with socket.create_connection((HOST, port), timeout=10) as sock:

@@ -248,13 +248,18 @@ def served_connection(port):
 
 
 def test_listener_max_connections_refuses_the_extra_one(tcp_lb):
-    _, port = tcp_lb(listener_extra={"max_connections": 2}, args=["--workers", "2"])
+    lb, port = tcp_lb(listener_extra={"max_connections": 2}, args=["--workers", "2"])
     first = lbtest.wait_for(lambda: served_connection(port), timeout=5, what="a first connection")
     second = lbtest.wait_for(lambda: served_connection(port), timeout=5, what="a second connection")
     try:
+        assert lb.listener_stats("tcp")["connections"]["open"] == 2
+        refused = lb.listener_stats("tcp")["connections"]["refused_max_connections"]
         for _ in range(3):  # over both workers: the limit is the listener's, not a worker's
             with socket.create_connection(("127.0.0.1", port), timeout=10) as extra:
                 assert closed_without_answer(extra)
+        assert lb.listener_stats("tcp")["connections"]["refused_max_connections"] == refused + 3
+        assert lbtest.metric(lb.admin_get("/metrics"), "lb_listener_connections_refused_total", listener="tcp",
+                             reason="max_connections") == refused + 3
         first.close()
         # A closed connection gives its place back.
         third = lbtest.wait_for(lambda: served_connection(port), timeout=5, what="a connection after one closed")
