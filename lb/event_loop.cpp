@@ -1,7 +1,6 @@
 #include "lb/event_loop.h"
 
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,25 +48,9 @@ Status EventLoop::init(const Options& options) {
     if (ret < 0) return Error{std::string("io_uring setup failed: ") + strerror(-ret)};
     ring_ready_ = true;
 
-    // Provided buffer ring (liburing 2.3 has no io_uring_setup_buf_ring helper).
-    buf_ring_bytes_ = options.buffer_count * sizeof(io_uring_buf);
-    void* mem = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (mem == MAP_FAILED) return Error{std::string("buffer ring mmap failed: ") + strerror(errno)};
-    buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
-    io_uring_buf_ring_init(buf_ring_);
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<uint64_t>(buf_ring_);
-    reg.ring_entries = options.buffer_count;
-    reg.bgid = buffer_group();
-    ret = io_uring_register_buf_ring(&ring_, &reg, 0);
-    if (ret < 0) return Error{std::string("io_uring_register_buf_ring failed: ") + strerror(-ret)};
-    buffers_.reset(new char[size_t(options.buffer_count) * options.buffer_size]);
-    int mask = io_uring_buf_ring_mask(options.buffer_count);
-    for (unsigned i = 0; i < options.buffer_count; ++i) {
-        io_uring_buf_ring_add(buf_ring_, buffers_.get() + size_t(i) * options.buffer_size, options.buffer_size,
-                              static_cast<unsigned short>(i), mask, static_cast<int>(i));
-    }
-    io_uring_buf_ring_advance(buf_ring_, static_cast<int>(options.buffer_count));
+    auto buffers = ProvidedBuffers::create(&ring_, kStreamBufferGroup, options.buffer_count, options.buffer_size);
+    if (!buffers) return Error{buffers.error()};
+    stream_buffers_ = std::move(*buffers);
 
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) return Error{std::string("eventfd failed: ") + strerror(errno)};
@@ -78,7 +61,9 @@ Status EventLoop::init(const Options& options) {
 EventLoop::~EventLoop() {
     free_retired();
     if (ring_ready_) io_uring_queue_exit(&ring_);
-    if (buf_ring_) munmap(buf_ring_, buf_ring_bytes_);
+    // The kernel may write into provided buffers until the ring is gone.
+    stream_buffers_.reset();
+    datagram_buffers_.reset();
     if (wake_fd_ >= 0) close(wake_fd_);
 }
 
@@ -97,10 +82,16 @@ io_uring_sqe* EventLoop::sqe_for(IoCompletion* completion) {
     return entry;
 }
 
-void EventLoop::release_buffer(uint16_t id) {
-    io_uring_buf_ring_add(buf_ring_, buffers_.get() + size_t(id) * options_.buffer_size, options_.buffer_size, id,
-                          io_uring_buf_ring_mask(options_.buffer_count), 0);
-    io_uring_buf_ring_advance(buf_ring_, 1);
+ProvidedBuffers* EventLoop::datagram_buffers() {
+    if (!datagram_buffers_) {
+        auto buffers = ProvidedBuffers::create(&ring_, kDatagramBufferGroup, kDatagramBufferCount, kDatagramBufferSize);
+        if (!buffers) {
+            LB_LOG_ERROR("datagram receive buffers: %s", buffers.error().c_str());
+            return nullptr;
+        }
+        datagram_buffers_ = std::move(*buffers);
+    }
+    return datagram_buffers_.get();
 }
 
 void EventLoop::arm_wakeup() {

@@ -1,4 +1,4 @@
-// EventLoop: one io_uring, its provided-buffer ring, a timer wheel and a
+// EventLoop: one io_uring, its provided-buffer rings, a timer wheel and a
 // cross-thread mailbox. Every worker, the control thread and the health
 // checker each run one (DESIGN.md section 3).
 //
@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "lb/provided_buffers.h"
 #include "lb/result.h"
 #include "lb/timer_wheel.h"
 
@@ -73,10 +74,15 @@ public:
     // Submits an entry with `completion` as user_data (nullptr = ignore its CQE).
     io_uring_sqe* sqe_for(IoCompletion* completion);
 
-    // Provided receive buffers: recv ops use IOSQE_BUFFER_SELECT with this group.
-    uint16_t buffer_group() const { return 0; }
-    const char* buffer(uint16_t id) const { return buffers_.get() + size_t(id) * options_.buffer_size; }
-    void release_buffer(uint16_t id);
+    // Provided receive buffers for streams: recv ops use IOSQE_BUFFER_SELECT
+    // with this group.
+    uint16_t buffer_group() const { return kStreamBufferGroup; }
+    const char* buffer(uint16_t id) const { return stream_buffers_->buffer(id); }
+    void release_buffer(uint16_t id) { stream_buffers_->release(id); }
+    // Provided buffers for UDP, each room for the largest datagram and its
+    // addresses; made on first use (only loops with udp listeners pay for
+    // them). Null, logged, if the kernel refused.
+    ProvidedBuffers* datagram_buffers();
 
     TimerWheel& timers() { return timers_; }
     int64_t now_ms() const { return now_ms_; }
@@ -119,9 +125,14 @@ private:
     Options options_;
     io_uring ring_{};
     bool ring_ready_ = false;
-    io_uring_buf_ring* buf_ring_ = nullptr;
-    size_t buf_ring_bytes_ = 0;
-    std::unique_ptr<char[]> buffers_;
+    static constexpr uint16_t kStreamBufferGroup = 0;
+    static constexpr uint16_t kDatagramBufferGroup = 1;
+    static constexpr unsigned kDatagramBufferCount = 512;
+    // 65,535 bytes of payload plus io_uring's recvmsg header, the source
+    // address and the packet-info control message.
+    static constexpr size_t kDatagramBufferSize = 65536 + 1024;
+    std::unique_ptr<ProvidedBuffers> stream_buffers_;
+    std::unique_ptr<ProvidedBuffers> datagram_buffers_;
     TimerWheel timers_;
     int64_t now_ms_ = 0;
     bool stopping_ = false;

@@ -21,8 +21,11 @@ Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddre
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
         // [::]:80 and 0.0.0.0:80 are separate listeners, as in nginx.
         if (address.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        if (kind == Kind::datagram) {
-            setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+        // A udp listener on a wildcard address must learn which address
+        // each datagram came to, to answer from it (UdpListener).
+        if (kind == Kind::datagram && address.is_any()) {
+            if (address.family() == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+            else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
         }
         if (::bind(fd, address.sa(), address.len()) != 0) {
             return Error{"cannot listen on " + address.to_string() + ": " + strerror(errno)};

@@ -112,6 +112,12 @@ std::array<uint8_t, 16> SocketAddress::ip_bytes() const {
     return out;
 }
 
+bool SocketAddress::is_any() const {
+    if (family() == AF_INET) return reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr == INADDR_ANY;
+    if (family() == AF_INET6) return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr);
+    return false;
+}
+
 bool SocketAddress::operator==(const SocketAddress& other) const {
     return ip_bytes() == other.ip_bytes() && port() == other.port();
 }

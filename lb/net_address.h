@@ -43,6 +43,8 @@ public:
     std::string to_string() const;
     // 16 bytes; IPv4 is mapped to ::ffff:a.b.c.d so both families compare.
     std::array<uint8_t, 16> ip_bytes() const;
+    // 0.0.0.0 or [::]: bound to every local address.
+    bool is_any() const;
 
     bool operator==(const SocketAddress& other) const;
     bool operator!=(const SocketAddress& other) const { return !(*this == other); }

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -13,6 +14,7 @@
 #include "listeners/proxy_header_session.h"
 #include "listeners/tcp_session.h"
 #include "listeners/tls_passthrough_session.h"
+#include "listeners/udp_listener.h"
 #include "tls/tls_stream.h"
 
 namespace lb {
@@ -65,13 +67,19 @@ void Worker::run(std::shared_ptr<const Runtime> runtime) {
         *loop_, DrainWatch::Callbacks{[this](const TargetState& t) { drain_started(t); },
                                       [this](const TargetState& t) { drain_deadline_reached(t); }});
     adopt(std::move(runtime));
-    loop_->set_idle_hook([this] { access_log_.flush(); });
+    loop_->set_idle_hook([this] {
+        access_log_.flush();
+        if (!stopped_udp_listeners_.empty())
+            std::erase_if(stopped_udp_listeners_, [](const auto& listener) { return listener->finished(); });
+    });
     ready_ = true;
     loop_->run();
 
     // Everything is closed by now (exit condition); free what is left.
     access_log_.flush();
     slots_.clear();
+    udp_listeners_.clear();
+    stopped_udp_listeners_.clear();
     snapshot_.reset();
     drains_.reset();
     pool_.reset();
@@ -96,6 +104,7 @@ void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
     drains_->observe(*runtime);
     if (draining_) return;
 
+    adopt_udp_listeners(*runtime);
     for (auto& slot : slots_) slot->listener = nullptr;
     for (const auto& listener : runtime->listeners) {
         if (listener->sockets->kind() != ListenSocketSet::Kind::stream) continue;
@@ -126,6 +135,35 @@ void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
     loop_->defer([this] {
         std::erase_if(slots_, [](const auto& slot) { return slot->removed && !slot->armed; });
     });
+}
+
+// udp listeners: the same socket set keeps its UdpListener (and flows)
+// across snapshots; new ones start, removed ones stop.
+void Worker::adopt_udp_listeners(const Runtime& runtime) {
+    std::vector<std::unique_ptr<UdpListener>> kept;
+    for (const auto& listener : runtime.listeners) {
+        if (listener->sockets->kind() != ListenSocketSet::Kind::datagram) continue;
+        auto existing = std::find_if(udp_listeners_.begin(), udp_listeners_.end(), [&](const auto& udp) {
+            return udp && udp->sockets() == listener->sockets;
+        });
+        if (existing != udp_listeners_.end()) {
+            (*existing)->update(*listener);
+            kept.push_back(std::move(*existing));
+            continue;
+        }
+        ProvidedBuffers* buffers = loop_->datagram_buffers();
+        if (!buffers) continue;  // logged; the listener stays silent on this worker
+        kept.push_back(std::make_unique<UdpListener>(*this, *listener, *buffers));
+        kept.back()->start();
+    }
+    for (auto& gone : udp_listeners_)
+        if (gone) retire_udp_listener(std::move(gone));
+    udp_listeners_ = std::move(kept);
+}
+
+void Worker::retire_udp_listener(std::unique_ptr<UdpListener> listener) {
+    listener->stop();
+    stopped_udp_listeners_.push_back(std::move(listener));
 }
 
 void Worker::arm_accept(ListenerSlot& slot) {
@@ -264,6 +302,7 @@ void Worker::drain_started(const TargetState& target) {
 }
 
 void Worker::drain_deadline_reached(const TargetState& target) {
+    for (auto& listener : udp_listeners_) listener->target_drained(target);
     for (Session* session = sessions_; session;) {
         Session* next = session->next_;
         session->target_drained(target);
@@ -281,6 +320,9 @@ void Worker::begin_stop(bool graceful) {
             if (slot->armed)
                 io_uring_prep_cancel64(loop_->sqe_for(nullptr), reinterpret_cast<uint64_t>(slot.get()), 0);
         }
+        // A datagram has no request to finish: flows end with the listener.
+        for (auto& listener : udp_listeners_) retire_udp_listener(std::move(listener));
+        udp_listeners_.clear();
     }
     for (Session* session = sessions_; session;) {
         Session* next = session->next_;
@@ -298,6 +340,8 @@ void Worker::begin_stop(bool graceful) {
         if (pool_->idle_count() > 0) pool_->close_all();
         for (auto& slot : slots_)
             if (slot->armed) return false;
+        for (auto& listener : stopped_udp_listeners_)
+            if (!listener->finished()) return false;
         return loop_->live_streams() == 0;
     });
 }

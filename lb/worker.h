@@ -26,6 +26,7 @@
 namespace lb {
 
 class Session;
+class UdpListener;
 class TcpStream;
 
 // One unit of global.max_connections and of the listener's open connection
@@ -132,6 +133,8 @@ private:
     void arm_accept(ListenerSlot& slot);
     void on_accept(ListenerSlot& slot, int result, uint32_t flags);
     void handle_connection(ListenerSlot& slot, int fd);
+    void adopt_udp_listeners(const Runtime& runtime);
+    void retire_udp_listener(std::unique_ptr<UdpListener> listener);
     void begin_stop(bool graceful);
     void drain_started(const TargetState& target);
     void drain_deadline_reached(const TargetState& target);
@@ -145,6 +148,10 @@ private:
     AccessLogWriter access_log_;
     std::shared_ptr<WorkerSnapshot> snapshot_;
     std::vector<std::unique_ptr<ListenerSlot>> slots_;
+    std::vector<std::unique_ptr<UdpListener>> udp_listeners_;
+    // Stopped (listener removed, worker stopping), freed once their
+    // operations have ended.
+    std::vector<std::unique_ptr<UdpListener>> stopped_udp_listeners_;
     Session* sessions_ = nullptr;
     size_t session_count_ = 0;
     bool draining_ = false;

@@ -2,7 +2,7 @@
 """Demo and test backend for lb: an HTTP/1.1 server (or a TCP echo server).
 
 Runs as its own process, stdlib only:
-    backend.py --port P --name NAME [--host 127.0.0.1] [--tcp-echo]
+    backend.py --port P --name NAME [--host 127.0.0.1] [--tcp-echo] [--udp-echo]
                [--tls-cert PEM --tls-key PEM]
 
 HTTP endpoints (every response carries X-Backend: NAME):
@@ -29,8 +29,14 @@ HTTP endpoints (every response carries X-Backend: NAME):
                       "Session ID unknown" when a balancer is not sticky).
     /health           200 or 503 by a flag; POST /admin/health/{up|down}
     /admin/stats      {"name", "requests", "connections", "open_connections",
-                      "health_checks", "tcp_accepts"}; requests counts neither
-                      /admin/* nor /health (health checks are not traffic)
+                      "health_checks", "tcp_accepts", "udp_datagrams",
+                      "udp_peers"}; requests counts neither /admin/* nor
+                      /health (health checks are not traffic)
+
+With --udp-echo it also answers UDP on the same port number: each datagram
+comes back to its sender as b"NAME\n" + the datagram (the HTTP side stays,
+for /health and /admin/stats; udp_peers counts the distinct source
+address:port pairs seen).
 
 With --tls-cert/--tls-key the HTTP server speaks HTTPS (handshake after the
 TCP accept, so tcp_accepts also counts connections whose handshake failed)
@@ -130,6 +136,8 @@ class Backend:
         self.open_connections = 0
         self.health_checks = 0
         self.sessions = set()  # socket.io-style session ids this process issued
+        self.udp_datagrams = 0
+        self.udp_peers = set()
 
     # ------------------------------------------------------------ connection
 
@@ -340,7 +348,9 @@ class Backend:
                                   "connections": self.connections,
                                   "tcp_accepts": self.tcp_accepts,
                                   "open_connections": self.open_connections,
-                                  "health_checks": self.health_checks}, keep_alive)
+                                  "health_checks": self.health_checks,
+                                  "udp_datagrams": self.udp_datagrams,
+                                  "udp_peers": len(self.udp_peers)}, keep_alive)
         else:
             await self.send_json(writer, request, 200,
                                  self.echo(request, body_len, body_sha), keep_alive)
@@ -471,6 +481,22 @@ class Backend:
         await writer.drain()
 
 
+class UdpEcho(asyncio.DatagramProtocol):
+    """--udp-echo: each datagram goes back to its sender as b"NAME\n" + datagram."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.backend.udp_datagrams += 1
+        self.backend.udp_peers.add(addr[:2])
+        self.transport.sendto(self.backend.name.encode() + b"\n" + data, addr)
+
+
 async def tcp_echo(reader, writer):
     peer = writer.get_extra_info("peername")
     log(f"accept {peer}")
@@ -504,6 +530,7 @@ async def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--name", default="backend")
     parser.add_argument("--tcp-echo", action="store_true", help="echo bytes instead of HTTP")
+    parser.add_argument("--udp-echo", action="store_true", help="also echo UDP datagrams on the same port")
     parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
     args = parser.parse_args()
@@ -518,17 +545,18 @@ async def main():
             sslobj.lb_sni = name  # reported in the echo
 
         ssl_context.sni_callback = remember_sni
-    if args.tcp_echo:
-        handler = tcp_echo
-    else:
-        handler = Backend(args.name, ssl_context).handle
+    backend = Backend(args.name, ssl_context)
+    handler = tcp_echo if args.tcp_echo else backend.handle
     server = await asyncio.start_server(handler, args.host, args.port,
                                         limit=1024 * 1024, reuse_address=True)
+    loop = asyncio.get_running_loop()
+    if args.udp_echo:
+        await loop.create_datagram_endpoint(lambda: UdpEcho(backend), local_addr=(args.host, args.port))
     mode = "tcp-echo" if args.tcp_echo else ("https" if ssl_context else "http")
+    mode += " + udp-echo" if args.udp_echo else ""
     log(f"{args.name} ({mode}) listening on {args.host}:{args.port}")
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with server:

@@ -113,11 +113,12 @@ def echo_backends(_session_echo_backends, request):
 @pytest.fixture
 def start_backend(request, tmp_path):
     """Factory for backends private to one test: start_backend(name, tcp_echo=False,
-    tls=None); tls=(cert_path, key_path) serves HTTPS."""
+    tls=None, udp_echo=False); tls=(cert_path, key_path) serves HTTPS;
+    udp_echo adds a UDP echo on the same port number."""
     started = []
 
-    def start(name, tcp_echo=False, tls=None):
-        backend = lbtest.Backend(name, str(tmp_path), tcp_echo=tcp_echo, tls=tls)
+    def start(name, tcp_echo=False, tls=None, udp_echo=False):
+        backend = lbtest.Backend(name, str(tmp_path), tcp_echo=tcp_echo, tls=tls, udp_echo=udp_echo)
         started.append(backend)
         _track(request, "_backends", backend)
         return backend

@@ -132,9 +132,10 @@ class RssSampler:
 
 class Backend:
     """A backend.py process (HTTP, or TCP echo with tcp_echo=True; HTTPS with
-    tls=(cert_path, key_path))."""
+    tls=(cert_path, key_path); udp_echo=True adds a UDP echo on the same
+    port number)."""
 
-    def __init__(self, name, log_dir, port=None, tcp_echo=False, tls=None):
+    def __init__(self, name, log_dir, port=None, tcp_echo=False, tls=None, udp_echo=False):
         self.name = name
         self.port = port or free_port()
         self.tcp_echo = tcp_echo
@@ -143,6 +144,8 @@ class Backend:
         cmd = [sys.executable, BACKEND_SCRIPT, "--port", str(self.port), "--name", name]
         if tcp_echo:
             cmd.append("--tcp-echo")
+        if udp_echo:
+            cmd.append("--udp-echo")
         if tls:
             cmd += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         self._log = open(self.log_path, "w")
