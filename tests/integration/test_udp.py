@@ -311,3 +311,21 @@ def test_reload_keeps_flows_on_their_targets(udp_lb, udp_backends):
     finally:
         for sock in clients:
             sock.close()
+
+
+def test_deregistered_target_keeps_its_flows_until_the_delay_then_they_move(udp_lb, udp_backends):
+    u1, u2 = udp_backends(2)
+    lb, port = udp_lb([u1], group_extra={"deregistration_delay": "2s"})
+    with client() as sock:
+        assert exchange_retrying(sock, port, b"before")[0] == "u1"
+        config = dict(lb.config)
+        config["target_groups"][0]["targets"] = [u2.target]
+        lb.reload(config)
+        removed = time.monotonic()
+        # Draining: the open flow stays; a new client goes to u2 at once.
+        with client() as newcomer:
+            assert exchange_retrying(newcomer, port, b"new")[0] == "u2"
+        assert exchange_retrying(sock, port, b"during")[0] == "u1"
+        time.sleep(max(0.0, removed + 2.5 - time.monotonic()))
+        # Cut at the deadline: the same client's next datagram opens a flow on u2.
+        assert exchange_retrying(sock, port, b"after")[0] == "u2"
