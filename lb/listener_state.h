@@ -32,7 +32,8 @@ struct ListenerState {
     std::atomic<uint64_t> udp_flows_created{0};
     std::atomic<uint64_t> udp_flows_evicted{0};             // oldest dropped for udp.max_flows
     std::atomic<uint64_t> udp_flows_expired{0};             // idle for udp.idle_timeout
-    std::atomic<uint64_t> udp_target_refused{0};            // ICMP port unreachable from a target
+    std::atomic<uint64_t> udp_flows_failed{0};              // no socket to the target (local ports used up)
+    std::atomic<uint64_t> udp_target_refused{0};            // ICMP unreachable from a target
 };
 
 // Main thread only: the same ListenerState for the same listener name for as

@@ -85,6 +85,7 @@ json listener_json(const ListenerRuntime& listener) {
                         {"created", read(state.udp_flows_created)},
                         {"evicted", read(state.udp_flows_evicted)},
                         {"expired", read(state.udp_flows_expired)},
+                        {"failed", read(state.udp_flows_failed)},
                         {"target_refused", read(state.udp_target_refused)}};
     } else {
         out["connections"] = {{"open", read(state.connections)},
@@ -210,8 +211,8 @@ std::string prometheus_text(const ServerStats& stats, const Runtime& runtime) {
         for (const auto& listener : runtime.listeners)
             if (is_udp(*listener)) out.sample(listener_label(*listener), read(listener->state->udp_flows));
         out.family("lb_udp_flows_total", "counter",
-                   "UDP flows a udp listener created, evicted for udp.max_flows, and expired after "
-                   "udp.idle_timeout.");
+                   "UDP flows a udp listener created, evicted for udp.max_flows, expired after "
+                   "udp.idle_timeout, and could not open (no local socket).");
         for (const auto& listener : runtime.listeners) {
             if (!is_udp(*listener)) continue;
             const ListenerState& state = *listener->state;
@@ -219,9 +220,10 @@ std::string prometheus_text(const ServerStats& stats, const Runtime& runtime) {
             out.sample(labels + ",event=\"created\"", read(state.udp_flows_created));
             out.sample(labels + ",event=\"evicted\"", read(state.udp_flows_evicted));
             out.sample(labels + ",event=\"expired\"", read(state.udp_flows_expired));
+            out.sample(labels + ",event=\"failed\"", read(state.udp_flows_failed));
         }
         out.family("lb_udp_target_refused_total", "counter",
-                   "ICMP port unreachable from a target on a UDP flow; the flow's next datagram picks another "
+                   "ICMP unreachable from a target on a UDP flow; the flow's next datagram picks another "
                    "target.");
         for (const auto& listener : runtime.listeners)
             if (is_udp(*listener)) out.sample(listener_label(*listener), read(listener->state->udp_target_refused));

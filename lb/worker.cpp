@@ -104,7 +104,7 @@ void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
     drains_->observe(*runtime);
     if (draining_) return;
 
-    adopt_udp_listeners(*runtime);
+    adopt_udp_listeners(runtime);
     for (auto& slot : slots_) slot->listener = nullptr;
     for (const auto& listener : runtime->listeners) {
         if (listener->sockets->kind() != ListenSocketSet::Kind::stream) continue;
@@ -139,21 +139,21 @@ void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
 
 // udp listeners: the same socket set keeps its UdpListener (and flows)
 // across snapshots; new ones start, removed ones stop.
-void Worker::adopt_udp_listeners(const Runtime& runtime) {
+void Worker::adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime) {
     std::vector<std::unique_ptr<UdpListener>> kept;
-    for (const auto& listener : runtime.listeners) {
+    for (const auto& listener : runtime->listeners) {
         if (listener->sockets->kind() != ListenSocketSet::Kind::datagram) continue;
         auto existing = std::find_if(udp_listeners_.begin(), udp_listeners_.end(), [&](const auto& udp) {
             return udp && udp->sockets() == listener->sockets;
         });
         if (existing != udp_listeners_.end()) {
-            (*existing)->update(*listener);
+            (*existing)->update(runtime, *listener);
             kept.push_back(std::move(*existing));
             continue;
         }
         ProvidedBuffers* buffers = loop_->datagram_buffers();
         if (!buffers) continue;  // logged; the listener stays silent on this worker
-        kept.push_back(std::make_unique<UdpListener>(*this, *listener, *buffers));
+        kept.push_back(std::make_unique<UdpListener>(*this, runtime, *listener, *buffers));
         kept.back()->start();
     }
     for (auto& gone : udp_listeners_)

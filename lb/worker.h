@@ -133,7 +133,7 @@ private:
     void arm_accept(ListenerSlot& slot);
     void on_accept(ListenerSlot& slot, int result, uint32_t flags);
     void handle_connection(ListenerSlot& slot, int fd);
-    void adopt_udp_listeners(const Runtime& runtime);
+    void adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime);
     void retire_udp_listener(std::unique_ptr<UdpListener> listener);
     void begin_stop(bool graceful);
     void drain_started(const TargetState& target);

@@ -11,6 +11,16 @@
 
 namespace lb {
 
+namespace {
+
+// ICMP errors a connected UDP socket reports: nothing listens there, or the
+// target cannot be reached at all.
+bool target_unreachable(int error) {
+    return error == -ECONNREFUSED || error == -EHOSTUNREACH || error == -ENETUNREACH;
+}
+
+}  // namespace
+
 UdpFlow::UdpFlow(UdpListener& owner, const SocketAddress& client, std::shared_ptr<TargetState> target)
     : UdpFlowEntry(client),
       owner_(owner),
@@ -28,22 +38,21 @@ UdpFlow::~UdpFlow() {
     if (fd_ >= 0) ::close(fd_);  // only when the whole loop is torn down
 }
 
-bool UdpFlow::open() {
+int UdpFlow::open() {
     const SocketAddress& to = target_->address;
     fd_ = ::socket(to.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0 || ::connect(fd_, to.sa(), to.len()) != 0) {
-        LB_LOG_DEBUG("udp flow %s -> %s: %s", client.to_string().c_str(), target_->key.c_str(), strerror(errno));
-        return false;
-    }
+    if (fd_ < 0 || ::connect(fd_, to.sa(), to.len()) != 0) return errno;
     arm_recv();
     loop_.timers().schedule(idle_timer_, owner_.idle_timeout_ms());
-    return true;
+    return 0;
 }
 
 void UdpFlow::arm_recv() {
     if (recv_armed_ || ended_ || refused_) return;
     io_uring_sqe* sqe = loop_.sqe_for(&recv_completion_);
-    io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+    // recvmsg, not recv: an empty datagram then still completes (its result
+    // counts the recvmsg header), where a multishot recv posts nothing.
+    io_uring_prep_recvmsg_multishot(sqe, fd_, &recv_header_, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = owner_.buffers().group();
     recv_armed_ = true;
@@ -58,22 +67,26 @@ void UdpFlow::forward(const char* data, size_t size, uint16_t buffer) {
 
 void UdpFlow::on_datagram_sent(int result) {
     --sends_in_flight_;
-    if (result == -ECONNREFUSED && !ended_) mark_refused();
+    if (target_unreachable(result) && !ended_) mark_refused();
     maybe_release();
 }
 
 void UdpFlow::on_recv(int result, uint32_t flags) {
     if (!(flags & IORING_CQE_F_MORE)) recv_armed_ = false;
-    if (result > 0 && (flags & IORING_CQE_F_BUFFER)) {
+    if (flags & IORING_CQE_F_BUFFER) {
         uint16_t buffer = ProvidedBuffers::id_of(flags);
-        if (ended_) {
+        char* base = owner_.buffers().buffer(buffer);
+        auto* out = result >= 0 ? io_uring_recvmsg_validate(base, result, &recv_header_) : nullptr;
+        if (ended_ || !out || (out->flags & MSG_TRUNC)) {
             owner_.buffers().release(buffer);
         } else {
-            bytes_out_ += static_cast<uint64_t>(result);
-            owner_.reply(*this, owner_.buffers().buffer(buffer), static_cast<size_t>(result), buffer);
+            auto* payload = static_cast<const char*>(io_uring_recvmsg_payload(out, &recv_header_));
+            auto size = static_cast<size_t>(io_uring_recvmsg_payload_length(out, result, &recv_header_));
+            bytes_out_ += size;
+            owner_.reply(*this, payload, size, buffer);
             touch();
         }
-    } else if (result == -ECONNREFUSED) {
+    } else if (target_unreachable(result)) {
         if (!ended_) mark_refused();
     } else if (result < 0 && result != -ENOBUFS && result != -ECANCELED && !ended_) {
         LB_LOG_DEBUG("udp flow %s <- %s: %s", client.to_string().c_str(), target_->key.c_str(), strerror(-result));
@@ -110,7 +123,7 @@ void UdpFlow::on_idle_timer() {
 void UdpFlow::mark_refused() {
     if (refused_) return;
     refused_ = true;
-    refused_targets_.push_back(target_.get());
+    refused_targets_.push_back(target_);
     owner_.flow_refused(*this);
 }
 
@@ -118,8 +131,10 @@ void UdpFlow::end() {
     if (ended_) return;
     ended_ = true;
     loop_.timers().cancel(idle_timer_);
-    if (fd_ >= 0 && (recv_armed_ || sends_in_flight_ > 0))
-        io_uring_prep_cancel_fd(loop_.sqe_for(nullptr), fd_, IORING_ASYNC_CANCEL_ALL);
+    // Sends (MSG_DONTWAIT) finish on their own; the receive is cancelled by
+    // its own identity, which no later user of this fd number can share.
+    if (recv_armed_)
+        io_uring_prep_cancel64(loop_.sqe_for(nullptr), reinterpret_cast<uint64_t>(&recv_completion_), 0);
     maybe_release();
 }
 

@@ -8,6 +8,8 @@
 // (EventLoop::retire) once they are done, so the listener outlives it.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -26,9 +28,9 @@ public:
     UdpFlow(UdpListener& owner, const SocketAddress& client, std::shared_ptr<TargetState> target);
     ~UdpFlow() override;
 
-    // Opens the socket to the target and starts receiving from it; false if
-    // it could not (the flow is then ended).
-    bool open();
+    // Opens the socket to the target and starts receiving from it: 0, or
+    // the errno why not (nothing is in flight then: delete the flow).
+    int open();
     void end();
 
     TargetState& target() const { return *target_; }
@@ -39,11 +41,12 @@ public:
 
     // A client datagram, to the target; `buffer` is released once it is sent.
     void forward(const char* data, size_t size, uint16_t buffer);
-    // The target answered ICMP port unreachable: this flow is done with it,
-    // the client's next datagram picks another target.
+    // The target answered ICMP port, host or network unreachable: this flow
+    // is done with it, the client's next datagram picks another target.
     bool refused() const { return refused_; }
-    // Targets that refused this client (carried to the flow that replaces this one).
-    std::vector<const TargetState*>& refused_targets() { return refused_targets_; }
+    // Targets that refused this client (carried to the flow that replaces
+    // this one); held, so a freed target's address cannot alias another.
+    std::vector<std::shared_ptr<const TargetState>>& refused_targets() { return refused_targets_; }
 
     uint64_t bytes_in() const { return bytes_in_; }    // client to target
     uint64_t bytes_out() const { return bytes_out_; }  // target to client
@@ -62,7 +65,7 @@ private:
     EventLoop& loop_;
     std::shared_ptr<TargetState> target_;
     SocketAddress local_;
-    std::vector<const TargetState*> refused_targets_;
+    std::vector<std::shared_ptr<const TargetState>> refused_targets_;
     int fd_ = -1;
     bool recv_armed_ = false;
     bool ended_ = false;
@@ -74,6 +77,7 @@ private:
     uint64_t bytes_in_ = 0;
     uint64_t bytes_out_ = 0;
     Timer idle_timer_;
+    msghdr recv_header_{};  // no address or control data: the socket is connected
     CompletionOf<UdpFlow, &UdpFlow::on_recv> recv_completion_{this};
 };
 

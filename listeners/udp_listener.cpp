@@ -28,7 +28,7 @@ SocketAddress destination_of(io_uring_recvmsg_out* out, msghdr* header) {
             std::memcpy(&info, CMSG_DATA(cmsg), sizeof(info));
             auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
             v4->sin_family = AF_INET;
-            v4->sin_addr = info.ipi_addr;
+            v4->sin_addr = info.ipi_spec_dst;  // the local address it came to (ipi_addr may be a broadcast)
             return SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&storage), sizeof(sockaddr_in));
         }
         if (cmsg->cmsg_level == IPPROTO_IPV6 && cmsg->cmsg_type == IPV6_PKTINFO) {
@@ -45,8 +45,10 @@ SocketAddress destination_of(io_uring_recvmsg_out* out, msghdr* header) {
 
 }  // namespace
 
-UdpListener::UdpListener(Worker& worker, const ListenerRuntime& listener, ProvidedBuffers& buffers)
+UdpListener::UdpListener(Worker& worker, std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener,
+                         ProvidedBuffers& buffers)
     : worker_(worker),
+      runtime_(std::move(runtime)),
       listener_(&listener),
       sockets_(listener.sockets),
       state_(listener.state),
@@ -55,18 +57,19 @@ UdpListener::UdpListener(Worker& worker, const ListenerRuntime& listener, Provid
       fd_(listener.sockets->fd(worker.index())),
       wildcard_(listener.config.listen.is_any()),
       idle_timeout_ms_(listener.config.udp.idle_timeout.count()),
-      max_flows_(static_cast<size_t>(listener.config.udp.max_flows)) {
+      max_flows_(static_cast<size_t>(listener.config.udp.max_flows)),
+      retry_timer_([this] { arm_recv(); }) {
     recv_header_.msg_namelen = sizeof(sockaddr_storage);
     recv_header_.msg_controllen = wildcard_ ? CMSG_SPACE(sizeof(in6_pktinfo)) : 0;
 }
 
-UdpListener::~UdpListener() = default;
+UdpListener::~UdpListener() { loop().timers().cancel(retry_timer_); }
 
 EventLoop& UdpListener::loop() const { return worker_.loop(); }
 
 void UdpListener::start() { arm_recv(); }
 
-void UdpListener::update(const ListenerRuntime& listener) {
+void UdpListener::update(std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener) {
     if (listener.state != state_) {
         // Renamed: the open flows now count for the new name.
         auto open = static_cast<int64_t>(flows_.size());
@@ -75,8 +78,13 @@ void UdpListener::update(const ListenerRuntime& listener) {
         state_ = listener.state;
     }
     listener_ = &listener;
+    runtime_ = std::move(runtime);
     idle_timeout_ms_ = listener.config.udp.idle_timeout.count();
     max_flows_ = static_cast<size_t>(listener.config.udp.max_flows);
+    for (UdpFlowEntry* entry : flows_.entries()) {
+        auto& flow = static_cast<UdpFlow&>(*entry);
+        if (!still_routed(flow)) end_flow(flow, End::drained);
+    }
     while (flows_.size() > max_flows_) end_flow(static_cast<UdpFlow&>(*flows_.oldest()), End::evicted);
 }
 
@@ -91,9 +99,9 @@ void UdpListener::arm_recv() {
 
 void UdpListener::on_recv(int result, uint32_t flags) {
     if (!(flags & IORING_CQE_F_MORE)) recv_armed_ = false;
-    if (result >= 0 && (flags & IORING_CQE_F_BUFFER)) {
+    if (flags & IORING_CQE_F_BUFFER) {
         uint16_t buffer = ProvidedBuffers::id_of(flags);
-        auto* out = io_uring_recvmsg_validate(buffers_.buffer(buffer), result, &recv_header_);
+        auto* out = result >= 0 ? io_uring_recvmsg_validate(buffers_.buffer(buffer), result, &recv_header_) : nullptr;
         // MSG_TRUNC cannot happen with 64 KiB buffers; drop rather than forward a cut datagram.
         if (!out || stopped_ || (out->flags & MSG_TRUNC) || out->namelen > sizeof(sockaddr_storage)) {
             buffers_.release(buffer);
@@ -105,17 +113,20 @@ void UdpListener::on_recv(int result, uint32_t flags) {
             auto size = static_cast<size_t>(io_uring_recvmsg_payload_length(out, result, &recv_header_));
             on_datagram(client, local, payload, size, buffer);
         }
-    } else if (result < 0 && result != -ENOBUFS && result != -ECANCELED) {
-        static thread_local int64_t last_warning = 0;
-        if (loop().now_ms() - last_warning > 5000) {
-            last_warning = loop().now_ms();
-            LB_LOG_WARN("udp listener %s: receive failed: %s", listener_->config.name.c_str(), strerror(-result));
-        }
     }
     if (recv_armed_ || stopped_) return;
     if (result == -ENOBUFS) {
         // Every datagram buffer is in use; they come back as sends complete.
         loop().defer([this] { arm_recv(); });
+    } else if (result < 0 && result != -ECANCELED) {
+        // Unexpected: say so (not on every datagram) and retry shortly
+        // rather than spin on an error that stays.
+        static thread_local int64_t last_warning = INT64_MIN / 2;
+        if (loop().now_ms() - last_warning > 5000) {
+            last_warning = loop().now_ms();
+            LB_LOG_WARN("udp listener %s: receive failed: %s", listener_->config.name.c_str(), strerror(-result));
+        }
+        loop().timers().schedule(retry_timer_, 100);
     } else {
         arm_recv();
     }
@@ -124,14 +135,15 @@ void UdpListener::on_recv(int result, uint32_t flags) {
 void UdpListener::on_datagram(const SocketAddress& client, const SocketAddress& local, const char* data,
                               size_t size, uint16_t buffer) {
     auto* flow = static_cast<UdpFlow*>(flows_.find(client));
+    std::vector<std::shared_ptr<const TargetState>> refused;
     if (flow && should_replace(*flow)) {
-        std::vector<const TargetState*> refused = std::move(flow->refused_targets());
+        refused = std::move(flow->refused_targets());
         end_flow(*flow, End::replaced);
-        flow = open_flow(client, std::move(refused));
-    } else if (!flow) {
+        flow = nullptr;
+    }
+    if (!flow) {
         const auto& allow = listener_->config.allow;
-        flow = allow.empty() || in_any(allow, client) ? open_flow(client, {}) : nullptr;
-        if (flow) state_->udp_flows_created.fetch_add(1, std::memory_order_relaxed);
+        if (allow.empty() || in_any(allow, client)) flow = open_flow(client, std::move(refused));
     }
     if (!flow) {
         buffers_.release(buffer);  // not allowed, no target, no socket: dropped
@@ -141,32 +153,46 @@ void UdpListener::on_datagram(const SocketAddress& client, const SocketAddress& 
     flow->forward(data, size, buffer);
 }
 
-UdpFlow* UdpListener::open_flow(const SocketAddress& client, std::vector<const TargetState*> refused) {
+UdpFlow* UdpListener::open_flow(const SocketAddress& client,
+                                std::vector<std::shared_ptr<const TargetState>> refused) {
     WorkerSnapshot& snapshot = *worker_.snapshot();
     const conf::Action& action = listener_->config.default_action;
     if (action.kind != conf::Action::Kind::forward) return nullptr;
     const TargetGroupRuntime* group = pick_group(*snapshot.runtime, action.forward);
     if (!group) return nullptr;
     uint64_t client_hash = hash_client_address(client);
-    const TargetEntry* entry = pick_target(snapshot, *group, client_hash, refused);
+    std::vector<const TargetState*> exclude;
+    for (const auto& target : refused) exclude.push_back(target.get());
+    const TargetEntry* entry = pick_target(snapshot, *group, client_hash, exclude);
     if (!entry && !refused.empty()) {
         // Every target has refused this client once: start over, one may be back.
         refused.clear();
-        entry = pick_target(snapshot, *group, client_hash, refused);
+        entry = pick_target(snapshot, *group, client_hash);
     }
     if (!entry) return nullptr;
-    if (flows_.size() >= max_flows_) end_flow(static_cast<UdpFlow&>(*flows_.oldest()), End::evicted);
 
-    auto* flow = new UdpFlow(*this, client, entry->state);
-    flow->refused_targets() = std::move(refused);
-    ++live_flows_;
-    flows_.insert(flow);
-    state_->udp_flows.fetch_add(1, std::memory_order_relaxed);
-    if (!flow->open()) {
-        end_flow(*flow, End::replaced);
+    // Open first, evict after: a flow that cannot get a socket (the host's
+    // local ports used up) must not cost a live one its place.
+    auto flow = std::make_unique<UdpFlow>(*this, client, entry->state);
+    if (int error = flow->open(); error != 0) {
+        state_->udp_flows_failed.fetch_add(1, std::memory_order_relaxed);
+        static thread_local int64_t last_warning = INT64_MIN / 2;
+        if (loop().now_ms() - last_warning > 5000) {
+            last_warning = loop().now_ms();
+            LB_LOG_WARN("udp listener %s: no socket for a flow to %s: %s (local ports used up? see "
+                        "net.ipv4.ip_local_port_range)",
+                        listener_->config.name.c_str(), entry->state->key.c_str(), strerror(error));
+        }
         return nullptr;
     }
-    return flow;
+    if (flows_.size() >= max_flows_) end_flow(static_cast<UdpFlow&>(*flows_.oldest()), End::evicted);
+    UdpFlow* opened = flow.release();
+    opened->refused_targets() = std::move(refused);
+    ++live_flows_;
+    flows_.insert(opened);
+    state_->udp_flows.fetch_add(1, std::memory_order_relaxed);
+    state_->udp_flows_created.fetch_add(1, std::memory_order_relaxed);
+    return opened;
 }
 
 bool UdpListener::should_replace(UdpFlow& flow) {
@@ -174,11 +200,22 @@ bool UdpListener::should_replace(UdpFlow& flow) {
     if (flow.target().health.load(std::memory_order_relaxed) != TargetHealth::unhealthy) return false;
     // An unhealthy target is cut at once, unless the whole group is down
     // (fail open): then moving the flow would gain nothing.
-    const conf::Action& action = listener_->config.default_action;
-    const TargetGroupRuntime* group = worker_.snapshot()->runtime->group(flow.target().group);
-    if (!group || action.kind != conf::Action::Kind::forward) return false;
+    const TargetGroupRuntime* group = runtime_->group(flow.target().group);
+    if (!group) return false;
     return std::any_of(group->targets.begin(), group->targets.end(), [](const TargetEntry& entry) {
         return entry.config.weight > 0 && entry.state->routable();
+    });
+}
+
+bool UdpListener::still_routed(const UdpFlow& flow) const {
+    const conf::Action& action = listener_->config.default_action;
+    if (action.kind != conf::Action::Kind::forward) return false;
+    const std::string& group_name = flow.target().group;
+    const auto& groups = action.forward.target_groups;
+    if (std::none_of(groups.begin(), groups.end(), [&](const auto& g) { return g.name == group_name; })) return false;
+    const TargetGroupRuntime* group = runtime_->group(group_name);
+    return group && std::any_of(group->targets.begin(), group->targets.end(), [&](const TargetEntry& entry) {
+        return entry.state.get() == &flow.target();
     });
 }
 

@@ -11,7 +11,10 @@
 // turned unhealthy, or whose deregistration delay ran out.
 //
 // Threading: owned by its Worker, loop thread only. The runtime listener is
-// swapped on reload (update); flows keep their targets.
+// swapped on reload (update) and the snapshot it lives in is held, so a
+// stopped listener can still name itself while its flows end; flows keep
+// their targets while those stay in the snapshot and in the listener's
+// groups.
 #pragma once
 
 #include <sys/socket.h>
@@ -32,14 +35,17 @@ class Worker;
 
 class UdpListener {
 public:
-    UdpListener(Worker& worker, const ListenerRuntime& listener, ProvidedBuffers& buffers);
+    UdpListener(Worker& worker, std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener,
+                ProvidedBuffers& buffers);
     ~UdpListener();
     UdpListener(const UdpListener&) = delete;
     UdpListener& operator=(const UdpListener&) = delete;
 
     void start();
-    // The same listener in a new snapshot.
-    void update(const ListenerRuntime& listener);
+    // The same listener in a new snapshot. Flows whose target left the
+    // snapshot (its group removed) or whose group the listener no longer
+    // forwards to end now.
+    void update(std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener);
     // Stop receiving and end every flow (worker stop, listener removed).
     void stop();
     // Stopped and nothing in flight any more: may be destroyed.
@@ -66,12 +72,14 @@ private:
     void on_recv(int result, uint32_t flags);
     void on_datagram(const SocketAddress& client, const SocketAddress& local, const char* data, size_t size,
                      uint16_t buffer);
-    UdpFlow* open_flow(const SocketAddress& client, std::vector<const TargetState*> refused);
+    UdpFlow* open_flow(const SocketAddress& client, std::vector<std::shared_ptr<const TargetState>> refused);
     bool should_replace(UdpFlow& flow);
+    bool still_routed(const UdpFlow& flow) const;
     void end_flow(UdpFlow& flow, End why);
     void log_flow(const UdpFlow& flow);
 
     Worker& worker_;
+    std::shared_ptr<const Runtime> runtime_;  // holds listener_
     const ListenerRuntime* listener_;
     std::shared_ptr<ListenSocketSet> sockets_;
     std::shared_ptr<ListenerState> state_;
@@ -85,6 +93,7 @@ private:
     size_t live_flows_ = 0;  // in the table or still finishing their operations
     bool recv_armed_ = false;
     bool stopped_ = false;
+    Timer retry_timer_;  // re-arms the receive after an unexpected error
     msghdr recv_header_{};  // names how much room recvmsg leaves for address and control data
     CompletionOf<UdpListener, &UdpListener::on_recv> recv_completion_{this};
 };

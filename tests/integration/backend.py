@@ -34,7 +34,8 @@ HTTP endpoints (every response carries X-Backend: NAME):
                       /health (health checks are not traffic)
 
 With --udp-echo it also answers UDP on the same port number: each datagram
-comes back to its sender as b"NAME\n" + the datagram (the HTTP side stays,
+comes back to its sender as b"NAME\n" + the datagram, except that
+b"empty please" is answered with an empty datagram (the HTTP side stays,
 for /health and /admin/stats; udp_peers counts the distinct source
 address:port pairs seen).
 
@@ -482,10 +483,12 @@ class Backend:
 
 
 class UdpEcho(asyncio.DatagramProtocol):
-    """--udp-echo: each datagram goes back to its sender as b"NAME\n" + datagram."""
+    """--udp-echo: each datagram goes back to its sender as b"NAME\n" + datagram
+    (b"empty please" gets an empty datagram back)."""
 
-    def __init__(self, backend):
+    def __init__(self, backend, sock):
         self.backend = backend
+        self.sock = sock
         self.transport = None
 
     def connection_made(self, transport):
@@ -494,7 +497,11 @@ class UdpEcho(asyncio.DatagramProtocol):
     def datagram_received(self, data, addr):
         self.backend.udp_datagrams += 1
         self.backend.udp_peers.add(addr[:2])
-        self.transport.sendto(self.backend.name.encode() + b"\n" + data, addr)
+        if data == b"empty please":
+            # asyncio's sendto() silently drops an empty datagram: use the socket.
+            self.sock.sendto(b"", addr)
+        else:
+            self.transport.sendto(self.backend.name.encode() + b"\n" + data, addr)
 
 
 async def tcp_echo(reader, writer):
@@ -551,7 +558,9 @@ async def main():
                                         limit=1024 * 1024, reuse_address=True)
     loop = asyncio.get_running_loop()
     if args.udp_echo:
-        await loop.create_datagram_endpoint(lambda: UdpEcho(backend), local_addr=(args.host, args.port))
+        udp = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((args.host, args.port))
+        await loop.create_datagram_endpoint(lambda: UdpEcho(backend, udp), sock=udp)
     mode = "tcp-echo" if args.tcp_echo else ("https" if ssl_context else "http")
     mode += " + udp-echo" if args.udp_echo else ""
     log(f"{args.name} ({mode}) listening on {args.host}:{args.port}")

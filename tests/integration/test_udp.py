@@ -142,6 +142,18 @@ def test_datagram_sizes_round_trip_intact(udp_lb, udp_backends, size):
     assert echoed == payload
 
 
+def test_empty_datagrams_pass_both_ways(udp_lb, udp_backends):
+    backends = udp_backends(1)
+    _, port = udp_lb(backends)
+    with client() as sock:
+        assert exchange_retrying(sock, port, b"")[:2] == ("u1", b"")   # client to target: empty
+        sock.settimeout(2)
+        sock.sendto(b"empty please", (HOST, port))
+        data, _ = sock.recvfrom(100)                                     # target to client: empty
+        assert data == b""
+        assert exchange_retrying(sock, port, b"still here")[:2] == ("u1", b"still here")
+
+
 def test_flows_expire_after_idle_timeout(udp_lb, udp_backends):
     backends = udp_backends(1)
     lb, port = udp_lb(backends, listener_extra={"udp": {"idle_timeout": "1s"}})
@@ -329,3 +341,17 @@ def test_deregistered_target_keeps_its_flows_until_the_delay_then_they_move(udp_
         time.sleep(max(0.0, removed + 2.5 - time.monotonic()))
         # Cut at the deadline: the same client's next datagram opens a flow on u2.
         assert exchange_retrying(sock, port, b"after")[0] == "u2"
+
+
+def test_reload_that_points_the_listener_elsewhere_moves_its_flows(udp_lb, udp_backends):
+    u1, u2 = udp_backends(2)
+    lb, port = udp_lb([u1])
+    with client() as sock:
+        assert exchange_retrying(sock, port, b"before")[0] == "u1"
+        config = dict(lb.config)
+        # A new group for the listener; the old one (and its target) leaves the config.
+        config["target_groups"] = [target_group("other", [u2], protocol="udp")]
+        config["listeners"][0]["default_action"] = {"forward": {"target_group": "other"}}
+        lb.reload(config)
+        assert exchange_retrying(sock, port, b"after")[0] == "u2"
+        assert flows(lb)["open"] == 1

@@ -30,6 +30,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr int64_t kLostAfterUs = 200000;
 
 [[noreturn]] void die(const char* what) {
     std::fprintf(stderr, "udp_load: %s: %s\n", what, std::strerror(errno));
@@ -90,7 +91,7 @@ int run_client(int port, int flows, size_t size, double duration) {
     if (epoll < 0) die("epoll_create1");
     sockaddr_in address = loopback(port);
     std::vector<Flow> all(static_cast<size_t>(flows));
-    std::vector<char> payload(std::max<size_t>(size, sizeof(uint64_t)), 'x');
+    std::vector<char> payload(size, 'x');
     std::vector<char> reply(65536);
 
     auto send = [&](Flow& flow) {
@@ -111,8 +112,9 @@ int run_client(int port, int flows, size_t size, double duration) {
         if (epoll_ctl(epoll, EPOLL_CTL_ADD, flow.fd, &event) != 0) die("epoll_ctl");
     }
 
-    // Latency histogram in microseconds, 1 µs buckets up to 100 ms.
-    std::vector<uint64_t> histogram(100001);
+    // Latency histogram in microseconds, 1 µs buckets up to the 200 ms after
+    // which a datagram counts as lost.
+    std::vector<uint64_t> histogram(kLostAfterUs + 1);
     uint64_t requests = 0, lost = 0;
     const auto start = Clock::now();
     const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration));
@@ -133,7 +135,7 @@ int run_client(int port, int flows, size_t size, double duration) {
                 if (static_cast<size_t>(got) >= sizeof(sequence)) std::memcpy(&sequence, reply.data(), sizeof(sequence));
                 if (sequence != flow.sequence) continue;  // a late answer to a datagram counted lost
                 auto micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - flow.sent).count();
-                ++histogram[static_cast<size_t>(std::clamp<int64_t>(micros, 0, 100000))];
+                ++histogram[static_cast<size_t>(std::clamp<int64_t>(micros, 0, kLostAfterUs))];
                 ++requests;
                 send(flow);
             }
@@ -141,7 +143,7 @@ int run_client(int port, int flows, size_t size, double duration) {
         if (now - last_scan > std::chrono::milliseconds(50)) {
             last_scan = now;
             for (Flow& flow : all) {
-                if (now - flow.sent < std::chrono::milliseconds(200)) continue;
+                if (now - flow.sent < std::chrono::microseconds(kLostAfterUs)) continue;
                 ++lost;
                 send(flow);
             }
@@ -149,6 +151,7 @@ int run_client(int port, int flows, size_t size, double duration) {
     }
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     auto percentile = [&](double fraction) -> uint64_t {
+        if (requests == 0) return 0;
         uint64_t wanted = static_cast<uint64_t>(fraction * static_cast<double>(requests)), seen = 0;
         for (size_t us = 0; us < histogram.size(); ++us) {
             seen += histogram[us];
@@ -185,8 +188,9 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (port <= 0 || port > 65535 || flows < 1 || size > 65507 || duration <= 0) {
-        std::fprintf(stderr, "udp_load: bad arguments\n");
+    // Every datagram carries its 8-byte sequence number.
+    if (port <= 0 || port > 65535 || flows < 1 || size < 8 || size > 65507 || duration <= 0) {
+        std::fprintf(stderr, "udp_load: bad arguments (--size 8..65507)\n");
         return 2;
     }
     if (mode == "echo") return run_echo(port);
