@@ -43,14 +43,17 @@ RuntimeBuilder::~RuntimeBuilder() = default;
 
 Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config& config, int workers,
                                                              bool bind_sockets,
-                                                             std::span<const DrainingTarget> draining) {
+                                                             std::span<const DrainingTarget> draining,
+                                                             const Runtime* files_from) {
     auto runtime = std::make_shared<Runtime>();
     runtime->generation = next_generation++;
     const bool first_build = runtime->generation == 1;
     runtime->config = config;
     runtime->workers = workers;
 
-    if (!config.global.sticky_secret_file.empty()) {
+    if (files_from) {
+        runtime->sticky_signer = files_from->sticky_signer;
+    } else if (!config.global.sticky_secret_file.empty()) {
         auto signer = StickyCookieSigner::from_file(config.global.sticky_secret_file);
         if (!signer) return Error{config.global.pos.format(signer.error())};
         runtime->sticky_signer = *signer;
@@ -106,7 +109,10 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
             auto split = std::make_unique<const ZoneSplit>(zones, group_config.zone_weights);
             if (split->zone_count() > 1) group->zones = std::move(split);
         }
-        if (group_config.protocol == conf::TargetProtocol::https) {
+        const TargetGroupRuntime* previous_group = files_from ? files_from->group(group_config.name) : nullptr;
+        if (previous_group && previous_group->tls) {
+            group->tls = previous_group->tls;
+        } else if (group_config.protocol == conf::TargetProtocol::https) {
             auto context = tls::ClientContext::create(group_config);
             if (!context) return Error{context.error()};
             group->tls = *context;
@@ -135,7 +141,13 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         auto rules = RuleSet::compile(listener->config.rules, listener->config.default_action);
         if (!rules) return Error{listener_config.pos.format(rules.error())};
         listener->rules = *rules;
-        if (listener_config.protocol == conf::ListenerProtocol::https && listener_config.tls) {
+        const ListenerRuntime* previous_listener = nullptr;
+        if (files_from)
+            for (const auto& candidate : files_from->listeners)
+                if (candidate->config.name == listener_config.name) previous_listener = candidate.get();
+        if (previous_listener && previous_listener->tls) {
+            listener->tls = previous_listener->tls;
+        } else if (listener_config.protocol == conf::ListenerProtocol::https && listener_config.tls) {
             auto context = tls::ServerContext::create(*listener_config.tls, ticket_keys);
             if (!context) return Error{context.error()};
             listener->tls = *context;

@@ -115,9 +115,12 @@ struct RuntimeBuilder {
     // Certificates and CA files are read here, so a reload picks up changed
     // files and a bad one rejects the whole snapshot. `draining` targets are
     // appended to their groups (never picked: their TargetState says
-    // draining) so they stay visible and shared.
+    // draining) so they stay visible and shared. With `files_from`, built
+    // from the same YAML, its TLS contexts and sticky signer are reused
+    // instead of reading those files again (by listener and group name).
     Result<std::shared_ptr<const Runtime>> build(const conf::Config& config, int workers, bool bind_sockets = true,
-                                                 std::span<const DrainingTarget> draining = {});
+                                                 std::span<const DrainingTarget> draining = {},
+                                                 const Runtime* files_from = nullptr);
 };
 
 }  // namespace lb

@@ -218,7 +218,7 @@ std::string api_target_id(const std::string& group, const std::string& key) { re
 
 }  // namespace
 
-Status Server::apply_config(const conf::Config& base) {
+Status Server::apply_config(const conf::Config& base, FileReads files) {
     conf::Config effective = registrations_.apply(base);
     int64_t now = steady_now_ms();
 
@@ -245,7 +245,8 @@ Status Server::apply_config(const conf::Config& base) {
     }
     draining.insert(draining.end(), leaving.begin(), leaving.end());
 
-    auto built = builder_.build(effective, workers_, true, draining);
+    auto built = builder_.build(effective, workers_, true, draining,
+                                files == FileReads::reuse ? runtime_.get() : nullptr);
     if (!built) return Error{built.error()};
 
     // Commit: nothing below can fail.
@@ -311,7 +312,7 @@ AdminOutcome Server::register_target(const std::string& group_name, TargetRegist
     }
     TargetRegistrations previous = registrations_;
     registrations_.register_target(config_, group_name, std::move(registration.target));
-    if (auto applied = apply_config(config_); !applied) {
+    if (auto applied = apply_config(config_, FileReads::reuse); !applied) {
         registrations_ = std::move(previous);
         return {500, applied.error()};
     }
@@ -343,7 +344,7 @@ AdminOutcome Server::deregister_target(const std::string& group_name, const Sock
     if (found->state->draining.load(std::memory_order_relaxed)) return {202, ""};  // already on its way out
     TargetRegistrations previous = registrations_;
     registrations_.deregister_target(config_, group_name, address);
-    if (auto applied = apply_config(config_); !applied) {
+    if (auto applied = apply_config(config_, FileReads::reuse); !applied) {
         registrations_ = std::move(previous);
         return {500, applied.error()};
     }
@@ -353,7 +354,7 @@ AdminOutcome Server::deregister_target(const std::string& group_name, const Sock
 void Server::poll_drains() {
     if (drains_.empty() || stopping_) return;
     if (drains_.collect(steady_now_ms())) {
-        if (auto applied = apply_config(config_); !applied)
+        if (auto applied = apply_config(config_, FileReads::reuse); !applied)
             LB_LOG_ERROR("dropping drained targets: %s", applied.error().c_str());
     }
     if (!drains_.empty()) loop_->timers().schedule(drain_timer_, kDrainPollMs);

@@ -45,8 +45,13 @@ private:
     Result<uint64_t> read_and_apply_config();
     // Compiles `base` (the YAML) plus the admin API's registrations into a
     // snapshot and publishes it: targets no longer named start draining,
-    // named-again ones stop. Nothing changes if it fails.
-    Status apply_config(const conf::Config& base);
+    // named-again ones stop. Nothing changes if it fails. FileReads::reuse
+    // (admin API changes, drain ends: the YAML is the one already serving)
+    // keeps the certificates, CA files and sticky secret already loaded, so
+    // changed files go live on SIGHUP only and a broken one cannot fail a
+    // target registration.
+    enum class FileReads { fresh, reuse };
+    Status apply_config(const conf::Config& base, FileReads files = FileReads::fresh);
 
     // AdminControl (the admin API, on the control loop)
     std::shared_ptr<const Runtime> current_runtime() const override { return runtime_; }

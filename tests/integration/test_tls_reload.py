@@ -4,6 +4,7 @@ config position while the old certificate keeps serving; a handshake in
 progress across a reload completes with the context it started with.
 `lb -t` and start-up check certificates the same way."""
 
+import json
 import os
 import re
 import shutil
@@ -138,3 +139,29 @@ def test_start_up_with_a_bad_certificate_fails_clearly(start_lb, tls_certs, tmp_
     assert lb.wait(10) == 1
     assert lb.stop() == 1  # already gone: collect it so teardown does not expect a clean SIGTERM exit
     assert f"{site.key}: private key does not match certificate {site.cert}" in lb.stderr()
+
+
+def admin_register(lb, backend):
+    """POST a target through the admin API (no token on loopback); the status."""
+    host, port = lb.config["global"]["admin"]["listen"].rsplit(":", 1)
+    with lbtest.HttpConn(int(port), host=host) as conn:
+        conn.request("POST", "/api/v1/target-groups/web/targets", body=json.dumps(backend.target).encode(),
+                     headers=[("Content-Type", "application/json")])
+        return conn.read_response().status
+
+
+def test_admin_changes_do_not_read_certificate_files(start_lb, backends, tls_certs, tmp_path):
+    """Only SIGHUP reads certificate files: a target registration neither
+    puts a changed certificate live nor fails on a broken one."""
+    site = site_files(tmp_path, tls_certs.default)
+    lb, port = start(start_lb, backends[:1], site)
+    with open(site.cert, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    assert admin_register(lb, backends[1]) in (200, 201)
+    assert tlstest.s_client(port, servername="x.test").cn == "default.test"
+    install(tls_certs.exact, site.cert, site.key)
+    assert admin_register(lb, backends[2]) in (200, 201)
+    for _ in range(4):  # every worker
+        assert tlstest.s_client(port, servername="x.test").cn == "default.test"
+    reload_and_wait(lb)
+    assert tlstest.s_client(port, servername="x.test").cn == "api.example.com"
