@@ -242,6 +242,12 @@ struct TargetGroup {
     UpstreamTls tls;                          // protocol: https
     std::vector<Target> targets;
     SourcePos pos;
+
+    bool names_target(const SocketAddress& address) const {
+        for (const auto& target : targets)
+            if (target.addr == address) return true;
+        return false;
+    }
 };
 
 // ---------------------------------------------------------------- config

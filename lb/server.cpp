@@ -208,12 +208,6 @@ Result<uint64_t> Server::read_and_apply_config() {
 
 namespace {
 
-bool names_target(const conf::TargetGroup& group, const SocketAddress& address) {
-    for (const auto& target : group.targets)
-        if (target.addr == address) return true;
-    return false;
-}
-
 std::string api_target_id(const std::string& group, const std::string& key) { return group + "\n" + key; }
 
 }  // namespace
@@ -231,7 +225,7 @@ Status Server::apply_config(const conf::Config& base, FileReads files) {
             if (!next) continue;
             for (const auto& entry : group->targets) {
                 if (entry.state->draining.load(std::memory_order_relaxed)) continue;
-                if (names_target(*next, entry.config.addr)) continue;
+                if (next->names_target(entry.config.addr)) continue;
                 bool api = api_targets_.contains(api_target_id(group->config.name, entry.state->key));
                 leaving.push_back({group->config.name, entry.config, entry.state, 0,
                                    to_string(api ? TargetSource::api : TargetSource::config)});
@@ -241,7 +235,7 @@ Status Server::apply_config(const conf::Config& base, FileReads files) {
     std::vector<DrainingTarget> draining;
     for (const auto& target : drains_.targets()) {
         const conf::TargetGroup* group = effective.find_target_group(target.group);
-        if (group && !names_target(*group, target.target.addr)) draining.push_back(target);
+        if (group && !group->names_target(target.target.addr)) draining.push_back(target);
     }
     draining.insert(draining.end(), leaving.begin(), leaving.end());
 
@@ -253,7 +247,7 @@ Status Server::apply_config(const conf::Config& base, FileReads files) {
     std::vector<std::pair<std::string, std::string>> ended;
     for (const auto& target : drains_.targets()) {
         const conf::TargetGroup* group = effective.find_target_group(target.group);
-        if (!group || names_target(*group, target.target.addr)) ended.emplace_back(target.group, target.state->key);
+        if (!group || group->names_target(target.target.addr)) ended.emplace_back(target.group, target.state->key);
     }
     for (const auto& [group, key] : ended) {
         if (drains_.cancel(group, key) && effective.find_target_group(group))

@@ -6,15 +6,6 @@
 
 namespace lb {
 
-namespace {
-
-bool yaml_names(const conf::TargetGroup& group, const SocketAddress& address) {
-    return std::any_of(group.targets.begin(), group.targets.end(),
-                       [&](const conf::Target& t) { return t.addr == address; });
-}
-
-}  // namespace
-
 const char* to_string(TargetSource source) { return source == TargetSource::api ? "api" : "config"; }
 
 conf::Config TargetRegistrations::apply(const conf::Config& base) const {
@@ -27,7 +18,7 @@ conf::Config TargetRegistrations::apply(const conf::Config& base) const {
             return std::find(changes.removed.begin(), changes.removed.end(), t.addr) != changes.removed.end();
         });
         for (const auto& target : changes.added)
-            if (!yaml_names(group, target.addr)) group.targets.push_back(target);
+            if (!group.names_target(target.addr)) group.targets.push_back(target);
     }
     return effective;
 }
@@ -40,7 +31,7 @@ void TargetRegistrations::register_target(const conf::Config& base, const std::s
     std::erase(changes.removed, target.addr);
     std::erase_if(changes.added, [&](const conf::Target& t) { return t.addr == target.addr; });
     // A YAML target registered again is the YAML's again.
-    if (!yaml_names(*group, target.addr)) changes.added.push_back(std::move(target));
+    if (!group->names_target(target.addr)) changes.added.push_back(std::move(target));
     if (changes.empty()) groups_.erase(group_name);
 }
 
@@ -50,7 +41,7 @@ void TargetRegistrations::deregister_target(const conf::Config& base, const std:
     if (!group) return;
     GroupChanges& changes = groups_[group_name];
     std::erase_if(changes.added, [&](const conf::Target& t) { return t.addr == address; });
-    if (yaml_names(*group, address) &&
+    if (group->names_target(address) &&
         std::find(changes.removed.begin(), changes.removed.end(), address) == changes.removed.end())
         changes.removed.push_back(address);
     if (changes.empty()) groups_.erase(group_name);
@@ -76,9 +67,9 @@ void TargetRegistrations::prune(const conf::Config& base) {
             continue;
         }
         GroupChanges& changes = it->second;
-        std::erase_if(changes.removed, [&](const SocketAddress& a) { return !yaml_names(*group, a); });
+        std::erase_if(changes.removed, [&](const SocketAddress& a) { return !group->names_target(a); });
         // The YAML now names a target the API had added: the YAML owns it.
-        std::erase_if(changes.added, [&](const conf::Target& t) { return yaml_names(*group, t.addr); });
+        std::erase_if(changes.added, [&](const conf::Target& t) { return group->names_target(t.addr); });
         if (changes.empty()) it = groups_.erase(it);
         else ++it;
     }
