@@ -1,10 +1,22 @@
 #include "listeners/cookies.h"
 
+#include <ctime>
+#include <string>
 #include <vector>
 
 namespace lb {
 
 namespace {
+
+// An Expires attribute in the past ("Thu, 01 Jan 1970 00:00:00 GMT", the
+// usual way to delete a cookie). Unparsable dates are not a deletion.
+bool expires_in_past(std::string_view value) {
+    std::string text(value);
+    std::tm parts{};
+    const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parts);
+    if (!end) end = strptime(text.c_str(), "%a, %d-%b-%Y %H:%M:%S GMT", &parts);  // the old Netscape form
+    return end && *end == '\0' && timegm(&parts) <= std::time(nullptr);
+}
 
 template <class Fn>
 void for_each_pair(std::string_view header, Fn fn) {
@@ -63,7 +75,7 @@ std::optional<SetCookie> find_set_cookie(const HttpHead& response, std::string_v
     for (const auto& [key, header] : response.headers) {
         if (!iequals(key, "set-cookie")) continue;
         std::optional<SetCookie> found;
-        bool first = true;
+        bool first = true, max_age = false, expired = false;
         for_each_pair(std::string_view(header), [&](std::string_view, std::string_view n, std::string_view v) {
             if (first) {
                 // The first pair is the cookie; the rest are its attributes.
@@ -71,10 +83,15 @@ std::optional<SetCookie> find_set_cookie(const HttpHead& response, std::string_v
                 if (n == name) found = SetCookie{v, v.empty()};
             } else if (found && n.size() == 7 && iequals(n, "max-age")) {
                 // RFC 6265 5.2.2: zero or negative means "expire now".
+                max_age = true;
                 if (!v.empty() && (v.front() == '-' || v.find_first_not_of('0') == std::string_view::npos))
                     found->deletes = true;
+            } else if (found && n.size() == 7 && iequals(n, "expires")) {
+                expired = expires_in_past(v);
             }
         });
+        // Max-Age wins over Expires when both are there (RFC 6265 5.3 step 3).
+        if (found && expired && !max_age) found->deletes = true;
         if (found) return found;
     }
     return std::nullopt;

@@ -21,7 +21,7 @@ void remove_cookie(HttpHead& request, std::string_view name);
 // The first Set-Cookie header of a response that sets cookie `name`.
 struct SetCookie {
     std::string_view value;  // quotes removed, as find_cookie()
-    bool deletes = false;    // empty value or Max-Age <= 0
+    bool deletes = false;    // empty value, Max-Age <= 0, or (without Max-Age) Expires in the past
 };
 std::optional<SetCookie> find_set_cookie(const HttpHead& response, std::string_view name);
 

@@ -158,13 +158,19 @@ TEST(Cookies, FindSetCookieReadsTheValueAndSeesDeletion) {
     EXPECT_FALSE(find_set_cookie(response, "jsessionid"));   // names are case-sensitive
     EXPECT_FALSE(find_set_cookie(response, "Path"));
 
-    for (const char* deleting : {"sid=; Path=/", "sid=x; Max-Age=0", "sid=x; max-age=-1", "sid=x; Max-Age=000"}) {
+    for (const char* deleting : {"sid=; Path=/", "sid=x; Max-Age=0", "sid=x; max-age=-1", "sid=x; Max-Age=000",
+                                 "sid=x; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                                 "sid=x; expires=Thu, 01-Jan-1970 00:00:01 GMT"}) {
         response.headers = {{"Set-Cookie", deleting}};
         ASSERT_TRUE(find_set_cookie(response, "sid")) << deleting;
         EXPECT_TRUE(find_set_cookie(response, "sid")->deletes) << deleting;
     }
-    response.headers = {{"Set-Cookie", "sid=x; Max-Age=10"}};
-    EXPECT_FALSE(find_set_cookie(response, "sid")->deletes);
+    for (const char* keeping : {"sid=x; Max-Age=10", "sid=x; Expires=Fri, 31 Dec 9999 23:59:59 GMT",
+                                "sid=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=60",  // Max-Age wins
+                                "sid=x; Expires=yesterday"}) {
+        response.headers = {{"Set-Cookie", keeping}};
+        EXPECT_FALSE(find_set_cookie(response, "sid")->deletes) << keeping;
+    }
 }
 
 }  // namespace
