@@ -388,16 +388,27 @@ void Loader::load_stickiness(const YamlValue& value, TargetGroup& group) {
     if (group.protocol != TargetProtocol::http && group.protocol != TargetProtocol::https)
         type.fail(type.scalar() + " stickiness needs an http or https target group");
     if (auto duration = map.get("duration")) stickiness.duration = duration->duration(1s, std::chrono::days(7));
+    std::optional<YamlValue> cookie = map.get("cookie_name");
     if (stickiness.type == Stickiness::Type::app_cookie) {
-        auto cookie = map.require("cookie_name");
-        stickiness.cookie_name = cookie.scalar();
-        check(cookie, check_cookie_name(stickiness.cookie_name));
+        cookie = map.require("cookie_name");
+        stickiness.cookie_name = cookie->scalar();
     } else {
-        stickiness.cookie_name = "LBSTICKY";
-        if (auto cookie = map.get("cookie_name")) {
-            stickiness.cookie_name = cookie->scalar();
-            check(*cookie, check_cookie_name(stickiness.cookie_name));
-        }
+        stickiness.cookie_name = cookie ? cookie->scalar() : "LBSTICKY";
+    }
+    const YamlValue& where = cookie ? *cookie : type;
+    check(where, check_cookie_name(stickiness.cookie_name));
+    // lb strips its own cookies from requests: an application cookie of the
+    // same name would never reach the application.
+    const std::string& name = stickiness.cookie_name;
+    if (name == "LBTG" || name.starts_with("LBAPP-"))
+        where.fail("cookie name '" + name + "' is reserved for lb's own cookies (LBTG, LBAPP-*)");
+    for (const auto& other : config_.target_groups) {
+        const Stickiness& theirs = other.stickiness;
+        if (theirs.cookie_name != name || theirs.type == stickiness.type) continue;
+        where.fail("cookie name '" + name + "' is target group '" + other.name + "''s " +
+                   (theirs.type == Stickiness::Type::app_cookie ? "application cookie" : "lb_cookie") +
+                   " (line " + std::to_string(other.pos.line) +
+                   "): lb would take the application's cookie for its own");
     }
 }
 

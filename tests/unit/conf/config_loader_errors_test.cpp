@@ -758,6 +758,34 @@ TEST(ConfigErrors, StickinessRules) {
     EXPECT_EQ(sticky("tcp", "{ type: source_ip, duration: 1h }"),
               "lb.yaml:4:36: target_groups[0].stickiness.duration: duration does not apply to source_ip stickiness");
     EXPECT_EQ(sticky("http", "{ duration: 1h }"), "lb.yaml:4:17: target_groups[0].stickiness: missing required key 'type'");
+    EXPECT_EQ(sticky("http", "{ type: app_cookie, cookie_name: LBAPP-x }"),
+              "lb.yaml:4:50: target_groups[0].stickiness.cookie_name: cookie name 'LBAPP-x' is reserved for lb's own "
+              "cookies (LBTG, LBAPP-*)");
+    EXPECT_EQ(sticky("http", "{ type: lb_cookie, cookie_name: LBTG }"),
+              "lb.yaml:4:49: target_groups[0].stickiness.cookie_name: cookie name 'LBTG' is reserved for lb's own "
+              "cookies (LBTG, LBAPP-*)");
+}
+
+TEST(ConfigErrors, LbCookieMayNotTakeAnApplicationCookieName) {
+    EXPECT_EQ(load_error(yaml(R"(
+target_groups:
+  - name: app
+    stickiness: { type: app_cookie, cookie_name: SID }
+  - name: web
+    stickiness: { type: lb_cookie, cookie_name: SID }
+)")),
+              "lb.yaml:5:49: target_groups[1].stickiness.cookie_name: cookie name 'SID' is target group 'app''s "
+              "application cookie (line 2): lb would take the application's cookie for its own");
+    // The default name counts too; the error points at the type then.
+    EXPECT_EQ(load_error(yaml(R"(
+target_groups:
+  - name: app
+    stickiness: { type: app_cookie, cookie_name: LBSTICKY }
+  - name: web
+    stickiness: { type: lb_cookie }
+)")),
+              "lb.yaml:5:25: target_groups[1].stickiness.type: cookie name 'LBSTICKY' is target group 'app''s "
+              "application cookie (line 2): lb would take the application's cookie for its own");
 }
 
 TEST(ConfigErrors, ZoneWeightsNeedCrossZoneOff) {
