@@ -9,6 +9,7 @@ The backends (backend.py --udp-echo) answer each datagram with
 b"NAME\\n" + datagram, and count the distinct source address:port pairs they
 saw (udp_peers): one per flow lb opened to them."""
 
+import contextlib
 import json
 import os
 import socket
@@ -25,6 +26,17 @@ def udp_listener(port, group="udp", host=HOST, **extra):
     listener.update(extra)
     listener["default_action"] = {"forward": {"target_group": group}}
     return listener
+
+
+@contextlib.contextmanager
+def udp_clients(n):
+    """n client sockets, closed afterwards."""
+    socks = [client() for _ in range(n)]
+    try:
+        yield socks
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def client(host=HOST):
@@ -97,8 +109,7 @@ def test_many_clients_each_stay_on_one_target_and_get_their_own_replies(udp_lb, 
     backends = udp_backends(3)
     lb, port = udp_lb(backends, workers=workers)
     before = sum(peers(backends).values())
-    clients = [client() for _ in range(40)]
-    try:
+    with udp_clients(40) as clients:
         seen = {}
         for round_ in range(5):
             for i, sock in enumerate(clients):
@@ -110,9 +121,6 @@ def test_many_clients_each_stay_on_one_target_and_get_their_own_replies(udp_lb, 
         # One connected socket per flow at the targets: 40 new flows, no more.
         assert sum(peers(backends).values()) - before == 40
         assert flows(lb)["open"] == 41  # and lb's readiness probe
-    finally:
-        for sock in clients:
-            sock.close()
 
 
 def test_source_ip_hash_keeps_a_clients_flows_together(udp_lb, udp_backends):
@@ -189,9 +197,7 @@ def test_flows_expire_after_idle_timeout(udp_lb, udp_backends):
 def test_max_flows_evicts_the_least_recently_used(udp_lb, udp_backends):
     backends = udp_backends(1)
     lb, port = udp_lb(backends, listener_extra={"udp": {"max_flows": 2}})
-    a, b, c = client(), client(), client()
-    try:
-        evicted = flows(lb)["evicted"]
+    with udp_clients(3) as (a, b, c):
         exchange_retrying(a, port, b"a")   # may evict the readiness probe's flow
         exchange_retrying(b, port, b"b")
         evicted = flows(lb)["evicted"]
@@ -206,16 +212,12 @@ def test_max_flows_evicts_the_least_recently_used(udp_lb, udp_backends):
         exchange_retrying(b, port, b"b")   # lost it: a new flow (and evicts c)
         assert peers(backends)["u1"] == before + 2
         assert flows(lb)["evicted"] == evicted + 2
-    finally:
-        for sock in (a, b, c):
-            sock.close()
 
 
 def test_killed_target_loses_its_flows_to_the_others(udp_lb, udp_backends):
     backends = udp_backends(2)
     lb, port = udp_lb(backends)
-    clients = [client() for _ in range(10)]
-    try:
+    with udp_clients(10) as clients:
         placement = [exchange_retrying(sock, port, b"first")[0] for sock in clients]
         assert set(placement) == {"u1", "u2"}
         backends[0].stop()  # u1's port now answers ICMP port unreachable
@@ -226,9 +228,6 @@ def test_killed_target_loses_its_flows_to_the_others(udp_lb, udp_backends):
             assert exchange_retrying(sock, port, b"again")[0] == "u2"
         refused = flows(lb)["target_refused"]
         assert refused >= placement.count("u1")
-    finally:
-        for sock in clients:
-            sock.close()
 
 
 def test_replies_leave_from_the_address_the_client_used(udp_lb, udp_backends):
@@ -269,8 +268,7 @@ def test_unhealthy_target_gets_no_new_flows_and_its_flows_move(udp_lb, udp_backe
     # UDP has no probe of its own: an http check on the traffic port number (TCP).
     lb, port = udp_lb([u1, u2], group_extra={"health_check": lbtest.health_check(protocol="http")})
     wait_for(lambda: set(target_states(lb).values()) == {"healthy"}, timeout=10, what="both targets healthy")
-    clients = [client() for _ in range(10)]
-    try:
+    with udp_clients(10) as clients:
         placement = [exchange_retrying(sock, port, b"before")[0] for sock in clients]
         assert set(placement) == {"u1", "u2"}
         u1.set_health(False)
@@ -288,9 +286,6 @@ def test_unhealthy_target_gets_no_new_flows_and_its_flows_move(udp_lb, udp_backe
             with client() as sock:
                 names.add(exchange_retrying(sock, port, b"newer")[0])
         assert names == {"u1", "u2"}
-    finally:
-        for sock in clients:
-            sock.close()
 
 
 def test_tcp_health_check_on_a_configured_port(udp_lb, udp_backends, start_backend):
@@ -310,8 +305,7 @@ def test_tcp_health_check_on_a_configured_port(udp_lb, udp_backends, start_backe
 def test_reload_keeps_flows_on_their_targets(udp_lb, udp_backends):
     backends = udp_backends(2)
     lb, port = udp_lb(backends)
-    clients = [client() for _ in range(6)]
-    try:
+    with udp_clients(6) as clients:
         placement = [exchange_retrying(sock, port, b"x")[0] for sock in clients]
         before = peers(backends)
         config = dict(lb.config)
@@ -320,9 +314,6 @@ def test_reload_keeps_flows_on_their_targets(udp_lb, udp_backends):
         for sock, name in zip(clients, placement):
             assert exchange_retrying(sock, port, b"y")[0] == name
         assert peers(backends) == before  # the same flows, not new ones
-    finally:
-        for sock in clients:
-            sock.close()
 
 
 def test_deregistered_target_keeps_its_flows_until_the_delay_then_they_move(udp_lb, udp_backends):
