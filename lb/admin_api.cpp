@@ -15,6 +15,7 @@
 #include "lb/tcp_stream.h"
 #include "listeners/http_head.h"
 #include "listeners/http_parser.h"
+#include "listeners/percent_decode.h"
 
 namespace lb {
 
@@ -26,30 +27,6 @@ constexpr size_t kMaxConnections = 64;
 constexpr uint64_t kMaxHeaderBytes = 16 * 1024;
 constexpr size_t kMaxBodyBytes = 64 * 1024;
 constexpr int64_t kIdleTimeoutMs = 30000;
-
-std::string percent_decode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size()) {
-            auto hex = [](char c) -> int {
-                if (c >= '0' && c <= '9') return c - '0';
-                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-                if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-                return -1;
-            };
-            int hi = hex(text[i + 1]);
-            int lo = hex(text[i + 2]);
-            if (hi >= 0 && lo >= 0) {
-                out.push_back(static_cast<char>(hi * 16 + lo));
-                i += 2;
-                continue;
-            }
-        }
-        out.push_back(text[i]);
-    }
-    return out;
-}
 
 std::vector<std::string> path_segments(std::string_view path) {
     std::vector<std::string> segments;

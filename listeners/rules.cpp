@@ -22,6 +22,7 @@
 #include <span>
 #include <unordered_map>
 
+#include "listeners/percent_decode.h"
 #include "listeners/wildcard.h"
 
 namespace lb {
@@ -196,29 +197,6 @@ private:
 // ---------------------------------------------------------------- query parameters
 
 using Param = std::pair<std::string_view, std::string_view>;
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = ascii_lower(c);
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-size_t percent_decode(std::string_view in, char* out) {
-    size_t length = 0;
-    for (size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '%' && i + 2 < in.size()) {
-            int high = hex_value(in[i + 1]), low = hex_value(in[i + 2]);
-            if (high >= 0 && low >= 0) {
-                out[length++] = static_cast<char>(high * 16 + low);
-                i += 2;
-                continue;
-            }
-        }
-        out[length++] = in[i];
-    }
-    return length;
-}
 
 // The request's query split into decoded key/value pairs, on first use only.
 // Views point into the request or, when escapes need decoding, into a
