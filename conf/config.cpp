@@ -45,4 +45,13 @@ const char* to_string(Algorithm algorithm) {
     return "unknown";
 }
 
+const char* to_string(HealthCheck::Protocol protocol) {
+    switch (protocol) {
+        case HealthCheck::Protocol::http: return "http";
+        case HealthCheck::Protocol::https: return "https";
+        case HealthCheck::Protocol::tcp: return "tcp";
+    }
+    return "unknown";
+}
+
 }  // namespace lb::conf

@@ -268,5 +268,6 @@ struct Config {
 const char* to_string(ListenerProtocol protocol);
 const char* to_string(TargetProtocol protocol);
 const char* to_string(Algorithm algorithm);
+const char* to_string(HealthCheck::Protocol protocol);
 
 }  // namespace lb::conf

@@ -24,15 +24,6 @@ SocketAddress check_address(const TargetState& target, const conf::HealthCheck& 
     return address;
 }
 
-const char* protocol_name(conf::HealthCheck::Protocol protocol) {
-    switch (protocol) {
-        case conf::HealthCheck::Protocol::http: return "http";
-        case conf::HealthCheck::Protocol::https: return "https";
-        case conf::HealthCheck::Protocol::tcp: return "tcp";
-    }
-    return "?";
-}
-
 }  // namespace
 
 HealthProbe::HealthProbe(EventLoop& loop, std::shared_ptr<TargetState> target, const conf::HealthCheck& check,
@@ -97,7 +88,7 @@ void HealthProbe::finish(bool passed, std::string failure_reason) {
 }
 
 void HealthProbe::on_timeout() {
-    finish(false, std::string(protocol_name(check_.protocol)) + " check timed out after " +
+    finish(false, std::string(conf::to_string(check_.protocol)) + " check timed out after " +
                       std::to_string(check_.timeout.count()) + "ms");
 }
 

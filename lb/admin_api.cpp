@@ -46,11 +46,7 @@ json error_json(const std::string& message) { return json{{"error", message}}; }
 json health_check_json(const conf::HealthCheck& check) {
     if (!check.enabled) return nullptr;
     json out;
-    switch (check.protocol) {
-        case conf::HealthCheck::Protocol::http: out["protocol"] = "http"; break;
-        case conf::HealthCheck::Protocol::https: out["protocol"] = "https"; break;
-        case conf::HealthCheck::Protocol::tcp: out["protocol"] = "tcp"; break;
-    }
+    out["protocol"] = conf::to_string(check.protocol);
     if (check.protocol != conf::HealthCheck::Protocol::tcp) {
         out["path"] = check.path;
         out["matcher"] = check.matcher;

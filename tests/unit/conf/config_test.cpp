@@ -23,6 +23,7 @@ TEST(ToString, Enums) {
     EXPECT_STREQ(to_string(TargetProtocol::https), "https");
     EXPECT_STREQ(to_string(Algorithm::least_outstanding_requests), "least_outstanding_requests");
     EXPECT_STREQ(to_string(Algorithm::source_ip_hash), "source_ip_hash");
+    EXPECT_STREQ(to_string(HealthCheck::Protocol::tcp), "tcp");
 }
 
 }  // namespace
