@@ -1,22 +1,16 @@
 #include "health/health_probe.h"
 
 #include <cstring>
-#include <random>
 
 #include "health/health_state.h"
 #include "lb/log.h"
 #include "lb/tcp_stream.h"
+#include "lb/thread_random.h"
 #include "tls/tls_stream.h"
 
 namespace lb::health {
 
 namespace {
-
-int64_t random_below(int64_t bound) {
-    thread_local std::minstd_rand rng{std::random_device{}()};
-    if (bound <= 0) return 0;
-    return static_cast<int64_t>(rng() % static_cast<uint64_t>(bound));
-}
 
 SocketAddress check_address(const TargetState& target, const conf::HealthCheck& check) {
     SocketAddress address = target.address;

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "lb/log.h"
 #include "lb/slow_start.h"
+#include "lb/thread_random.h"
 #include "lb/worker.h"
 
 namespace lb {
@@ -14,11 +14,6 @@ namespace lb {
 namespace {
 
 constexpr int64_t kFailOpenLogMs = 10000;
-
-double uniform_roll() {
-    thread_local std::minstd_rand rng{std::random_device{}()};
-    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-}
 
 bool excluded(std::span<const TargetState* const> exclude, const TargetState* state) {
     return std::find(exclude.begin(), exclude.end(), state) != exclude.end();
@@ -49,8 +44,7 @@ const conf::WeightedTargetGroup& pick_weighted_group(const conf::ForwardAction& 
     int total = 0;
     for (const auto& group : action.target_groups) total += group.weight;
     if (total <= 0) return *choice;
-    thread_local std::minstd_rand rng{std::random_device{}()};
-    int roll = static_cast<int>(rng() % static_cast<uint32_t>(total));
+    int roll = static_cast<int>(random_below(total));
     for (const auto& group : action.target_groups) {
         if (roll < group.weight) return group;
         roll -= group.weight;
@@ -117,7 +111,7 @@ const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntim
         if (eligible.size() == 1 || top <= 0.0) return &targets[index];
         double share = slow_start_share(*targets[index].state, now, slow_start_ms) / top;
         if (share >= 1.0) return &targets[index];
-        double roll = group.client_hashed ? client_roll(client_hash) : uniform_roll();
+        double roll = group.client_hashed ? client_roll(client_hash) : random_unit();
         if (slow_start_admits(share, roll)) return &targets[index];
         std::erase(eligible, index);
     }
