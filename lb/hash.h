@@ -23,4 +23,8 @@ uint64_t hash_client_address(const SocketAddress& address);
 // The avalanche finalizer alone (bijective on 64 bits).
 uint64_t mix64(uint64_t value);
 
+// A well-mixed hash as a number uniform in [0, 1): its top 53 bits, all a
+// double holds, so every value is exact.
+inline double hash_to_unit(uint64_t hash) { return static_cast<double>(hash >> 11) * 0x1.0p-53; }
+
 }  // namespace lb

@@ -13,10 +13,9 @@ double slow_start_share(int64_t started_ms, int64_t now_ms, int64_t duration_ms)
 }
 
 double client_roll(uint64_t client_hash) {
-    // The top 53 bits of the hash remixed under a salt, so the roll does not
-    // correlate with whatever the Maglev table did with the hash itself.
-    uint64_t x = mix64(client_hash ^ 0x9e3779b97f4a7c15ull);
-    return static_cast<double>(x >> 11) * 0x1.0p-53;
+    // The hash remixed under a salt, so the roll does not correlate with
+    // whatever the Maglev table did with the hash itself.
+    return hash_to_unit(mix64(client_hash ^ 0x9e3779b97f4a7c15ull));
 }
 
 }  // namespace lb

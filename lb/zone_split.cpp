@@ -39,10 +39,11 @@ uint32_t ZoneSplit::zone_for_hash(std::span<const uint32_t> eligible, uint64_t c
     double best_score = -1;
     for (uint32_t zone = 0; zone < zones_.size(); ++zone) {
         if (!present[zone]) continue;
-        // u uniform in (0, 1) from the (client, zone) pair; the highest
-        // weight / -ln(u) wins, so zone z wins with probability w_z / sum w.
+        // u uniform in (0, 1) from the (client, zone) pair (half a step up
+        // from [0, 1): -ln(0) is infinite); the highest weight / -ln(u)
+        // wins, so zone z wins with probability w_z / sum w.
         const uint64_t mixed = mix64(client_hash ^ zones_[zone].hash);
-        const double u = (static_cast<double>(mixed >> 11) + 0.5) * 0x1.0p-53;
+        const double u = hash_to_unit(mixed) + 0x1.0p-54;
         const double score = zones_[zone].weight / -std::log(u);
         if (score > best_score) {
             best_score = score;

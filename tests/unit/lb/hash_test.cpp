@@ -82,5 +82,12 @@ TEST(Hash, ClientAddressDistinguishesAddresses) {
     EXPECT_NE(hash_client_address(address("[2001:db8::1]:80")), hash_client_address(address("[2001:db8::2]:80")));
 }
 
+TEST(Hash, ToUnitSpansZeroToJustBelowOne) {
+    EXPECT_EQ(hash_to_unit(0), 0.0);
+    EXPECT_EQ(hash_to_unit(1ULL << 63), 0.5);
+    EXPECT_EQ(hash_to_unit(~0ULL), 1.0 - 0x1.0p-53);
+    EXPECT_EQ(hash_to_unit(0x7ffULL), 0.0);  // the low 11 bits do not count
+}
+
 }  // namespace
 }  // namespace lb
