@@ -205,7 +205,13 @@ def accepted_socket_timers(port, protocol="tcp"):
         else:
             sock.sendall(lbtest.build_request("GET", "/"))
             assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-        return keepalive_timers(port)
+
+        def settled():
+            # A segment still unacknowledged shows its retransmit timer
+            # ("timer:(on,...)") in place of the keepalive one: ask again.
+            timers = keepalive_timers(port)
+            return None if any(t.startswith(("timer:(on", "timer:(persist")) for t in timers) else timers
+        return lbtest.wait_for(settled, timeout=2, what="keepalive timers without a pending retransmit")
 
 
 @pytest.mark.parametrize("protocol", ["tcp", "http"])
