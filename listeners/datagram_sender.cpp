@@ -4,6 +4,21 @@
 
 namespace lb {
 
+namespace {
+
+// `info` as the only control message of `message`, whose msg_control has room.
+template <class Info>
+void put_control(msghdr& message, int level, int type, const Info& info) {
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
+    cmsg->cmsg_level = level;
+    cmsg->cmsg_type = type;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(info));
+    std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
+    message.msg_controllen = CMSG_SPACE(sizeof(info));
+}
+
+}  // namespace
+
 DatagramSender::Operation& DatagramSender::take(uint16_t buffer, DatagramSendObserver* observer) {
     if (free_.empty()) {
         all_.push_back(std::make_unique<Operation>());
@@ -39,23 +54,14 @@ void DatagramSender::send_to(int fd, const char* data, size_t size, uint16_t buf
         std::memset(operation.control, 0, sizeof(operation.control));
         operation.message.msg_control = operation.control;
         operation.message.msg_controllen = sizeof(operation.control);
-        cmsghdr* cmsg = CMSG_FIRSTHDR(&operation.message);
         if (from.family() == AF_INET) {
             in_pktinfo info{};
             info.ipi_spec_dst = reinterpret_cast<const sockaddr_in*>(from.sa())->sin_addr;
-            cmsg->cmsg_level = IPPROTO_IP;
-            cmsg->cmsg_type = IP_PKTINFO;
-            cmsg->cmsg_len = CMSG_LEN(sizeof(info));
-            std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
-            operation.message.msg_controllen = CMSG_SPACE(sizeof(info));
+            put_control(operation.message, IPPROTO_IP, IP_PKTINFO, info);
         } else {
             in6_pktinfo info{};
             info.ipi6_addr = reinterpret_cast<const sockaddr_in6*>(from.sa())->sin6_addr;
-            cmsg->cmsg_level = IPPROTO_IPV6;
-            cmsg->cmsg_type = IPV6_PKTINFO;
-            cmsg->cmsg_len = CMSG_LEN(sizeof(info));
-            std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
-            operation.message.msg_controllen = CMSG_SPACE(sizeof(info));
+            put_control(operation.message, IPPROTO_IPV6, IPV6_PKTINFO, info);
         }
     }
     io_uring_prep_sendmsg(loop_.sqe_for(&operation), fd, &operation.message, MSG_DONTWAIT);
