@@ -9,9 +9,11 @@
 namespace lb {
 
 void note_connect_failure(TargetState& target, const conf::HealthCheck& check, int error) {
+    target.connect_failures.fetch_add(1, std::memory_order_relaxed);
     // A failed TLS handshake (-EPROTO) says the target is up but its
     // certificate or TLS setup is wrong: a configuration problem the
-    // (unverified) health checks would undo at once, so it does not count.
+    // (unverified) health checks would undo at once, so it does not count
+    // towards unhealthy_threshold.
     if (error == -EPROTO) return;
     const char* why = strerror(-error);
     if (health::record_passive_failure(target, check, why) == health::Transition::to_unhealthy) {

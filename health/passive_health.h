@@ -10,7 +10,9 @@
 
 namespace lb {
 
-// `error` is the connect's -errno. Logs when the target leaves rotation.
+// `error` is the connect's -errno. Counts it in the target's
+// connect_failures (every kind) and towards unhealthy_threshold (all but a
+// failed TLS handshake); logs when the target leaves rotation.
 void note_connect_failure(TargetState& target, const conf::HealthCheck& check, int error);
 
 }  // namespace lb

@@ -61,7 +61,6 @@ void HttpSession::start() {
 
 void HttpSession::on_stream_connected(Stream& stream, int error) {
     if (&stream != upstream_.get() || error == 0) return;
-    exchange_.target->connect_failures.fetch_add(1, std::memory_order_relaxed);
     LB_LOG_DEBUG("connect to %s failed: %s", exchange_.target_address.to_string().c_str(), strerror(-error));
     note_connect_failure(*exchange_.target, exchange_.group->config.health_check, error);
     const char* why = error == -ETIMEDOUT ? "target connect timeout"

@@ -46,7 +46,6 @@ void TunnelConnectSession::connect_next() {
 void TunnelConnectSession::on_stream_connected(Stream& stream, int error) {
     if (closing_ || &stream != upstream_.get()) return;
     if (error != 0) {
-        target_->connect_failures.fetch_add(1, std::memory_order_relaxed);
         LB_LOG_DEBUG("%s connect to %s failed: %s", conf::to_string(listener_->config.protocol),
                      target_->key.c_str(), strerror(-error));
         note_connect_failure(*target_, group_->config.health_check, error);

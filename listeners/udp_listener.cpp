@@ -232,10 +232,9 @@ void UdpListener::touch(UdpFlow& flow) { flows_.touch(&flow); }
 void UdpListener::flow_refused(UdpFlow& flow) {
     TargetState& target = flow.target();
     state_->udp_target_refused.fetch_add(1, std::memory_order_relaxed);
-    target.connect_failures.fetch_add(1, std::memory_order_relaxed);
     LB_LOG_DEBUG("udp listener %s: target %s refused %s", listener_->config.name.c_str(), target.key.c_str(),
                  flow.client.to_string().c_str());
-    if (const TargetGroupRuntime* group = worker_.snapshot()->runtime->group(target.group))
+    if (const TargetGroupRuntime* group = runtime_->group(target.group))
         note_connect_failure(target, group->config.health_check, -ECONNREFUSED);
 }
 

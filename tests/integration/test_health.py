@@ -156,6 +156,8 @@ def test_killed_backend_leaves_rotation_after_unhealthy_threshold_failed_connect
     assert log_time(marked[0]) - killed < 0.9 * TIME_SCALE
     refused = re.findall(rf"connect to {re.escape(key(victim))} failed", lb.stderr())
     assert len(refused) == 2, refused  # the threshold, then no more attempts
+    counted = {t["id"]: t["counters"]["connect_failures"] for t in lb.admin_get("/api/v1/target-groups/web")["targets"]}
+    assert counted == {key(live[0]): 0, key(live[1]): 0, key(victim): 2}
 
 
 def test_passive_signal_on_tcp_listener(start_lb, start_backend, echo_backends):

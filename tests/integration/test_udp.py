@@ -228,6 +228,10 @@ def test_killed_target_loses_its_flows_to_the_others(udp_lb, udp_backends):
             assert exchange_retrying(sock, port, b"again")[0] == "u2"
         refused = flows(lb)["target_refused"]
         assert refused >= placement.count("u1")
+        # Each refusal is a connect failure of that target, none of the other's.
+        counters = {t["port"]: t["counters"]["connect_failures"]
+                    for t in lb.admin_get("/api/v1/target-groups/udp")["targets"]}
+        assert counters == {backends[0].port: refused, backends[1].port: 0}
 
 
 def test_replies_leave_from_the_address_the_client_used(udp_lb, udp_backends):
