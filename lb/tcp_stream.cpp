@@ -269,6 +269,14 @@ void TcpStream::deliver(std::string_view data) {
 
 void TcpStream::write(std::string_view data) {
     if (closing_ || failed_ || shutdown_requested_ || data.empty()) return;
+    if (data.size() >= kDirectSendMin && out_.empty() && !send_inflight_ && !connecting_ && fd_ >= 0) {
+        // Bulk relays (tunnels, bodies): the kernel takes the bytes straight
+        // from the caller's buffer, saving the copy into the queue. What the
+        // socket cannot take now, or an error, goes the queued way below.
+        ssize_t sent = ::send(fd_, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent > 0) data.remove_prefix(static_cast<size_t>(sent));
+        if (data.empty()) return;
+    }
     out_.append(data);
     if (out_.size() >= kHighWater) notify_drain_ = true;
     if (!send_inflight_ && !connecting_ && fd_ >= 0) submit_send();

@@ -48,6 +48,10 @@ public:
     // any of its bytes reach the handler.
     void refuse_proxy_header(std::atomic<uint64_t>* refused);
 
+    // Writes at least this big try a direct send before queueing: small ones
+    // (heads, short answers) are cheaper batched through the ring.
+    static constexpr size_t kDirectSendMin = 4096;
+
     // How long a graceful close may take (flush + linger) before it aborts.
     static constexpr int64_t kCloseTimeoutMs = 5000;
 
