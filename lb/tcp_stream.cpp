@@ -88,7 +88,7 @@ void TcpStream::set_addresses(const SocketAddress& peer, const SocketAddress& lo
 
 void TcpStream::unread(std::string_view data) {
     if (data.empty() || closing_) return;
-    stash_.insert(0, data);
+    stash_.emplace_front(data);
     if (want_read_ && !delivery_scheduled_) {
         delivery_scheduled_ = true;
         loop_.defer([this] { deliver_stash(); });
@@ -173,8 +173,8 @@ void TcpStream::deliver_stash() {
     delivery_scheduled_ = false;
     if (closing_ || failed_ || !want_read_) return;
     while (want_read_ && !stash_.empty() && handler_ && !closing_) {
-        std::string data;
-        data.swap(stash_);
+        std::string data = std::move(stash_.front());
+        stash_.pop_front();
         handler_->on_stream_data(*this, data);
     }
     if (closing_ || !want_read_) return;
@@ -216,7 +216,7 @@ void TcpStream::on_recv(int result, uint32_t flags) {
         if (proxy_refused_) {
             // A few bytes that might have begun a header, then EOF: they were not one.
             proxy_refused_ = nullptr;
-            stash_.append(screened_);
+            if (!screened_.empty()) stash_.push_back(std::move(screened_));
             screened_.clear();
             if (want_read_ && !stash_.empty() && !delivery_scheduled_) {
                 delivery_scheduled_ = true;
@@ -261,7 +261,7 @@ void TcpStream::deliver(std::string_view data) {
     } else if (want_read_ && stash_.empty() && handler_) {
         handler_->on_stream_data(*this, data);
     } else {
-        stash_.append(data);
+        stash_.emplace_back(data);
     }
 }
 

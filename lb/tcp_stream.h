@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -89,7 +90,10 @@ private:
     bool eof_seen_ = false;
     bool eof_delivered_ = false;
     bool delivery_scheduled_ = false;
-    std::string stash_;  // received while reading was stopped
+    // Received while reading was stopped, one string per receive: handed on
+    // a piece at a time, so a handler that pauses again mid-way leaves the
+    // rest here instead of copying it, and a long stash never reallocates.
+    std::deque<std::string> stash_;
 
     // refuse_proxy_header(): the first bytes, held until they tell whether
     // they begin a PROXY header.
