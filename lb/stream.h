@@ -7,7 +7,8 @@
 // data callbacks until start_reading(); bytes that were already in flight are
 // held by the stream and delivered on resume.
 //
-// Writing copies into the stream's queue; output_high() says the queue is over
+// Writing takes the bytes at once (sent, or copied into the stream's queue:
+// the caller's buffer is free on return); output_high() says the queue is over
 // the high-water mark and the producer should pause its source until
 // on_stream_drained().
 //

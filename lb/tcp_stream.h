@@ -1,5 +1,6 @@
 // TcpStream: a TCP socket driven by io_uring — multishot recv into the
-// loop's provided buffers, gathered sendmsg from a ByteQueue, connect with a
+// loop's provided buffers, bulk writes sent directly while nothing is queued,
+// else gathered sendmsg from a ByteQueue, connect with a
 // linked timeout, graceful (lingering) or abortive close.
 #pragma once
 
