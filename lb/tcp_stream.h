@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
-#include <deque>
+#include <list>
 #include <memory>
 #include <string>
 
@@ -94,7 +94,8 @@ private:
     // Received while reading was stopped, one string per receive: handed on
     // a piece at a time, so a handler that pauses again mid-way leaves the
     // rest here instead of copying it, and a long stash never reallocates.
-    std::deque<std::string> stash_;
+    // A list: empty, it allocates nothing (a deque would, for every stream).
+    std::list<std::string> stash_;
 
     // refuse_proxy_header(): the first bytes, held until they tell whether
     // they begin a PROXY header.
