@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import time
 
 import lbtest
@@ -144,7 +145,16 @@ def test_start_up_with_a_bad_certificate_fails_clearly(start_lb, tls_certs, tmp_
 def admin_register(lb, backend):
     """POST a target through the admin API (no token on loopback); the status."""
     host, port = lb.config["global"]["admin"]["listen"].rsplit(":", 1)
-    with lbtest.HttpConn(int(port), host=host) as conn:
+    try:
+        conn = lbtest.HttpConn(int(port), host=host)
+    except ConnectionRefusedError:
+        # Seen once in CI, never reproduced: say what lb was listening on
+        # and which descriptors it held, for whoever sees it next.
+        listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+        fds = {name: os.readlink(f"/proc/{lb.pid}/fd/{name}") for name in os.listdir(f"/proc/{lb.pid}/fd")}
+        raise AssertionError(f"admin API {host}:{port} refused the connection; lb alive: "
+                             f"{lb.proc.poll() is None}\nss -ltnp:\n{listening}\nlb fds: {fds}")
+    with conn:
         conn.request("POST", "/api/v1/target-groups/web/targets", body=json.dumps(backend.target).encode(),
                      headers=[("Content-Type", "application/json")])
         return conn.read_response().status
