@@ -1,5 +1,6 @@
 #include "lb/byte_queue.h"
 
+#include <cstddef>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -79,20 +80,19 @@ int ByteQueue::gather(iovec* iov, int max) const {
 
 void ByteQueue::consume(size_t bytes) {
     size_ -= bytes;
-    while (bytes > 0 && !blocks_.empty()) {
-        Block& block = blocks_.front();
+    if (size_ == 0) {  // all sent: the blocks go back to the thread's cache
+        clear();
+        return;
+    }
+    size_t done = 0;
+    while (bytes > 0 && done < blocks_.size()) {
+        Block& block = blocks_[done];
         size_t n = std::min(bytes, block.end - block.begin);
         block.begin += n;
         bytes -= n;
-        // Keep the last block for further appends unless it is full.
-        if (block.begin == block.end && (blocks_.size() > 1 || block.end == kBlockSize)) {
-            give_block(block.data);
-            blocks_.pop_front();
-        }
+        if (block.begin == block.end) give_block(blocks_[done++].data);
     }
-    if (size_ == 0 && blocks_.size() == 1) {
-        blocks_.front().begin = blocks_.front().end = 0;
-    }
+    blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 void ByteQueue::clear() {

@@ -1,11 +1,13 @@
 // ByteQueue: bytes waiting to be sent on one socket, in fixed-size blocks so
 // appends never move queued data and sends gather blocks with one sendmsg.
+// An empty queue holds no memory: idle connections (keep-alive, WebSocket)
+// are most connections, and each would otherwise keep a block.
 #pragma once
 
 #include <sys/uio.h>
 
 #include <cstddef>
-#include <deque>
+#include <vector>
 #include <string_view>
 
 namespace lb {
@@ -28,6 +30,8 @@ public:
     int gather(iovec* iov, int max) const;
     void consume(size_t bytes);
     void clear();
+    // Blocks held now (0 when empty).
+    size_t block_count() const { return blocks_.size(); }
 
 private:
     struct Block {
@@ -35,7 +39,7 @@ private:
         size_t begin;
         size_t end;
     };
-    std::deque<Block> blocks_;
+    std::vector<Block> blocks_;  // a handful at most: front erases are cheap
     size_t size_ = 0;
 };
 

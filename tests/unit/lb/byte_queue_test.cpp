@@ -39,6 +39,23 @@ TEST(ByteQueue, PartialConsumeKeepsTheRest) {
     EXPECT_EQ(gathered(queue), "again");
 }
 
+TEST(ByteQueue, AnEmptiedQueueHoldsNoBlock) {
+    ByteQueue queue;
+    EXPECT_EQ(queue.block_count(), 0u);
+    queue.append("HTTP/1.1 200 OK\r\n\r\n");
+    EXPECT_EQ(queue.block_count(), 1u);
+    queue.consume(5);
+    EXPECT_EQ(queue.block_count(), 1u);
+    queue.consume(queue.size());
+    EXPECT_EQ(queue.block_count(), 0u) << "an idle connection must not keep a 16 KiB block";
+    queue.append(std::string(ByteQueue::kBlockSize * 3, 'x'));
+    queue.consume(ByteQueue::kBlockSize + 1);  // the first block is spent, the second started
+    EXPECT_EQ(queue.block_count(), 2u);
+    EXPECT_EQ(gathered(queue), std::string(ByteQueue::kBlockSize * 2 - 1, 'x'));
+    queue.consume(queue.size());
+    EXPECT_EQ(queue.block_count(), 0u);
+}
+
 TEST(ByteQueue, GatherRespectsTheIovecLimit) {
     ByteQueue queue;
     queue.append(std::string(ByteQueue::kBlockSize * 5, 'b'));
