@@ -109,7 +109,8 @@ private:
     bool write_shut_ = false;
     bool notify_drain_ = false;
     msghdr msg_{};
-    static constexpr int kMaxIov = 32;
+    // 8 blocks = 128 KiB a send: more would only make every stream bigger.
+    static constexpr int kMaxIov = 8;
     iovec iov_[kMaxIov];
 
     // connecting

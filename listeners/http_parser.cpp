@@ -6,23 +6,33 @@ namespace {
 HttpParser* self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
 }  // namespace
 
+// The callbacks are the same for every parser: one table for all of them
+// (llhttp keeps a pointer to it), not a copy in every connection.
+llhttp_settings_t* HttpParser::settings() {
+    static llhttp_settings_t table = [] {
+        llhttp_settings_t s;
+        llhttp_settings_init(&s);
+        s.on_message_begin = cb_message_begin;
+        s.on_url = cb_url;
+        s.on_status = cb_status;
+        s.on_method = cb_method;
+        s.on_header_field = cb_header_field;
+        s.on_header_value = cb_header_value;
+        s.on_headers_complete = cb_headers_complete;
+        s.on_body = cb_body;
+        s.on_message_complete = cb_message_complete;
+        return s;
+    }();
+    return &table;
+}
+
 HttpParser::HttpParser(Kind kind, HttpParserSink* sink, uint64_t max_header_bytes)
     : kind_(kind), sink_(sink), max_header_bytes_(max_header_bytes) {
-    llhttp_settings_init(&settings_);
-    settings_.on_message_begin = cb_message_begin;
-    settings_.on_url = cb_url;
-    settings_.on_status = cb_status;
-    settings_.on_method = cb_method;
-    settings_.on_header_field = cb_header_field;
-    settings_.on_header_value = cb_header_value;
-    settings_.on_headers_complete = cb_headers_complete;
-    settings_.on_body = cb_body;
-    settings_.on_message_complete = cb_message_complete;
     reset();
 }
 
 void HttpParser::reset() {
-    llhttp_init(&parser_, kind_ == Kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
+    llhttp_init(&parser_, kind_ == Kind::request ? HTTP_REQUEST : HTTP_RESPONSE, settings());
     parser_.data = this;
     head_.clear();
     header_bytes_ = 0;

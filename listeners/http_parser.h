@@ -62,6 +62,7 @@ public:
     HttpHead& head() { return head_; }
 
 private:
+    static llhttp_settings_t* settings();
     static int cb_message_begin(llhttp_t* p);
     static int cb_url(llhttp_t* p, const char* at, size_t len);
     static int cb_status(llhttp_t* p, const char* at, size_t len);
@@ -77,7 +78,6 @@ private:
     HttpParserSink* sink_;
     uint64_t max_header_bytes_;
     llhttp_t parser_{};
-    llhttp_settings_t settings_{};
     HttpHead head_;
     uint64_t header_bytes_ = 0;
     bool header_too_large_ = false;
