@@ -109,8 +109,9 @@ private:
     bool write_shut_ = false;
     bool notify_drain_ = false;
     msghdr msg_{};
-    // 8 blocks = 128 KiB a send: more would only make every stream bigger.
-    static constexpr int kMaxIov = 8;
+    // 32 blocks = 512 KiB a send. 8 would save 384 bytes per stream but cost
+    // ~20% more CPU per GB relayed (tcp-throughput bench: 0.38 -> 0.47 s/GB).
+    static constexpr int kMaxIov = 32;
     iovec iov_[kMaxIov];
 
     // connecting
