@@ -70,7 +70,6 @@ int ByteQueue::gather(iovec* iov, int max) const {
     int count = 0;
     for (const Block& block : blocks_) {
         if (count == max) break;
-        if (block.end == block.begin) continue;
         iov[count].iov_base = block.data + block.begin;
         iov[count].iov_len = block.end - block.begin;
         ++count;
