@@ -150,6 +150,14 @@ struct TcpKeepalive {
     int count = 6;                 // TCP_KEEPCNT
 };
 
+// How request paths are normalized before rules see them (README "Path
+// normalization"). Dot segments and escapes of unreserved characters are
+// always normalized; these are the choices.
+struct PathNormalization {
+    bool merge_slashes = true;     // "//a///b" -> "/a/b"
+    bool forward_normalized = true;  // the target gets the path rules matched; false: as the client sent it
+};
+
 struct Listener {
     std::string name;
     ListenerProtocol protocol = ListenerProtocol::http;
@@ -168,6 +176,7 @@ struct Listener {
     int max_connections = 0;       // 0 = only the global limit
 
     std::vector<Cidr> allow;       // empty = everyone
+    PathNormalization path_normalization;       // http, https
     std::vector<Rule> rules;       // sorted by priority after loading
     Action default_action;
 

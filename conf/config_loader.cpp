@@ -509,7 +509,7 @@ Listener Loader::load_listener(const YamlValue& value) {
     YamlMapping map(value, {"name", "protocol", "listen", "idle_timeout", "header_timeout", "tunnel_idle_timeout",
                             "max_header_size", "max_body_size", "max_connections", "allow", "rules", "default_action",
                             "tls", "proxy_protocol", "accept_proxy_protocol", "trusted_proxies", "tcp_keepalive",
-                            "udp"});
+                            "udp", "path_normalization"});
     Listener listener;
     listener.pos = value.pos();
 
@@ -553,7 +553,7 @@ Listener Loader::load_listener(const YamlValue& value) {
         map.reject("header_timeout", "header_timeout only applies to http, https and tls_passthrough listeners "
                                      "(and tcp listeners with accept_proxy_protocol: true)");
     if (!is_http(protocol)) {
-        for (const char* key : {"tunnel_idle_timeout", "max_header_size", "max_body_size"})
+        for (const char* key : {"tunnel_idle_timeout", "max_header_size", "max_body_size", "path_normalization"})
             map.reject(key, std::string(key) + " only applies to http and https listeners");
     }
     if (udp) {
@@ -617,6 +617,13 @@ Listener Loader::load_listener(const YamlValue& value) {
             }
         }
         if (auto count = keepalive_map.get("count")) out.count = static_cast<int>(count->integer(1, 127));
+    }
+    if (auto normalization = map.get("path_normalization")) {
+        YamlMapping normalization_map(*normalization, {"merge_slashes", "forward"});
+        PathNormalization& out = listener.path_normalization;
+        if (auto merge = normalization_map.get("merge_slashes")) out.merge_slashes = merge->boolean();
+        if (auto forward = normalization_map.get("forward"))
+            out.forward_normalized = choose<bool>(*forward, {{"normalized", true}, {"original", false}});
     }
     if (auto udp_settings = map.get("udp")) {
         YamlMapping udp_map(*udp_settings, {"idle_timeout", "max_flows"});

@@ -117,17 +117,19 @@ bool is_hop_by_hop(const HttpHead& head, std::string_view name) {
     return head.has_token("connection", name);
 }
 
-std::string serialize_upstream_request(const HttpHead& request, const ForwardedFor& forwarded) {
+std::string serialize_upstream_request(const HttpHead& request, std::string_view target, std::string_view host,
+                                       const ForwardedFor& forwarded) {
     std::string out;
     out.reserve(512 + request.headers.size() * 48);
     out.append(request.method);
     out.push_back(' ');
-    out.append(request.url);
+    out.append(target);
     out.append(" HTTP/1.1\r\n");
+    append_header(out, "Host", host);
 
     std::string xff;
     for (const auto& [name, value] : request.headers) {
-        if (is_hop_by_hop(request, name)) continue;
+        if (is_hop_by_hop(request, name) || iequals(name, "host") || iequals(name, "content-length")) continue;
         if (iequals(name, "x-forwarded-for")) {
             if (!xff.empty()) xff.append(", ");
             xff.append(trim_spaces(value));
@@ -142,11 +144,8 @@ std::string serialize_upstream_request(const HttpHead& request, const ForwardedF
     append_header(out, "X-Forwarded-Proto", forwarded.proto);
     append_header(out, "X-Forwarded-Port", std::to_string(forwarded.port));
 
-    if (request.chunked) {
-        append_header(out, "Transfer-Encoding", "chunked");
-    } else if (request.content_length) {
-        // Content-Length is end-to-end and was kept above.
-    }
+    if (request.chunked) append_header(out, "Transfer-Encoding", "chunked");
+    else if (request.content_length) append_header(out, "Content-Length", std::to_string(*request.content_length));
     if (request.upgrade) {
         if (auto upgrade = request.header("upgrade")) append_header(out, "Upgrade", *upgrade);
         append_header(out, "Connection", "Upgrade");
@@ -155,7 +154,8 @@ std::string serialize_upstream_request(const HttpHead& request, const ForwardedF
     return out;
 }
 
-std::string serialize_client_response(const HttpHead& response, BodyFraming framing, bool close_connection,
+std::string serialize_client_response(const HttpHead& response, BodyFraming framing,
+                                      std::optional<uint64_t> content_length, bool close_connection,
                                       bool client_is_http10, std::string_view extra_headers) {
     std::string out;
     out.reserve(256 + response.headers.size() * 48);
@@ -170,13 +170,10 @@ std::string serialize_client_response(const HttpHead& response, BodyFraming fram
             append_header(out, name, value);
             continue;
         }
-        if (is_hop_by_hop(response, name)) continue;
-        // Our framing replaces theirs; HEAD/204/304 keep Content-Length as sent.
-        if ((framing == BodyFraming::chunked || framing == BodyFraming::until_close) &&
-            iequals(name, "content-length"))
-            continue;
+        if (is_hop_by_hop(response, name) || iequals(name, "content-length")) continue;
         append_header(out, name, value);
     }
+    if (content_length) append_header(out, "Content-Length", std::to_string(*content_length));
     out.append(extra_headers);
     if (switching) {
         append_header(out, "Connection", "Upgrade");

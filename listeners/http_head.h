@@ -62,16 +62,20 @@ struct ForwardedFor {
     uint16_t port;                // the listener port the client connected to
 };
 
-// The request as sent to a target: HTTP/1.1, hop-by-hop headers dropped,
-// X-Forwarded-For appended, X-Forwarded-Proto/Port set, body framing kept
-// (Content-Length or chunked), Upgrade kept for upgrade requests.
-std::string serialize_upstream_request(const HttpHead& request, const ForwardedFor& forwarded);
+// The request as sent to a target: HTTP/1.1 with `target` (origin-form) and
+// `host` as its Host, hop-by-hop headers dropped, X-Forwarded-For appended,
+// X-Forwarded-Proto/Port set, Upgrade kept for upgrade requests. The body's
+// framing (Content-Length or chunked) is lb's own, from what the parser
+// decided: whatever Content-Length or Connection headers said is not copied.
+std::string serialize_upstream_request(const HttpHead& request, std::string_view target, std::string_view host,
+                                       const ForwardedFor& forwarded);
 
 enum class BodyFraming { none, content_length, chunked, until_close };
 
-// The response as sent to the client, with our own framing and connection
-// headers.
-std::string serialize_client_response(const HttpHead& response, BodyFraming framing, bool close_connection,
+// The response as sent to the client, with lb's own framing and connection
+// headers: `content_length` is the Content-Length written (none: no header).
+std::string serialize_client_response(const HttpHead& response, BodyFraming framing,
+                                      std::optional<uint64_t> content_length, bool close_connection,
                                       bool client_is_http10, std::string_view extra_headers = {});
 
 const char* status_reason(int status);

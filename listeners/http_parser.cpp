@@ -1,5 +1,7 @@
 #include "listeners/http_parser.h"
 
+#include <algorithm>
+
 namespace lb {
 
 namespace {
@@ -20,6 +22,7 @@ llhttp_settings_t* HttpParser::settings() {
         s.on_header_value = cb_header_value;
         s.on_headers_complete = cb_headers_complete;
         s.on_body = cb_body;
+        s.on_chunk_header = cb_chunk_header;
         s.on_message_complete = cb_message_complete;
         return s;
     }();
@@ -40,6 +43,9 @@ void HttpParser::reset() {
     in_value_ = false;
     in_message_ = false;
     head_complete_ = false;
+    chunk_left_ = 0;
+    crlf_due_ = 0;
+    bad_chunk_end_ = false;
 }
 
 bool HttpParser::count(size_t len) {
@@ -118,8 +124,42 @@ int HttpParser::cb_headers_complete(llhttp_t* p) {
     return result;
 }
 
+int HttpParser::cb_chunk_header(llhttp_t* p) {
+    HttpParser* s = self(p);
+    s->chunk_left_ = p->content_length;
+    // A chunk whose data is empty is the last one: trailers follow, not CRLF
+    // after data, and llhttp checks those lines itself.
+    return 0;
+}
+
 int HttpParser::cb_body(llhttp_t* p, const char* at, size_t len) {
-    return self(p)->sink_->on_http_body(std::string_view(at, len));
+    HttpParser* s = self(p);
+    if ((p->flags & F_CHUNKED) && s->chunk_left_ > 0) {
+        s->chunk_left_ -= std::min<uint64_t>(s->chunk_left_, len);
+        if (s->chunk_left_ == 0) {
+            s->crlf_due_ = 2;
+            if (!s->check_chunk_end(at + len)) return -1;
+        }
+    }
+    return s->sink_->on_http_body(std::string_view(at, len));
+}
+
+// Checks the due terminator bytes that lie before input_end_.
+bool HttpParser::check_chunk_end(const char* from) {
+    while (crlf_due_ > 0 && from < input_end_) {
+        char expected = crlf_due_ == 2 ? '\r' : '\n';
+        if (*from++ != expected) {
+            bad_chunk_end_ = true;
+            return false;
+        }
+        --crlf_due_;
+    }
+    return true;
+}
+
+const char* HttpParser::error_reason() const {
+    if (bad_chunk_end_) return "chunk data not followed by CRLF";
+    return llhttp_get_error_reason(&parser_);
 }
 
 int HttpParser::cb_message_complete(llhttp_t* p) {
@@ -129,6 +169,8 @@ int HttpParser::cb_message_complete(llhttp_t* p) {
 }
 
 HttpParser::Outcome HttpParser::feed(std::string_view data) {
+    input_end_ = data.data() + data.size();
+    if (crlf_due_ > 0 && !check_chunk_end(data.data())) return {Status::error, 0};
     llhttp_errno_t err = llhttp_execute(&parser_, data.data(), data.size());
     auto consumed = [&] {
         const char* pos = llhttp_get_error_pos(&parser_);

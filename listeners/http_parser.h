@@ -57,7 +57,7 @@ public:
     bool keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
     bool message_in_progress() const { return in_message_; }
     bool head_complete() const { return head_complete_; }
-    const char* error_reason() const { return llhttp_get_error_reason(&parser_); }
+    const char* error_reason() const;
     llhttp_errno_t error_code() const { return llhttp_get_errno(&parser_); }
     HttpHead& head() { return head_; }
 
@@ -71,6 +71,8 @@ private:
     static int cb_header_value(llhttp_t* p, const char* at, size_t len);
     static int cb_headers_complete(llhttp_t* p);
     static int cb_body(llhttp_t* p, const char* at, size_t len);
+    static int cb_chunk_header(llhttp_t* p);
+    bool check_chunk_end(const char* from);
     static int cb_message_complete(llhttp_t* p);
     bool count(size_t len);
 
@@ -84,6 +86,15 @@ private:
     bool in_value_ = false;
     bool in_message_ = false;
     bool head_complete_ = false;
+
+    // llhttp 8.1 skips the two bytes after chunk data without looking at
+    // them; lb checks they are CRLF. chunk_left_: data bytes still due in
+    // this chunk; crlf_due_: terminator bytes not yet seen (they may come
+    // in the next feed); input_end_: end of the bytes being fed.
+    uint64_t chunk_left_ = 0;
+    uint8_t crlf_due_ = 0;
+    bool bad_chunk_end_ = false;
+    const char* input_end_ = nullptr;
 };
 
 }  // namespace lb

@@ -9,6 +9,7 @@
 #include "lb/log.h"
 #include "lb/target_picker.h"
 #include "listeners/cookies.h"
+#include "listeners/http_validation.h"
 #include "lb/tcp_stream.h"
 #include "listeners/redirect.h"
 #include "listeners/trusted_proxies.h"
@@ -193,16 +194,24 @@ int HttpSession::on_request_head(HttpHead& head) {
     // While the body arrives, the client's silence counts as idleness.
     worker_.loop().timers().schedule(client_timer_, listener_->config.idle_timeout.count());
 
-    auto host = request.header("host");
-    if (!host && request.is_http11_or_later()) {
-        respond_error(400, "missing Host header", true);
-        return HttpParserSink::kError;
-    }
-    exchange_.host = std::string(host_without_port(host.value_or("")));
     if (request.method == "CONNECT") {
         respond_error(405, "CONNECT not supported", true);
         return HttpParserSink::kError;
     }
+    // Nothing is dispatched until the whole head is known good.
+    CheckedRequest checked = check_request(request, config.path_normalization);
+    if (checked.status) {
+        respond_error(checked.status, checked.error, true);
+        return HttpParserSink::kError;
+    }
+    exchange_.host = std::move(checked.host);
+    exchange_.path = std::move(checked.path);
+    exchange_.query = std::move(checked.query);
+    exchange_.upstream_target = std::move(checked.target);
+    exchange_.authority = std::move(checked.authority);
+    // HTTP/1.0 may leave Host out; the target gets the address the client
+    // reached, as a strict HTTP/1.1 server requires a Host.
+    if (exchange_.authority.empty()) exchange_.authority = client_->local().to_string();
     uint64_t max_body = listener_->config.max_body_size;
     if (max_body && request.content_length && *request.content_length > max_body) {
         respond_error(413, "request body too large", true);
@@ -215,9 +224,7 @@ int HttpSession::on_request_head(HttpHead& head) {
 
 void HttpSession::route() {
     const HttpHead& request = exchange_.request;
-    TargetParts parts = split_request_target(request.url);
     std::string_view host = exchange_.host;
-    if (!parts.authority.empty()) host = host_without_port(parts.authority);
 
     thread_local std::vector<std::pair<std::string_view, std::string_view>> header_views;
     header_views.clear();
@@ -225,8 +232,8 @@ void HttpSession::route() {
     RequestView view;
     view.method = request.method;
     view.host = host;
-    view.path = parts.path;
-    view.query = parts.query;
+    view.path = exchange_.path;
+    view.query = exchange_.query;
     view.headers = &header_views;
     view.source = &exchange_.client;
     const conf::Action* action = listener_->rules->match(view);
@@ -243,8 +250,8 @@ void HttpSession::route() {
             redirect_request.host = host;
             std::string port = std::to_string(listener_->config.listen.port());
             redirect_request.port = port;
-            redirect_request.path = parts.path;
-            redirect_request.query = parts.query;
+            redirect_request.path = exchange_.path;
+            redirect_request.query = exchange_.query;
             std::string location = redirect_location(action->redirect, redirect_request);
             respond_local(action->redirect.status, "", "", false, "Location: " + location + "\r\n");
             return;
@@ -386,7 +393,8 @@ bool HttpSession::open_upstream() {
     exchange_.upstream_got_bytes = false;
     if (exchange_.attempts == 1) {
         ForwardedFor forwarded{client_ip_, tls_ ? "https" : "http", listener_->config.listen.port()};
-        exchange_.replay = serialize_upstream_request(exchange_.request, forwarded);
+        exchange_.replay =
+            serialize_upstream_request(exchange_.request, exchange_.upstream_target, exchange_.authority, forwarded);
     }
     bool https = group.tls != nullptr;
     if (!exchange_.fresh_connection) upstream_ = worker_.pool().take(entry->state.get());
@@ -453,23 +461,29 @@ void HttpSession::on_upstream_data(std::string_view data) {
     if (closing_) return;
     switch (outcome.status) {
         case HttpParser::Status::ok:
-        case HttpParser::Status::paused:  // response complete; trailing bytes are ignored
+            return;
+        case HttpParser::Status::paused:
+            // The response is complete. Bytes after it were asked for by
+            // nobody: the connection cannot be trusted with another request.
+            release_upstream(exchange_.upstream_reusable && outcome.consumed == data.size());
             return;
         case HttpParser::Status::upgraded:
             switch_to_tunnel(data.substr(outcome.consumed));
             return;
         case HttpParser::Status::header_too_large:
-        case HttpParser::Status::error:
-            LB_LOG_DEBUG("invalid response from %s: %s", exchange_.target_address.to_string().c_str(),
+        case HttpParser::Status::error: {
+            const char* why = exchange_.response_error ? exchange_.response_error : "invalid response from target";
+            LB_LOG_DEBUG("invalid response from %s: %s (%s)", exchange_.target_address.to_string().c_str(), why,
                          response_parser_.error_reason());
             if (exchange_.response_started) {
-                close_client(CloseMode::abort);
+                cut_response(why);
             } else {
                 release_target();
                 release_upstream(false);
-                respond_error(502, "invalid response from target", !exchange_.request_complete);
+                respond_error(502, why, !exchange_.request_complete);
             }
             return;
+        }
     }
 }
 
@@ -477,11 +491,15 @@ void HttpSession::on_upstream_closed(bool error) {
     if (!error && exchange_.response_started && !exchange_.response_complete) {
         // A body delimited by the close completes here.
         response_parser_.finish();
-        if (closing_ || exchange_.response_complete) return;
+        if (closing_) return;
+        if (exchange_.response_complete) {
+            release_upstream(false);
+            return;
+        }
     }
     if (exchange_.response_complete) return;
     if (exchange_.response_started) {
-        close_client(CloseMode::abort);  // truncated response: the client must see a broken connection
+        cut_response(error ? "target reset the connection mid-response" : "target closed the connection mid-response");
         return;
     }
     // Nothing answered. A pooled connection the target had already closed is
@@ -492,7 +510,7 @@ void HttpSession::on_upstream_closed(bool error) {
 void HttpSession::on_upstream_timeout() {
     if (closing_ || !exchange_.active) return;
     if (exchange_.response_started) {
-        close_client(CloseMode::abort);
+        cut_response("target response timeout");
         return;
     }
     release_target();
@@ -503,6 +521,11 @@ void HttpSession::on_upstream_timeout() {
 int HttpSession::on_response_head(HttpHead& response) {
     if (closing_) return HttpParserSink::kError;
     int status = response.status;
+    ResponsePlan plan = plan_response(response, exchange_.head_method, exchange_.client_http10);
+    if (plan.status) {
+        exchange_.response_error = plan.error;
+        return HttpParserSink::kError;
+    }
     if (status >= 100 && status < 200 && status != 101) {
         exchange_.informational = true;
         if (status == 100) {
@@ -511,9 +534,9 @@ int HttpSession::on_response_head(HttpHead& response) {
                 client_->write("HTTP/1.1 100 Continue\r\n\r\n");
             }
         } else if (!exchange_.client_http10) {
-            client_->write(serialize_client_response(response, BodyFraming::none, false, false));
+            client_->write(serialize_client_response(response, BodyFraming::none, std::nullopt, false, false));
         }
-        return HttpParserSink::kContinue;
+        return HttpParserSink::kSkipBody;  // an interim response never has a body
     }
     if (exchange_.group->cookie_sticky()) {
         exchange_.set_cookies += sticky_response_cookies(*exchange_.group, *snapshot_->runtime->sticky_signer,
@@ -525,17 +548,15 @@ int HttpSession::on_response_head(HttpHead& response) {
         exchange_.upgraded = true;
         exchange_.status = 101;
         exchange_.response_started = true;
-        client_->write(serialize_client_response(response, BodyFraming::none, false, false, exchange_.set_cookies));
+        client_->write(serialize_client_response(response, BodyFraming::none, std::nullopt, false, false,
+                                                 exchange_.set_cookies));
         return HttpParserSink::kContinue;
     }
     exchange_.response_started = true;
     exchange_.status = status;
-    bool no_body = exchange_.head_method || status == 204 || status == 304;
-    BodyFraming framing;
-    if (no_body) framing = BodyFraming::none;
-    else if (response.content_length && !response.chunked) framing = BodyFraming::content_length;
-    else framing = exchange_.client_http10 ? BodyFraming::until_close : BodyFraming::chunked;
+    const BodyFraming framing = plan.framing;
     exchange_.response_framing = framing;
+    exchange_.upstream_reusable = plan.reusable;
     // An upgrade the target declined leaves the client's parser mid-upgrade:
     // end the connection after this answer rather than guess.
     // A deregistered target's clients are moved on: this connection ends
@@ -545,9 +566,11 @@ int HttpSession::on_response_head(HttpHead& response) {
         (!exchange_.request_complete && exchange_.expect_continue && !exchange_.continue_sent))
         exchange_.close_after = true;
     if (status >= 500) exchange_.target->responses_5xx.fetch_add(1, std::memory_order_relaxed);
-    client_->write(serialize_client_response(response, framing, exchange_.close_after, exchange_.client_http10,
-                                             exchange_.set_cookies));
-    return exchange_.head_method ? HttpParserSink::kSkipBody : HttpParserSink::kContinue;
+    client_->write(serialize_client_response(response, framing, plan.content_length, exchange_.close_after,
+                                             exchange_.client_http10, exchange_.set_cookies));
+    // Responses to HEAD, 204 and 304 end with their head (RFC 9112 section
+    // 6.3); llhttp 8.1 would read a 204's Content-Length as a body.
+    return framing == BodyFraming::none ? HttpParserSink::kSkipBody : HttpParserSink::kContinue;
 }
 
 int HttpSession::on_response_body(std::string_view data) {
@@ -578,9 +601,10 @@ int HttpSession::on_response_complete() {
     if (exchange_.response_framing == BodyFraming::chunked) client_->write("0\r\n\r\n");
     release_target();
     // The connection can carry another request only if the target said so
-    // and it has seen our whole request.
-    bool reusable = response_parser_.keep_alive() && exchange_.request_complete;
-    release_upstream(reusable);
+    // and it has seen our whole request; the caller of the parser releases
+    // it once it knows nothing follows the response.
+    exchange_.upstream_reusable =
+        exchange_.upstream_reusable && response_parser_.keep_alive() && exchange_.request_complete;
     if (!exchange_.request_complete) {
         // Answered early (e.g. 401 to an upload): drop the rest of the body.
         exchange_.discard_body = true;
@@ -610,6 +634,18 @@ void HttpSession::switch_to_tunnel(std::string_view upstream_rest) {
 }
 
 // ---------------------------------------------------------------- endings
+
+// The target failed after the response began. What it sent is passed on,
+// then the connection ends, and the response's framing (a Content-Length
+// not reached, no last chunk) tells the client it was cut short. A body
+// delimited by the close has no such sign: that connection is reset.
+void HttpSession::cut_response(const char* why) {
+    if (closing_) return;
+    exchange_.error = why;
+    log_exchange();
+    if (exchange_.response_framing == BodyFraming::until_close) close_client(CloseMode::abort);
+    else close_client(exchange_.request_complete ? CloseMode::graceful : CloseMode::linger);
+}
 
 void HttpSession::respond_local(int status, std::string_view content_type, std::string_view body, bool close,
                                 std::string_view extra_headers) {
@@ -722,7 +758,7 @@ void HttpSession::target_drained(const TargetState& target) {
     if (closing_ || !exchange_.active || exchange_.target.get() != &target || !upstream_) return;
     // Still waiting on the target when its deregistration delay ran out.
     if (exchange_.response_started) {
-        close_client(CloseMode::abort);
+        cut_response("target deregistered mid-response");
         return;
     }
     release_target();

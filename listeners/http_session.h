@@ -44,6 +44,10 @@ private:
         // address X-Forwarded-For names.
         SocketAddress client;
         std::string host;             // for routing and logs, without port
+        std::string authority;        // the Host the target gets
+        std::string path;             // normalized, for rules and redirects
+        std::string query;
+        std::string upstream_target;  // the request-target the target gets
         bool head_method = false;
         bool expect_continue = false;
         bool continue_sent = false;
@@ -59,6 +63,8 @@ private:
         bool discard_body = false;    // request body no longer wanted
         uint64_t request_body_bytes = 0;
         BodyFraming response_framing = BodyFraming::none;
+        bool upstream_reusable = false;   // the target's connection may carry the next request
+        const char* response_error = nullptr;  // why the target's response cannot be carried
         int status = 0;
         uint64_t bytes_out = 0;
 
@@ -130,6 +136,7 @@ private:
     void release_upstream(bool reusable);
     void release_target();
     void switch_to_tunnel(std::string_view upstream_rest);
+    void cut_response(const char* why);
 
     // answers and endings
     void respond_local(int status, std::string_view content_type, std::string_view body, bool close,

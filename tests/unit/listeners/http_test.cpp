@@ -101,7 +101,7 @@ TEST(HttpHead, UpstreamRequestDropsHopByHopAndAppendsForwardedFor) {
                                   {"X-Forwarded-For", "1.1.1.1"},
                                   {"X-Forwarded-Proto", "gopher"},
                                   {"Accept", "*/*"}});
-    std::string out = serialize_upstream_request(head, {"10.0.0.9", "http", 8080});
+    std::string out = serialize_upstream_request(head, "/p?q=1", "app.example", {"10.0.0.9", "http", 8080});
     EXPECT_EQ(out.rfind("GET /p?q=1 HTTP/1.1\r\n", 0), 0u);
     EXPECT_NE(out.find("Host: app.example\r\n"), std::string::npos);
     EXPECT_NE(out.find("Accept: */*\r\n"), std::string::npos);
@@ -111,6 +111,68 @@ TEST(HttpHead, UpstreamRequestDropsHopByHopAndAppendsForwardedFor) {
     for (const char* gone : {"Connection", "X-Secret", "Keep-Alive", "TE:", "gopher"})
         EXPECT_EQ(out.find(gone), std::string::npos) << gone;
     EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
+}
+
+// Framing and routing headers are lb's to write: a Connection header naming
+// them (request smuggling: the body would reach the target unframed) or a
+// second copy of them changes nothing.
+TEST(HttpHead, UpstreamFramingAndHostAreLbsOwn) {
+    HttpHead head = request_with({{"Host", "client.example"},
+                                  {"Connection", "Content-Length, Host, Transfer-Encoding"},
+                                  {"Content-Length", "5"}});
+    head.method = "POST";
+    head.content_length = 5;
+    std::string out = serialize_upstream_request(head, "/p", "routed.example", {"10.0.0.9", "http", 80});
+    EXPECT_NE(out.find("\r\nHost: routed.example\r\n"), std::string::npos) << out;
+    EXPECT_EQ(out.find("client.example"), std::string::npos) << out;
+    EXPECT_NE(out.find("\r\nContent-Length: 5\r\n"), std::string::npos) << out;
+    EXPECT_EQ(out.find("Content-Length", out.find("Content-Length") + 1), std::string::npos) << out;
+
+    head.content_length.reset();
+    head.chunked = true;
+    head.headers.emplace_back("Transfer-Encoding", "chunked");
+    out = serialize_upstream_request(head, "/p", "routed.example", {"10.0.0.9", "http", 80});
+    EXPECT_NE(out.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos) << out;
+    EXPECT_EQ(out.find("Content-Length"), std::string::npos) << out;
+}
+
+TEST(HttpHead, ClientResponseContentLengthIsLbsOwn) {
+    HttpHead response;
+    response.status = 200;
+    response.headers = {{"Connection", "Content-Length"}, {"Content-Length", "3"}, {"X-A", "1"}};
+    std::string out = serialize_client_response(response, BodyFraming::content_length, 3, false, false);
+    EXPECT_NE(out.find("\r\nContent-Length: 3\r\n"), std::string::npos) << out;
+    out = serialize_client_response(response, BodyFraming::chunked, std::nullopt, false, false);
+    EXPECT_EQ(out.find("Content-Length"), std::string::npos) << out;
+    EXPECT_NE(out.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos) << out;
+}
+
+// llhttp 8.1 skips the two bytes after chunk data unchecked; lb does not.
+TEST(HttpParser, ChunkDataMustEndWithCrlf) {
+    const std::string head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (const char* body : {"5\r\nhelloXX0\r\n\r\n", "5\r\nhello\n\n0\r\n\r\n", "5\r\nhello\rX0\r\n\r\n"}) {
+        Recorder sink;
+        HttpParser parser(HttpParser::Kind::request, &sink, 8192);
+        EXPECT_EQ(parser.feed(head + body).status, HttpParser::Status::error) << body;
+        EXPECT_STREQ(parser.error_reason(), "chunk data not followed by CRLF");
+    }
+    // Split at every byte: the terminator may arrive in a later read.
+    std::string good = head + "5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n";
+    std::string bad = head + "5\r\nhello\r\r3\r\nabc\r\n0\r\n\r\n";
+    for (size_t split = head.size(); split < good.size(); ++split) {
+        Recorder sink;
+        HttpParser parser(HttpParser::Kind::request, &sink, 8192);
+        EXPECT_EQ(parser.feed(std::string_view(good).substr(0, split)).status, HttpParser::Status::ok) << split;
+        EXPECT_EQ(parser.feed(std::string_view(good).substr(split)).status, HttpParser::Status::ok) << split;
+        EXPECT_EQ(sink.body, "helloabc");
+
+        Recorder bad_sink;
+        HttpParser bad_parser(HttpParser::Kind::request, &bad_sink, 8192);
+        auto first = bad_parser.feed(std::string_view(bad).substr(0, split));
+        auto outcome = first.status == HttpParser::Status::error ? first
+                                                                 : bad_parser.feed(std::string_view(bad).substr(split));
+        EXPECT_EQ(outcome.status, HttpParser::Status::error) << split;
+    }
 }
 
 TEST(HttpHead, SplitRequestTargetHandlesOriginAndAbsoluteForm) {
