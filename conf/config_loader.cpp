@@ -492,6 +492,7 @@ Target Loader::load_target(const YamlValue& value, const TargetGroup& group) {
             address.fail("must be an IP address without a port; put the port in 'port'");
         address.fail("must be an IPv4 or IPv6 address, got '" + target.address + "'");
     }
+    if (const char* why = SocketAddress::from_ip(target.address, 0)->unusable_as_target()) address.fail(why);
     target.port = static_cast<uint16_t>(map.require("port").integer(1, 65535));
     target.addr = *SocketAddress::from_ip(target.address, target.port);
     if (auto weight = map.get("weight")) target.weight = static_cast<int>(weight->integer(0, 1000));

@@ -26,7 +26,17 @@ namespace {
 constexpr size_t kMaxConnections = 64;
 constexpr uint64_t kMaxHeaderBytes = 16 * 1024;
 constexpr size_t kMaxBodyBytes = 64 * 1024;
-constexpr int64_t kIdleTimeoutMs = 30000;
+// Anyone who can reach the address can open a connection, token or not, so
+// a connection that has not yet made an authorised request gets little
+// time: its first byte within 2 s, its request within 5 s, and 2 s of
+// keep-alive. One that has (a client of the API) gets 10 s per request and
+// 30 s of keep-alive.
+constexpr int64_t kFirstByteMs = 2000;
+constexpr int64_t kUnprovenRequestMs = 5000;
+constexpr int64_t kUnprovenIdleMs = 2000;
+constexpr int64_t kRequestMs = 10000;
+constexpr int64_t kIdleMs = 30000;
+constexpr int64_t kAcceptRetryMs = 100;
 
 std::vector<std::string> path_segments(std::string_view path) {
     std::vector<std::string> segments;
@@ -79,23 +89,31 @@ Result<int> open_listen_socket(const SocketAddress& address) {
 
 class AdminConnection final : public Retirable, private StreamHandler, private HttpParserSink {
 public:
-    AdminConnection(AdminApi& api, std::unique_ptr<Stream> stream)
+    AdminConnection(AdminApi& api, std::unique_ptr<Stream> stream, uint64_t serial)
         : api_(api),
           settings_(api.settings_generation_),
+          serial_(serial),
           stream_(std::move(stream)),
           parser_(HttpParser::Kind::request, this, kMaxHeaderBytes),
-          idle_timer_([this] { close(CloseMode::abort); }) {}
+          deadline_([this] { close(CloseMode::abort); }) {}
 
     void start() {
         stream_->set_handler(this);
         stream_->start_reading();
-        api_.loop_.timers().schedule(idle_timer_, kIdleTimeoutMs);
+        api_.loop_.timers().schedule(deadline_, kFirstByteMs);
     }
+
+    // Made an authorised request: a client of the API, not just anyone.
+    bool proven() const { return proven_; }
+    // Between requests (a connection in the middle of one is not evicted
+    // while a proven one can be).
+    bool idle() const { return !in_request_; }
+    uint64_t serial() const { return serial_; }  // accept order
 
     void close(CloseMode mode) {
         if (closing_) return;
         closing_ = true;
-        api_.loop_.timers().cancel(idle_timer_);
+        api_.loop_.timers().cancel(deadline_);
         Stream::close(std::move(stream_), mode);
         api_.connection_closed(this);
         api_.loop_.retire(this);
@@ -109,7 +127,11 @@ private:
 
     void on_stream_data(Stream&, std::string_view data) override {
         if (closing_) return;
-        api_.loop_.timers().schedule(idle_timer_, kIdleTimeoutMs);
+        if (!in_request_ && !data.empty()) {
+            // One deadline for the whole request: trickling bytes does not extend it.
+            in_request_ = true;
+            api_.loop_.timers().schedule(deadline_, proven_ ? kRequestMs : kUnprovenRequestMs);
+        }
         auto outcome = parser_.feed(data);
         if (closing_) return;
         if (outcome.status == HttpParser::Status::header_too_large)
@@ -145,6 +167,7 @@ private:
             close(CloseMode::graceful);
             return kError;
         }
+        if (api_.authorized(head_)) proven_ = true;
         AdminApi::Reply reply = api_.handle(head_, body_);
         if (closing_) return kError;
         // This request may itself have changed them (POST /api/v1/reload):
@@ -159,6 +182,8 @@ private:
             close(CloseMode::graceful);
             return kError;
         }
+        in_request_ = false;
+        api_.loop_.timers().schedule(deadline_, proven_ ? kIdleMs : kUnprovenIdleMs);
         return kContinue;
     }
 
@@ -177,12 +202,15 @@ private:
 
     AdminApi& api_;
     uint64_t settings_;  // api_.settings_generation_ when accepted
+    uint64_t serial_;
     std::unique_ptr<Stream> stream_;
     HttpParser parser_;
     HttpHead head_;
     std::string body_;
     bool closing_ = false;
-    Timer idle_timer_;
+    bool proven_ = false;
+    bool in_request_ = false;
+    Timer deadline_;   // first byte, then the request, then keep-alive
 };
 
 // ---------------------------------------------------------------- listening
@@ -194,6 +222,7 @@ struct AdminApi::Listener final : IoCompletion {
     int fd;
     bool armed = false;
     bool closing = false;
+    Timer retry_timer{[this] { arm(); }};
 
     Listener(AdminApi* owner, int socket_fd) : api(owner), fd(socket_fd) { api->listeners_.insert(this); }
 
@@ -204,6 +233,7 @@ struct AdminApi::Listener final : IoCompletion {
 
     void close() {
         closing = true;
+        api->loop_.timers().cancel(retry_timer);
         if (armed) io_uring_prep_cancel64(api->loop_.sqe_for(nullptr), reinterpret_cast<uint64_t>(this), 0);
         else finish();
     }
@@ -221,9 +251,22 @@ struct AdminApi::Listener final : IoCompletion {
             else api->on_accept(result, flags);
         }
         if (armed) return;
-        if (closing) finish();
-        else arm();  // multishot ended (e.g. EMFILE): take the next one
+        if (closing) {
+            finish();
+        } else if (result == -EMFILE || result == -ENFILE || result == -ENOBUFS || result == -ENOMEM) {
+            // Out of descriptors: re-arming at once would spin the main
+            // thread until some are freed.
+            static int64_t last_warning = -kWarnEveryMs;
+            if (api->loop_.now_ms() - last_warning >= kWarnEveryMs) {
+                last_warning = api->loop_.now_ms();
+                LB_LOG_WARN("admin API accept: %s; pausing accepts briefly", strerror(-result));
+            }
+            api->loop_.timers().schedule(retry_timer, kAcceptRetryMs);
+        } else {
+            arm();  // multishot ended: take the next one
+        }
     }
+    static constexpr int64_t kWarnEveryMs = 5000;
 };
 
 AdminApi::Prepared::Prepared(Prepared&& other) noexcept
@@ -315,13 +358,30 @@ void AdminApi::shutdown() {
 void AdminApi::on_accept(int fd, uint32_t) {
     SocketAddress peer;
     *peer.len_ptr() = sizeof(sockaddr_storage);
-    if (connections_.size() >= kMaxConnections || getpeername(fd, peer.sa(), peer.len_ptr()) != 0) {
+    if (getpeername(fd, peer.sa(), peer.len_ptr()) != 0 || (connections_.size() >= kMaxConnections && !evict_one())) {
         ::close(fd);
         return;
     }
-    auto* connection = new AdminConnection(*this, std::make_unique<TcpStream>(loop_, fd, peer));
+    auto* connection = new AdminConnection(*this, std::make_unique<TcpStream>(loop_, fd, peer), ++accepted_);
     connections_.insert(connection);
     connection->start();
+}
+
+// Full: the newcomer (an orchestrator's probe, the operator's reload) takes
+// the place of the oldest connection that has not made an authorised
+// request, else of the oldest idle one. Only when every slot is a client of
+// the API in the middle of a request is the newcomer refused.
+bool AdminApi::evict_one() {
+    AdminConnection* victim = nullptr;
+    auto rank = [](const AdminConnection* c) { return c->proven() ? (c->idle() ? 1 : 2) : 0; };
+    for (AdminConnection* c : connections_) {
+        if (rank(c) == 2) continue;
+        if (!victim || rank(c) < rank(victim) || (rank(c) == rank(victim) && c->serial() < victim->serial()))
+            victim = c;
+    }
+    if (!victim) return false;
+    victim->close(CloseMode::abort);
+    return true;
 }
 
 void AdminApi::connection_closed(AdminConnection* connection) { connections_.erase(connection); }
@@ -426,8 +486,9 @@ AdminApi::Reply AdminApi::register_target(const std::string& group, const std::s
     if (address == request.end() || !address->is_string())
         return {400, error_json("'address' is required: an IPv4 or IPv6 address")};
     target.address = address->get<std::string>();
-    if (!SocketAddress::from_ip(target.address, 0))
-        return {400, error_json("'address' must be an IPv4 or IPv6 address, got '" + target.address + "'")};
+    auto ip = SocketAddress::from_ip(target.address, 0);
+    if (!ip) return {400, error_json("'address' must be an IPv4 or IPv6 address, got '" + target.address + "'")};
+    if (const char* why = ip->unusable_as_target()) return {400, error_json(std::string("'address': ") + why)};
     auto port = request.find("port");
     if (port == request.end() || !port->is_number_integer() || port->get<int64_t>() < 1 || port->get<int64_t>() > 65535)
         return {400, error_json("'port' is required: an integer from 1 to 65535")};

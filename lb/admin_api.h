@@ -105,6 +105,7 @@ private:
 
     void arm_accept();
     void on_accept(int result, uint32_t flags);
+    bool evict_one();
     void close_listener();
     void connection_closed(AdminConnection* connection);
 
@@ -143,6 +144,7 @@ private:
     std::unordered_set<Listener*> listeners_;  // every live one; a replaced one frees itself once its accept ended
     bool shut_down_ = false;
     std::unordered_set<AdminConnection*> connections_;
+    uint64_t accepted_ = 0;
 };
 
 }  // namespace lb

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -25,6 +26,8 @@ SocketAddress SocketAddress::from_sockaddr(const sockaddr* sa, socklen_t len) {
 }
 
 std::optional<SocketAddress> SocketAddress::from_ip(std::string_view ip, uint16_t port) {
+    // inet_pton reads up to a NUL: "127.0.0.1\0x" must not pass as 127.0.0.1.
+    if (ip.find('\0') != std::string_view::npos) return std::nullopt;
     std::string host(ip);
     SocketAddress out;
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -116,6 +119,23 @@ bool SocketAddress::is_any() const {
     if (family() == AF_INET) return reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr == INADDR_ANY;
     if (family() == AF_INET6) return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr);
     return false;
+}
+
+const char* SocketAddress::unusable_as_target() const {
+    if (is_any()) return "the unspecified address cannot be a target";
+    std::array<uint8_t, 16> bytes = ip_bytes();
+    bool v4 = bytes[10] == 0xff && bytes[11] == 0xff && std::all_of(bytes.begin(), bytes.begin() + 10,
+                                                                   [](uint8_t b) { return b == 0; });
+    if (v4) {
+        if (bytes[12] == 0 && bytes[13] == 0 && bytes[14] == 0 && bytes[15] == 0)
+            return "the unspecified address cannot be a target";
+        if (bytes[12] == 255 && bytes[13] == 255 && bytes[14] == 255 && bytes[15] == 255)
+            return "the broadcast address cannot be a target";
+        if ((bytes[12] & 0xf0) == 224) return "a multicast address cannot be a target";
+    } else if (bytes[0] == 0xff) {
+        return "a multicast address cannot be a target";
+    }
+    return nullptr;
 }
 
 bool SocketAddress::operator==(const SocketAddress& other) const {

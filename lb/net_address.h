@@ -25,7 +25,7 @@ public:
 
     // "1.2.3.4:80", "[2001:db8::1]:443", "*:80" (= 0.0.0.0:80).
     static std::optional<SocketAddress> parse(std::string_view host_port);
-    // A literal IP (no port) plus a port.
+    // A literal IP (no port, nothing after it) plus a port.
     static std::optional<SocketAddress> from_ip(std::string_view ip, uint16_t port);
 
     const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage_); }
@@ -45,6 +45,9 @@ public:
     std::array<uint8_t, 16> ip_bytes() const;
     // 0.0.0.0 or [::]: bound to every local address.
     bool is_any() const;
+    // Why this cannot be a target a connection is made to (the unspecified
+    // address, broadcast 255.255.255.255, or multicast), or nullptr.
+    const char* unusable_as_target() const;
 
     bool operator==(const SocketAddress& other) const;
     bool operator!=(const SocketAddress& other) const { return !(*this == other); }

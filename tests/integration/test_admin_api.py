@@ -150,6 +150,13 @@ def test_admin_address_in_use_fails_start(start_lb, backends):
     ('{"address": "127.0.0.1", "port": 80, "weight": -1}', "'weight' must be an integer"),
     ('{"address": "127.0.0.1", "port": 80, "zone": 3}', "'zone' must be a string"),
     ('{"address": "127.0.0.1", "port": 80, "region": "x"}', "unknown key 'region'"),
+    ('{"address": "0.0.0.0", "port": 80}', "unspecified address"),
+    ('{"address": "::", "port": 80}', "unspecified address"),
+    ('{"address": "255.255.255.255", "port": 80}', "broadcast"),
+    ('{"address": "224.0.0.1", "port": 80}', "multicast"),
+    ('{"address": "ff02::1", "port": 80}', "multicast"),
+    ('{"address": "::ffff:239.1.2.3", "port": 80}', "multicast"),
+    ('{"address": "127.0.0.1\\u0000x", "port": 80}', "must be an IPv4 or IPv6 address"),
 ])
 def test_invalid_registration_is_400(start_lb, backends, tmp_path, body, message):
     b1 = backends[0]
@@ -159,6 +166,37 @@ def test_invalid_registration_is_400(start_lb, backends, tmp_path, body, message
     assert response.status_code == 400, response.text
     assert message in response.json()["error"]
     assert [t["id"] for t in admin.group()["targets"]] == [key(b1)]
+
+
+def admin_port(config):
+    return int(config["global"]["admin"]["listen"].rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("token", [False, True])
+def test_idle_connections_cannot_starve_the_admin_api(start_lb, backends, tmp_path, token):
+    """Anyone who reaches the address can open connections; filling every
+    slot with idle or trickling ones must not lock out probes or the
+    operator."""
+    _, admin, config, _ = start(start_lb, tmp_path, [backends[0]], token=token)
+    hogs = []
+    try:
+        for i in range(100):
+            sock = socket.create_connection(("127.0.0.1", admin_port(config)), timeout=5)
+            if i % 2:
+                sock.sendall(b"GET /api/v1/stats HTTP/1.1\r\nHost: x\r\n")  # never finished
+            hogs.append(sock)
+        started = time.monotonic()
+        health = admin.call("GET", "/healthz", token=None)
+        assert health.status_code == 200
+        assert admin.call("GET", "/api/v1/target-groups").status_code == 200
+        assert time.monotonic() - started < 2 * TIME_SCALE
+        # And the hogs go away by themselves: no first byte within 2 s,
+        # no complete request within 5 s.
+        for sock in hogs[-10:]:
+            assert lbtest.closed_without_answer(sock, timeout=8 * TIME_SCALE)
+    finally:
+        for sock in hogs:
+            sock.close()
 
 
 def test_not_found_and_wrong_method(start_lb, backends, tmp_path):

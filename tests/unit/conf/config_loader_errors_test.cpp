@@ -700,6 +700,12 @@ TEST(ConfigErrors, TargetAddressMustBeAnIp) {
     EXPECT_EQ(target("{ address: \"10.0.0.1:80\", port: 80 }"),
               "lb.yaml:4:20: target_groups[0].targets[0].address: must be an IP address without a port; put the "
               "port in 'port'");
+    EXPECT_EQ(target("{ address: 0.0.0.0, port: 80 }"),
+              "lb.yaml:4:20: target_groups[0].targets[0].address: the unspecified address cannot be a target");
+    EXPECT_EQ(target("{ address: 255.255.255.255, port: 80 }"),
+              "lb.yaml:4:20: target_groups[0].targets[0].address: the broadcast address cannot be a target");
+    EXPECT_EQ(target("{ address: \"ff05::2\", port: 80 }"),
+              "lb.yaml:4:20: target_groups[0].targets[0].address: a multicast address cannot be a target");
     EXPECT_EQ(target("{ address: 10.0.0.1, port: 70000 }"),
               "lb.yaml:4:36: target_groups[0].targets[0].port: must be between 1 and 65535");
     EXPECT_EQ(target("{ address: 10.0.0.1, port: 80, weight: 1001 }"),
