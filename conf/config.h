@@ -158,6 +158,21 @@ struct PathNormalization {
     bool forward_normalized = true;  // the target gets the path rules matched; false: as the client sent it
 };
 
+// Per-client limits (README "Per-client limits"), counted over all
+// workers. A rate admits `per_second` events a second on average and
+// `burst` at once from a client that was quiet.
+struct ClientRate {
+    uint32_t per_second = 0;       // 0 = no limit
+    uint32_t burst = 0;            // >= 1 when limited (default: per_second)
+};
+
+struct ClientLimits {
+    int connections = 0;           // open at once per client; 0 = no limit
+    ClientRate connection_rate;    // new connections
+    ClientRate request_rate;       // HTTP requests (http, https)
+    bool any() const { return connections > 0 || connection_rate.per_second > 0 || request_rate.per_second > 0; }
+};
+
 struct Listener {
     std::string name;
     ListenerProtocol protocol = ListenerProtocol::http;
@@ -177,6 +192,7 @@ struct Listener {
 
     std::vector<Cidr> allow;       // empty = everyone
     PathNormalization path_normalization;       // http, https
+    ClientLimits client_limits;
     std::vector<Rule> rules;       // sorted by priority after loading
     Action default_action;
 

@@ -510,7 +510,7 @@ Listener Loader::load_listener(const YamlValue& value) {
     YamlMapping map(value, {"name", "protocol", "listen", "idle_timeout", "header_timeout", "tunnel_idle_timeout",
                             "max_header_size", "max_body_size", "max_connections", "allow", "rules", "default_action",
                             "tls", "proxy_protocol", "accept_proxy_protocol", "trusted_proxies", "tcp_keepalive",
-                            "udp", "path_normalization"});
+                            "udp", "path_normalization", "client_limits"});
     Listener listener;
     listener.pos = value.pos();
 
@@ -563,6 +563,7 @@ Listener Loader::load_listener(const YamlValue& value) {
         map.reject("tcp_keepalive", "tcp_keepalive does not apply to udp listeners");
         map.reject("accept_proxy_protocol", "accept_proxy_protocol is not supported on udp listeners");
         map.reject("trusted_proxies", "trusted_proxies does not apply to udp listeners");
+        map.reject("client_limits", "client_limits does not apply to udp listeners (see udp.max_flows)");
     } else {
         map.reject("udp", "udp settings only apply to udp listeners");
     }
@@ -625,6 +626,22 @@ Listener Loader::load_listener(const YamlValue& value) {
         if (auto merge = normalization_map.get("merge_slashes")) out.merge_slashes = merge->boolean();
         if (auto forward = normalization_map.get("forward"))
             out.forward_normalized = choose<bool>(*forward, {{"normalized", true}, {"original", false}});
+    }
+    if (auto limits = map.get("client_limits")) {
+        YamlMapping limits_map(*limits, {"connections", "connection_rate", "request_rate"});
+        ClientLimits& out = listener.client_limits;
+        if (auto connections = limits_map.get("connections"))
+            out.connections = static_cast<int>(connections->integer(0, 1000000));
+        auto rate = [](const YamlValue& value, ClientRate& rate) {
+            YamlMapping rate_map(value, {"per_second", "burst"});
+            rate.per_second = static_cast<uint32_t>(rate_map.require("per_second").integer(1, 1000000));
+            rate.burst = rate.per_second;
+            if (auto burst = rate_map.get("burst")) rate.burst = static_cast<uint32_t>(burst->integer(1, 1000000));
+        };
+        if (auto connection_rate = limits_map.get("connection_rate")) rate(*connection_rate, out.connection_rate);
+        if (!is_http(protocol))
+            limits_map.reject("request_rate", "request_rate only applies to http and https listeners");
+        if (auto request_rate = limits_map.get("request_rate")) rate(*request_rate, out.request_rate);
     }
     if (auto udp_settings = map.get("udp")) {
         YamlMapping udp_map(*udp_settings, {"idle_timeout", "max_flows"});

@@ -16,6 +16,8 @@
 
 namespace lb {
 
+class ClientLimiter;
+
 struct ListenerState {
     explicit ListenerState(std::string listener_name) : name(std::move(listener_name)) {}
 
@@ -26,6 +28,16 @@ struct ListenerState {
     std::atomic<uint64_t> refused_max_connections{0};       // closed at accept: listener max_connections
     std::atomic<uint64_t> proxy_header_invalid{0};          // trusted peer: missing, malformed or late header
     std::atomic<uint64_t> proxy_header_untrusted{0};        // a PROXY header from outside trusted_proxies
+
+    // client_limits: what each limit turned away, and clients let through
+    // because the limiter had no room to count them.
+    std::atomic<uint64_t> client_limited_connections{0};
+    std::atomic<uint64_t> client_limited_connection_rate{0};
+    std::atomic<uint64_t> client_limited_request_rate{0};
+    std::atomic<uint64_t> client_limiter_full{0};
+    // Main thread only (RuntimeBuilder): created when the listener first has
+    // client_limits; workers use the copy in their ListenerRuntime.
+    std::shared_ptr<ClientLimiter> client_limiter;
 
     // UDP listeners.
     std::atomic<int64_t> udp_flows{0};                      // flows open now, all workers

@@ -92,6 +92,10 @@ json listener_json(const ListenerRuntime& listener) {
                               {"refused_max_connections", read(state.refused_max_connections)},
                               {"proxy_header_invalid", read(state.proxy_header_invalid)},
                               {"proxy_header_untrusted", read(state.proxy_header_untrusted)}};
+        out["client_limited"] = {{"connections", read(state.client_limited_connections)},
+                                 {"connection_rate", read(state.client_limited_connection_rate)},
+                                 {"request_rate", read(state.client_limited_request_rate)},
+                                 {"limiter_full", read(state.client_limiter_full)}};
     }
     return out;
 }
@@ -205,6 +209,23 @@ std::string prometheus_text(const ServerStats& stats, const Runtime& runtime) {
             out.sample(labels + ",reason=\"proxy_header_invalid\"", read(state.proxy_header_invalid));
             out.sample(labels + ",reason=\"proxy_header_untrusted\"", read(state.proxy_header_untrusted));
         }
+        out.family("lb_listener_client_limited_total", "counter",
+                   "What a listener's client_limits turned away: connections over a client's open connections "
+                   "(connections), new connections over its connection_rate (connection_rate), requests over its "
+                   "request_rate (request_rate).");
+        for (const auto& listener : runtime.listeners) {
+            if (is_udp(*listener)) continue;
+            const ListenerState& state = *listener->state;
+            std::string labels = listener_label(*listener);
+            out.sample(labels + ",reason=\"connections\"", read(state.client_limited_connections));
+            out.sample(labels + ",reason=\"connection_rate\"", read(state.client_limited_connection_rate));
+            out.sample(labels + ",reason=\"request_rate\"", read(state.client_limited_request_rate));
+        }
+        out.family("lb_listener_client_limiter_full_total", "counter",
+                   "Connections and requests let through uncounted because the listener's client limiter had no "
+                   "room for one more client.");
+        for (const auto& listener : runtime.listeners)
+            if (!is_udp(*listener)) out.sample(listener_label(*listener), read(listener->state->client_limiter_full));
     }
     if (any_udp) {
         out.family("lb_udp_flows_open", "gauge", "UDP flows (client address:port) open now on a udp listener.");

@@ -133,6 +133,12 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         listener->index = static_cast<uint32_t>(runtime->listeners.size());
         listener->config = listener_config;
         listener->state = listener_states.get_or_create(listener_config.name);
+        // Made once per listener and kept by its state across reloads: the
+        // connections its clients have open must stay counted.
+        if (bind_sockets && listener_config.client_limits.any()) {
+            if (!listener->state->client_limiter) listener->state->client_limiter = std::make_shared<ClientLimiter>();
+            listener->client_limiter = listener->state->client_limiter;
+        }
         if (bind_sockets) {
             auto sockets = this->sockets.get(listener_config.listen, socket_kind(listener_config.protocol), workers);
             if (!sockets) return Error{listener_config.pos.format(sockets.error())};

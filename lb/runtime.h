@@ -17,6 +17,7 @@
 
 #include "conf/config.h"
 #include "lb/balancer.h"
+#include "lb/client_limiter.h"
 #include "lb/drain_tracker.h"
 #include "lb/listen_socket.h"
 #include "lb/listener_state.h"
@@ -72,6 +73,7 @@ struct ListenerRuntime {
     std::shared_ptr<ListenerState> state;  // counts and limits that outlive this snapshot
     std::shared_ptr<const RuleSet> rules;  // http, https, tls_passthrough
     std::shared_ptr<const tls::ServerContext> tls;  // https: certificates loaded for this snapshot
+    std::shared_ptr<ClientLimiter> client_limiter;  // with client_limits; shared by workers
 };
 
 struct Runtime {

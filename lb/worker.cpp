@@ -241,25 +241,81 @@ void Worker::handle_connection(ListenerSlot& slot, int fd) {
     start_session(listener, std::move(stream), std::move(ticket));
 }
 
+// Per-client connection limits apply once the client is known (after any
+// PROXY header). A trusted proxy that names its clients in X-Forwarded-For
+// is not a client itself: its requests count per client, by request_rate.
+const char* Worker::check_client_limits(const ListenerRuntime& listener, const SocketAddress& client,
+                                        ConnectionTicket& ticket) {
+    const conf::Listener& config = listener.config;
+    if (!config.accept_proxy_protocol && in_any(config.trusted_proxies, client)) return nullptr;
+    const conf::ClientLimits& limits = config.client_limits;
+    ClientLimiter& limiter = *listener.client_limiter;
+    ListenerState& state = *listener.state;
+    const int64_t now = monotonic_us();
+    auto verdict = limiter.admit(ClientLimiter::Rate::connection, client, limits.connection_rate.per_second,
+                                 limits.connection_rate.burst, now);
+    if (verdict == ClientLimiter::Verdict::table_full) state.client_limiter_full.fetch_add(1, std::memory_order_relaxed);
+    if (verdict == ClientLimiter::Verdict::refused) {
+        state.client_limited_connection_rate.fetch_add(1, std::memory_order_relaxed);
+        log_client_limited(listener, client, "connection_rate");
+        return "client over its connection rate";
+    }
+    if (limits.connections <= 0) return nullptr;
+    ClientLimiter::Slot* slot = nullptr;
+    verdict = limiter.acquire_connection(client, limits.connections, now, &slot);
+    if (verdict == ClientLimiter::Verdict::table_full) state.client_limiter_full.fetch_add(1, std::memory_order_relaxed);
+    if (verdict == ClientLimiter::Verdict::refused) {
+        state.client_limited_connections.fetch_add(1, std::memory_order_relaxed);
+        log_client_limited(listener, client, "connections");
+        return "client over its open connections";
+    }
+    if (slot) ticket.hold_client(listener.client_limiter, slot);
+    return nullptr;
+}
+
+void Worker::log_client_limited(const ListenerRuntime& listener, const SocketAddress& client, const char* limit) {
+    ++client_limited_unlogged_;
+    if (loop_->now_ms() - client_limited_logged_ms_ < 5000) return;
+    LB_LOG_WARN("listener %s: client %s over its client_limits.%s (%llu refusals on this worker since the last "
+                "message)", listener.config.name.c_str(), client.ip_string().c_str(), limit,
+                static_cast<unsigned long long>(client_limited_unlogged_));
+    client_limited_logged_ms_ = loop_->now_ms();
+    client_limited_unlogged_ = 0;
+}
+
 void Worker::start_session(const ListenerRuntime& listener, std::unique_ptr<TcpStream> stream,
                            ConnectionTicket ticket) {
+    const char* limited = listener.client_limiter ? check_client_limits(listener, stream->peer(), ticket) : nullptr;
     switch (listener.config.protocol) {
-        case conf::ListenerProtocol::http:
-            (new HttpSession(*this, listener, std::move(stream), std::move(ticket)))->start();
+        case conf::ListenerProtocol::http: {
+            auto* session = new HttpSession(*this, listener, std::move(stream), std::move(ticket));
+            if (limited) session->refuse_first_request(limited);
+            session->start();
             break;
+        }
         case conf::ListenerProtocol::https: {
             if (!listener.tls) {  // the builder always makes one; never serve https without it
                 Stream::close(std::move(stream), CloseMode::abort);
                 break;
             }
             auto tls_stream = tls::TlsStream::accept(*loop_, std::move(stream), listener.tls);
-            (new HttpSession(*this, listener, std::move(tls_stream), std::move(ticket), /*tls=*/true))->start();
+            auto* session = new HttpSession(*this, listener, std::move(tls_stream), std::move(ticket), /*tls=*/true);
+            if (limited) session->refuse_first_request(limited);
+            session->start();
             break;
         }
         case conf::ListenerProtocol::tcp:
+            if (limited) {
+                Stream::close(std::move(stream), CloseMode::graceful);
+                break;
+            }
             (new TcpProxySession(*this, listener, std::move(stream), std::move(ticket)))->start();
             break;
         case conf::ListenerProtocol::tls_passthrough:
+            if (limited) {
+                Stream::close(std::move(stream), CloseMode::graceful);
+                break;
+            }
             (new TlsPassthroughSession(*this, listener, std::move(stream), std::move(ticket)))->start();
             break;
         default:

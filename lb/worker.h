@@ -38,16 +38,27 @@ public:
     ConnectionTicket(std::atomic<int64_t>* budget, std::shared_ptr<ListenerState> listener)
         : budget_(budget), listener_(std::move(listener)) {}
     ConnectionTicket(ConnectionTicket&& other) noexcept
-        : budget_(std::exchange(other.budget_, nullptr)), listener_(std::move(other.listener_)) {}
+        : budget_(std::exchange(other.budget_, nullptr)),
+          listener_(std::move(other.listener_)),
+          client_limiter_(std::move(other.client_limiter_)),
+          client_slot_(std::exchange(other.client_slot_, nullptr)) {}
     ConnectionTicket& operator=(ConnectionTicket&& other) noexcept {
         if (this != &other) {
             release();
             budget_ = std::exchange(other.budget_, nullptr);
             listener_ = std::move(other.listener_);
+            client_limiter_ = std::move(other.client_limiter_);
+            client_slot_ = std::exchange(other.client_slot_, nullptr);
         }
         return *this;
     }
     ~ConnectionTicket() { release(); }
+
+    // The connection also counts towards its client's open connections.
+    void hold_client(std::shared_ptr<ClientLimiter> limiter, ClientLimiter::Slot* slot) {
+        client_limiter_ = std::move(limiter);
+        client_slot_ = slot;
+    }
 
 private:
     void release() {
@@ -55,9 +66,13 @@ private:
         budget_ = nullptr;
         if (listener_) listener_->connections.fetch_sub(1, std::memory_order_relaxed);
         listener_.reset();
+        ClientLimiter::release_connection(std::exchange(client_slot_, nullptr));
+        client_limiter_.reset();
     }
     std::atomic<int64_t>* budget_ = nullptr;
     std::shared_ptr<ListenerState> listener_;
+    std::shared_ptr<ClientLimiter> client_limiter_;  // keeps client_slot_ alive
+    ClientLimiter::Slot* client_slot_ = nullptr;
 };
 
 // A snapshot as one worker sees it: the shared Runtime plus this worker's
@@ -121,6 +136,9 @@ public:
     void remove_session(Session* session);
     // Hands an accepted client connection to its listener's session.
     void start_session(const ListenerRuntime& listener, std::unique_ptr<TcpStream> stream, ConnectionTicket ticket);
+    // A client over one of its listener's client_limits (`limit` names it):
+    // counted by the caller, logged here at most every 5 s per worker.
+    void log_client_limited(const ListenerRuntime& listener, const SocketAddress& client, const char* limit);
     // `listener` as the current snapshot has it (same name and sockets), or
     // null if a reload removed it.
     const ListenerRuntime* current_listener(const ListenerRuntime& listener) const;
@@ -133,6 +151,9 @@ private:
     void arm_accept(ListenerSlot& slot);
     void on_accept(ListenerSlot& slot, int result, uint32_t flags);
     void handle_connection(ListenerSlot& slot, int fd);
+    // nullptr, or which client limit the new connection is over.
+    const char* check_client_limits(const ListenerRuntime& listener, const SocketAddress& client,
+                                    ConnectionTicket& ticket);
     void adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime);
     void retire_udp_listener(std::unique_ptr<UdpListener> listener);
     void begin_stop(bool graceful);
@@ -154,6 +175,8 @@ private:
     std::vector<std::unique_ptr<UdpListener>> stopped_udp_listeners_;
     Session* sessions_ = nullptr;
     size_t session_count_ = 0;
+    int64_t client_limited_logged_ms_ = -5000;  // log_client_limited: when it last wrote
+    uint64_t client_limited_unlogged_ = 0;
     bool draining_ = false;
     WorkerCounters counters_;
     std::atomic<bool> ready_{false};

@@ -212,6 +212,14 @@ int HttpSession::on_request_head(HttpHead& head) {
     // HTTP/1.0 may leave Host out; the target gets the address the client
     // reached, as a strict HTTP/1.1 server requires a Host.
     if (exchange_.authority.empty()) exchange_.authority = client_->local().to_string();
+    int64_t retry_after_us = 0;
+    if (const char* limited = client_limited(&retry_after_us)) {
+        exchange_.error = limited;
+        std::string retry_after =
+            "Retry-After: " + std::to_string(std::max<int64_t>(1, (retry_after_us + 999'999) / 1'000'000)) + "\r\n";
+        respond_local(429, "text/plain; charset=utf-8", error_body(429), refusal_ != nullptr, retry_after);
+        return closing_ ? HttpParserSink::kError : HttpParserSink::kContinue;
+    }
     uint64_t max_body = listener_->config.max_body_size;
     if (max_body && request.content_length && *request.content_length > max_body) {
         respond_error(413, "request body too large", true);
@@ -678,6 +686,25 @@ void HttpSession::respond_local(int status, std::string_view content_type, std::
     } else {
         exchange_.discard_body = true;
     }
+}
+
+// Over a client limit: the connection's own (refuse_first_request), or this
+// client's request_rate, counted across workers by the listener's limiter.
+const char* HttpSession::client_limited(int64_t* retry_after_us) {
+    if (refusal_) {
+        *retry_after_us = 1'000'000;
+        return refusal_;
+    }
+    const conf::ClientRate& rate = listener_->config.client_limits.request_rate;
+    if (!listener_->client_limiter || rate.per_second == 0) return nullptr;
+    ListenerState& state = *listener_->state;
+    auto verdict = listener_->client_limiter->admit(ClientLimiter::Rate::request, exchange_.client, rate.per_second,
+                                                    rate.burst, monotonic_us(), retry_after_us);
+    if (verdict == ClientLimiter::Verdict::table_full) state.client_limiter_full.fetch_add(1, std::memory_order_relaxed);
+    if (verdict != ClientLimiter::Verdict::refused) return nullptr;
+    state.client_limited_request_rate.fetch_add(1, std::memory_order_relaxed);
+    worker_.log_client_limited(*listener_, exchange_.client, "request_rate");
+    return "client over its request rate";
 }
 
 void HttpSession::respond_error(int status, const char* why, bool close) {

@@ -25,6 +25,9 @@ public:
     ~HttpSession() override;
 
     void start();
+    // The connection is over a client limit: its first request is answered
+    // 429 and the connection closed.
+    void refuse_first_request(const char* why) { refusal_ = why; }
     void drain() override;
     void abort() override;
     void snapshot_changed() override {
@@ -142,6 +145,7 @@ private:
     void respond_local(int status, std::string_view content_type, std::string_view body, bool close,
                        std::string_view extra_headers = {});
     void respond_error(int status, const char* why, bool close);
+    const char* client_limited(int64_t* retry_after_us);
     void finish_exchange();
     void start_next_request();
     void close_client(CloseMode mode);
@@ -171,6 +175,7 @@ private:
     bool finish_scheduled_ = false;
     bool in_request_bytes_ = false;   // bytes of a not-yet-complete head received
     const TargetState* last_target_ = nullptr;  // compared only, never dereferenced
+    const char* refusal_ = nullptr;   // refuse_first_request
 
     Exchange exchange_;
     Timer client_timer_;

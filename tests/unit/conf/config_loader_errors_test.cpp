@@ -334,6 +334,29 @@ listeners:
               "lb.yaml:6:5: listeners[0].rules: rules are not supported on tcp listeners");
 }
 
+TEST(ConfigErrors, ClientLimits) {
+    auto listener = [](const std::string& protocol, const std::string& limits) {
+        return load_error("target_groups: [{ name: t, protocol: " + std::string(protocol == "udp" ? "udp" : protocol == "tcp" ? "tcp" : "http") +
+                          " }]\nlisteners:\n  - name: l\n    protocol: " + protocol +
+                          "\n    listen: 127.0.0.1:7000\n    client_limits: " + limits +
+                          "\n    default_action: { forward: { target_group: t } }\n");
+    };
+    EXPECT_EQ(listener("tcp", "{ request_rate: { per_second: 5 } }"),
+              "lb.yaml:6:22: listeners[0].client_limits.request_rate: request_rate only applies to http and https "
+              "listeners");
+    EXPECT_EQ(listener("udp", "{ connections: 5 }"),
+              "lb.yaml:6:5: listeners[0].client_limits: client_limits does not apply to udp listeners (see "
+              "udp.max_flows)");
+    EXPECT_EQ(listener("http", "{ connection_rate: { burst: 5 } }"),
+              "lb.yaml:6:39: listeners[0].client_limits.connection_rate: missing required key 'per_second'");
+    EXPECT_EQ(listener("http", "{ request_rate: { per_second: 0 } }"),
+              "lb.yaml:6:50: listeners[0].client_limits.request_rate.per_second: must be between 1 and 1000000");
+    EXPECT_EQ(listener("http", "{ connections: -1 }"),
+              "lb.yaml:6:35: listeners[0].client_limits.connections: must be between 0 and 1000000");
+    EXPECT_EQ(listener("http", "{ requests: 5 }"),
+              "lb.yaml:6:22: listeners[0].client_limits.requests: unknown key 'requests'");
+}
+
 TEST(ConfigErrors, TlsPassthroughRulesOnlyMatchHost) {
     EXPECT_EQ(load_error(yaml(R"(
 target_groups: [{ name: t, protocol: tcp }]
