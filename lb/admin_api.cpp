@@ -472,41 +472,10 @@ AdminApi::Reply AdminApi::show_group(const std::string& name) const {
 
 AdminApi::Reply AdminApi::register_target(const std::string& group, const std::string& body) {
     if (!control_.current_runtime()->group(group)) return {404, error_json("no target group '" + group + "'")};
-    json request = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (request.is_discarded()) return {400, error_json("body is not valid JSON")};
-    if (!request.is_object())
-        return {400, error_json("body must be a JSON object {\"address\", \"port\", \"weight\"?, \"zone\"?}")};
-    for (const auto& [name, value] : request.items()) {
-        if (name != "address" && name != "port" && name != "weight" && name != "zone")
-            return {400, error_json("unknown key '" + name + "' (expected address, port, weight, zone)")};
-    }
-    TargetRegistration registration;
-    conf::Target& target = registration.target;
-    auto address = request.find("address");
-    if (address == request.end() || !address->is_string())
-        return {400, error_json("'address' is required: an IPv4 or IPv6 address")};
-    target.address = address->get<std::string>();
-    auto ip = SocketAddress::from_ip(target.address, 0);
-    if (!ip) return {400, error_json("'address' must be an IPv4 or IPv6 address, got '" + target.address + "'")};
-    if (const char* why = ip->unusable_as_target()) return {400, error_json(std::string("'address': ") + why)};
-    auto port = request.find("port");
-    if (port == request.end() || !port->is_number_integer() || port->get<int64_t>() < 1 || port->get<int64_t>() > 65535)
-        return {400, error_json("'port' is required: an integer from 1 to 65535")};
-    target.port = static_cast<uint16_t>(port->get<int64_t>());
-    target.addr = *SocketAddress::from_ip(target.address, target.port);
-    if (auto weight = request.find("weight"); weight != request.end()) {
-        if (!weight->is_number_integer() || weight->get<int64_t>() < 0 || weight->get<int64_t>() > 1000)
-            return {400, error_json("'weight' must be an integer from 0 to 1000")};
-        target.weight = static_cast<int>(weight->get<int64_t>());
-        registration.weight_given = true;
-    }
-    if (auto zone = request.find("zone"); zone != request.end()) {
-        if (!zone->is_string()) return {400, error_json("'zone' must be a string")};
-        target.zone = zone->get<std::string>();
-        registration.zone_given = true;
-    }
-    target.pos.file = "admin API";
-    SocketAddress key = target.addr;
+    auto parsed = parse_target_registration(body);
+    if (!parsed) return {400, error_json(parsed.error())};
+    TargetRegistration registration = std::move(*parsed);
+    SocketAddress key = registration.target.addr;
 
     AdminOutcome outcome = control_.register_target(group, std::move(registration));
     if (outcome.status >= 300) return {outcome.status, error_json(outcome.error)};
@@ -519,10 +488,8 @@ AdminApi::Reply AdminApi::register_target(const std::string& group, const std::s
 
 AdminApi::Reply AdminApi::deregister_target(const std::string& group, const std::string& target) {
     if (!control_.current_runtime()->group(group)) return {404, error_json("no target group '" + group + "'")};
-    auto address = SocketAddress::parse(target);
-    bool wildcard = target.rfind('*', 0) == 0;
-    if (!address || wildcard || address->port() == 0)
-        return {400, error_json("target must be address:port ([address]:port for IPv6), got '" + target + "'")};
+    auto address = parse_target_id(target);
+    if (!address) return {400, error_json(address.error())};
     AdminOutcome outcome = control_.deregister_target(group, *address);
     if (outcome.status >= 300) return {outcome.status, error_json(outcome.error)};
     auto runtime = control_.current_runtime();

@@ -25,6 +25,7 @@
 #include <unordered_set>
 
 #include "conf/config.h"
+#include "lb/admin_request.h"
 #include "lb/event_loop.h"
 #include "lb/metrics.h"
 #include "lb/result.h"
@@ -41,13 +42,6 @@ class AdminConnection;
 struct AdminOutcome {
     int status = 200;
     std::string error;
-};
-
-// A registration as the API received it: weight and zone are optional.
-struct TargetRegistration {
-    conf::Target target;
-    bool weight_given = false;
-    bool zone_given = false;
 };
 
 class AdminControl {
