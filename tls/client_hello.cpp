@@ -72,12 +72,15 @@ ClientHelloParser::Status ClientHelloParser::feed(std::string_view data) {
         if (status_ == Status::done) buffered_.append(data);
         return status_;
     }
+    // Only the first kMaxBufferedBytes are taken apart: garbage is garbage,
+    // a hello that has not ended by then is too big. The rest of this piece
+    // is kept should the hello end before it: it belongs to the connection.
+    std::string_view beyond;
     if (buffered_.size() + data.size() > kMaxBufferedBytes) {
-        buffered_.append(data.substr(0, kMaxBufferedBytes - buffered_.size()));
-        // Still judge what fits: garbage is garbage, a huge hello is too big.
-    } else {
-        buffered_.append(data);
+        beyond = data.substr(kMaxBufferedBytes - buffered_.size());
+        data.remove_suffix(beyond.size());
     }
+    buffered_.append(data);
     bool truncated = buffered_.size() == kMaxBufferedBytes;
 
     // Take complete records apart, collecting their handshake payload.
@@ -96,7 +99,11 @@ ClientHelloParser::Status ClientHelloParser::feed(std::string_view data) {
             size_t hello_length = size_t(static_cast<uint8_t>(handshake_[1])) << 16 |
                                   size_t(static_cast<uint8_t>(handshake_[2])) << 8 | static_cast<uint8_t>(handshake_[3]);
             if (hello_length > kMaxHelloBytes) return fail("ClientHello too large");
-            if (handshake_.size() >= 4 + hello_length) return parse_hello(std::string_view(handshake_).substr(4, hello_length));
+            if (handshake_.size() >= 4 + hello_length) {
+                if (parse_hello(std::string_view(handshake_).substr(4, hello_length)) == Status::done)
+                    buffered_.append(beyond);
+                return status_;
+            }
         }
     }
     // A partial record header can already tell garbage apart.

@@ -138,6 +138,31 @@ TEST(ClientHello, InconsistentInnerLengthsAreInvalid) {
     EXPECT_EQ(parser.feed(broken), Status::invalid);
 }
 
+// A hello that ends inside the read that crosses kMaxBufferedBytes: the
+// bytes after it in that read are the connection's and must all be kept
+// (they were cut at the bound and never reached the target).
+TEST(ClientHello, BytesAfterAHelloEndingNearTheBoundAreKept) {
+    std::string body = std::string("\x03\x03", 2) + std::string(32, '\0') + std::string("\x00\x00\x02\x13\x01\x01\x00", 7);
+    const size_t padding = 5300;  // padding extension (21): 1-byte records put the hello's end near 32 KiB
+    std::string extension = std::string("\x00\x15", 2) + char(padding >> 8) + char(padding & 0xff) + std::string(padding, '\0');
+    body += std::string{char(extension.size() >> 8), char(extension.size() & 0xff)} + extension;
+    std::string message = std::string("\x01\x00", 2) + char(body.size() >> 8) + char(body.size() & 0xff) + body;
+    std::string single = std::string("\x16\x03\x01", 3) + char(message.size() >> 8) + char(message.size() & 0xff) + message;
+    std::string records = refragment(single, 1);
+    ASSERT_LT(records.size(), ClientHelloParser::kMaxBufferedBytes);
+    std::string after(2000, '\x17');
+
+    ClientHelloParser whole;
+    EXPECT_EQ(whole.feed(records + after), Status::done);
+    EXPECT_EQ(whole.buffered(), records + after);
+
+    ClientHelloParser in_reads;  // reads of at most 16 KiB, as from the socket
+    std::string all = records + after;
+    for (size_t at = 0; at < all.size(); at += 16000) in_reads.feed(all.substr(at, 16000));
+    EXPECT_EQ(in_reads.status(), Status::done);
+    EXPECT_EQ(in_reads.buffered(), all);
+}
+
 TEST(ClientHello, EndlessTinyRecordsHitTheBound) {
     // Valid-looking one-byte records that never finish a hello.
     std::string record("\x16\x03\x01\x00\x01\x01", 6);
