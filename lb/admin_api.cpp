@@ -188,7 +188,7 @@ private:
     }
 
     void write(int status, const json& body, bool close_after, std::string_view extra_headers = {}) {
-        std::string text = body.dump(2) + "\n";
+        std::string text = json_reply_text(body);
         stream_->write(make_local_response(status, "application/json", text, close_after, extra_headers,
                                            head_.method == "HEAD"));
     }

@@ -50,4 +50,8 @@ Result<SocketAddress> parse_target_id(const std::string& text) {
     return *address;
 }
 
+std::string json_reply_text(const json& body) {
+    return body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
 }  // namespace lb

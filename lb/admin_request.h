@@ -30,4 +30,9 @@ Result<TargetRegistration> parse_target_registration(std::string_view body);
 // than 0. An error is the message of a 400.
 Result<SocketAddress> parse_target_id(const std::string& text);
 
+// The text of a JSON reply body: indented, ending in a newline. Messages
+// echo what the request named (a decoded path segment may be any bytes);
+// bytes that are not UTF-8 are replaced (U+FFFD), never thrown on.
+std::string json_reply_text(const nlohmann::json& body);
+
 }  // namespace lb

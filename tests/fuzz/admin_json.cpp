@@ -25,11 +25,12 @@ using nlohmann::json;
 
 namespace {
 
-// The error reply exactly as lb/admin_api.cpp writes it.
+// The error reply as lb/admin_api.cpp writes it; it must parse back.
 void check_error_reply(const std::string& message) {
     FUZZ_CHECK(!message.empty());
-    std::string text = json{{"error", message}}.dump(2) + "\n";
-    FUZZ_CHECK(!text.empty());
+    std::string text = lb::json_reply_text(json{{"error", message}});
+    json reply = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    FUZZ_CHECK(reply.is_object() && reply["error"].is_string());
 }
 
 void check_registration(const lb::TargetRegistration& registration) {

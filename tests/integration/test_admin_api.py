@@ -223,6 +223,21 @@ def test_not_found_and_wrong_method(start_lb, backends, tmp_path):
     assert [t["id"] for t in admin.group()["targets"]] == [key(b1)]
 
 
+def test_path_bytes_that_are_not_utf8_still_get_an_answer(start_lb, backends, tmp_path):
+    # Errors echo the decoded path segment; %FF is not UTF-8, and writing the
+    # JSON reply used to throw, which aborted lb (found by tests/fuzz/admin_json).
+    lb, admin, _, _ = start(start_lb, tmp_path, [backends[0]])
+    for method, path, status in (("DELETE", "/api/v1/target-groups/web/targets/%FF", 400),
+                                 ("DELETE", "/api/v1/target-groups/web/targets/10.0.0.1%FE:80", 400),
+                                 ("GET", "/api/v1/target-groups/%FF%FE", 404),
+                                 ("POST", "/api/v1/target-groups/%C3%28/targets", 404)):
+        response = admin.call(method, path, json={} if method == "POST" else None)
+        assert response.status_code == status, (method, path, response.text)
+        assert "\ufffd" in response.json()["error"], (method, path, response.text)
+    assert admin.call("GET", "/healthz").status_code == 200
+    assert lb.proc.poll() is None
+
+
 def test_yaml_target_weight_belongs_to_the_file(start_lb, backends, tmp_path):
     b1 = backends[0]
     _, admin, _, _ = start(start_lb, tmp_path, [b1])
