@@ -912,6 +912,27 @@ FixedResponseAction Loader::load_fixed_response(const YamlValue& value) {
 
 // ---------------------------------------------------------------- entry points
 
+// An error is one line of text (lb -t prints it, a reload logs it, the admin
+// API returns it), but messages quote the file: a control character quoted
+// from it (yaml-cpp's "unknown escape character" names the byte) is shown
+// as \xHH.
+Error one_line(const std::string& message) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(message.size());
+    for (char c : message) {
+        auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte != 0x7f) {
+            out.push_back(c);
+            continue;
+        }
+        out += "\\x";
+        out.push_back(kHex[byte >> 4]);
+        out.push_back(kHex[byte & 0xf]);
+    }
+    return Error{std::move(out)};
+}
+
 Result<Config> load(const std::string& text, const std::string& name, const fs::path& base_dir) {
     std::vector<YAML::Node> documents;
     try {
@@ -924,7 +945,7 @@ Result<Config> load(const std::string& text, const std::string& name, const fs::
         std::string message = e.msg;
         // "listen: *:80" is an alias to YAML; the fix is not obvious.
         if (message == YAML::ErrorMsg::UNKNOWN_ANCHOR) message += " (quote values that start with '*', like \"*:80\")";
-        return Error{pos.format(message)};
+        return one_line(pos.format(message));
     }
     try {
         for (size_t i = 1; i < documents.size(); ++i)
@@ -933,10 +954,10 @@ Result<Config> load(const std::string& text, const std::string& name, const fs::
         Loader loader(name, base_dir);
         return loader.load(documents.empty() ? YAML::Node() : documents[0]);
     } catch (const ConfigError& e) {
-        return Error{e.what()};
+        return one_line(e.what());
     } catch (const YAML::Exception& e) {
         // Not expected: every access above is type-checked first.
-        return Error{name + ": " + e.what()};
+        return one_line(name + ": " + e.what());
     }
 }
 

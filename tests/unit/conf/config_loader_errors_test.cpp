@@ -28,6 +28,13 @@ TEST(ConfigErrors, UnquotedStarAddressGetsAHint) {
               "lb.yaml:2:26: the referenced anchor is not defined (quote values that start with '*', like \"*:80\")");
 }
 
+// An error is one line: a control character the message quotes from the
+// file is escaped (found by tests/fuzz/config_loader).
+TEST(ConfigErrors, ControlCharactersQuotedFromTheFileAreEscaped) {
+    EXPECT_EQ(load_error("listeners: \"a\\\x1b\"\n"), "lb.yaml:1:16: unknown escape character: \\x1b");
+    EXPECT_EQ(load_error("listeners: \"\\\x7f\"\n"), "lb.yaml:1:15: unknown escape character: \\x7f");
+}
+
 TEST(ConfigErrors, EmptyFileHasNoListener) {
     EXPECT_EQ(load_error(""), "lb.yaml:1:1: at least one listener is required");
     EXPECT_EQ(load_error("# only a comment\n"), "lb.yaml:1:1: at least one listener is required");
