@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include <algorithm>
 #include <array>
@@ -15,6 +17,7 @@
 #include <climits>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <system_error>
 
 #include "conf/patterns.h"
@@ -933,26 +936,76 @@ Error one_line(const std::string& message) {
     return Error{std::move(out)};
 }
 
+// What the YAML stream holds beyond its first document, read through
+// yaml-cpp's parser events rather than YAML::LoadAll: on some input (a ','
+// outside any flow collection) yaml-cpp 0.7 yields empty documents forever
+// without reading on, and LoadAll collects them until memory runs out.
+class DocumentScan : public YAML::EventHandler {
+public:
+    int documents = 0;
+    std::optional<YAML::Mark> stuck;        // a document started where the previous one did
+    std::optional<YAML::Mark> second_root;  // the first content of a later document
+
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        if (documents > 0 && mark.pos == last_start_.pos) stuck = mark;
+        last_start_ = mark;
+        ++documents;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { content(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+        content(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        content(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        content(mark);
+    }
+    void OnMapEnd() override {}
+
+private:
+    void content(const YAML::Mark& mark) {
+        if (documents > 1 && !second_root) second_root = mark;
+    }
+    YAML::Mark last_start_;
+};
+
 Result<Config> load(const std::string& text, const std::string& name, const fs::path& base_dir) {
-    std::vector<YAML::Node> documents;
-    try {
-        documents = YAML::LoadAll(text);
-    } catch (const YAML::Exception& e) {
+    auto error_at = [&](const YAML::Mark& mark, const std::string& message) {
         SourcePos pos;
         pos.file = name;
-        pos.line = e.mark.is_null() ? 0 : e.mark.line + 1;
-        pos.column = e.mark.is_null() ? 0 : e.mark.column + 1;
+        pos.line = mark.is_null() ? 0 : mark.line + 1;
+        pos.column = mark.is_null() ? 0 : mark.column + 1;
+        return one_line(pos.format(message));
+    };
+    YAML::Node document;
+    try {
+        std::istringstream stream(text);
+        YAML::Parser parser(stream);
+        DocumentScan scan;
+        while (parser.HandleNextDocument(scan)) {
+            // Every document takes at least one byte: more is the same loop.
+            if (!scan.stuck && static_cast<size_t>(scan.documents) > text.size() + 1) scan.stuck = YAML::Mark();
+            if (scan.stuck) {
+                size_t at = static_cast<size_t>(scan.stuck->pos);
+                std::string what = at < text.size() ? "'" + text.substr(at, 1) + "'" : "this";
+                return error_at(*scan.stuck, "unexpected " + what + " (not valid YAML here)");
+            }
+            if (scan.second_root) return error_at(*scan.second_root, "only one YAML document is allowed");
+        }
+        if (scan.documents > 0) document = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
         std::string message = e.msg;
         // "listen: *:80" is an alias to YAML; the fix is not obvious.
         if (message == YAML::ErrorMsg::UNKNOWN_ANCHOR) message += " (quote values that start with '*', like \"*:80\")";
-        return one_line(pos.format(message));
+        return error_at(e.mark, message);
     }
     try {
-        for (size_t i = 1; i < documents.size(); ++i)
-            if (!documents[i].IsNull())
-                YamlValue(name, documents[i], documents[i].Mark(), "").fail("only one YAML document is allowed");
         Loader loader(name, base_dir);
-        return loader.load(documents.empty() ? YAML::Node() : documents[0]);
+        return loader.load(document);
     } catch (const ConfigError& e) {
         return one_line(e.what());
     } catch (const YAML::Exception& e) {

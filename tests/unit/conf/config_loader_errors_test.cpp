@@ -35,6 +35,14 @@ TEST(ConfigErrors, ControlCharactersQuotedFromTheFileAreEscaped) {
     EXPECT_EQ(load_error("listeners: \"\\\x7f\"\n"), "lb.yaml:1:15: unknown escape character: \\x7f");
 }
 
+// yaml-cpp 0.7 reads empty documents forever at a ',' outside any flow
+// collection; YAML::LoadAll used to collect them until memory ran out (found
+// by tests/fuzz/config_loader).
+TEST(ConfigErrors, ACommaOutsideAnyCollectionIsAnErrorNotEndlessDocuments) {
+    EXPECT_EQ(load_error(","), "lb.yaml:1:1: unexpected ',' (not valid YAML here)");
+    EXPECT_EQ(load_error(", listeners: []\n"), "lb.yaml:1:1: unexpected ',' (not valid YAML here)");
+}
+
 TEST(ConfigErrors, EmptyFileHasNoListener) {
     EXPECT_EQ(load_error(""), "lb.yaml:1:1: at least one listener is required");
     EXPECT_EQ(load_error("# only a comment\n"), "lb.yaml:1:1: at least one listener is required");
