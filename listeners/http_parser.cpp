@@ -90,8 +90,11 @@ int HttpParser::cb_status(llhttp_t* p, const char* at, size_t len) {
 
 int HttpParser::cb_header_field(llhttp_t* p, const char* at, size_t len) {
     HttpParser* s = self(p);
-    if (!s->count(len + 4)) return -1;  // ": " and CRLF count too
-    if (s->in_value_ || s->head_.headers.empty()) {
+    // A field's ": " and CRLF count too, once per field: llhttp hands a name
+    // over in as many pieces as it arrived in.
+    bool new_field = s->in_value_ || s->head_.headers.empty();
+    if (!s->count(len + (new_field ? 4 : 0))) return -1;
+    if (new_field) {
         s->head_.headers.emplace_back();
         s->in_value_ = false;
     }

@@ -156,6 +156,9 @@ ResponsePlan plan_response(const HttpHead& response, bool head_request, bool cli
     if (has_codings && (codings.size() != 1 || !iequals(codings.front(), "chunked")))
         return fail("unsupported transfer coding from target");
 
+    // RFC 9110 section 15.2.2: a 101 names the protocol it switches to, and
+    // without it llhttp would read the tunnel's bytes as the next response.
+    if (response.status == 101 && !response.upgrade) return fail("101 without Upgrade from target");
     if (response.status < 200) return plan;  // interim, or 101: no body
 
     // RFC 9112 section 6.3: responses to HEAD, and 204 and 304, end with

@@ -4,6 +4,7 @@ rule bypass by path encoding, smaller protocol slips), through the real
 binary with a scripted target that records exactly what lb forwarded."""
 
 import socket
+import time
 
 import pytest
 
@@ -261,3 +262,33 @@ def test_chunk_data_must_end_with_crlf(scripted):
                   b"5\r\nhelloXX0\r\n\r\n")
         response = conn.read_response()
         assert response.status == 400
+
+
+# ---------------------------------------------------------------- found by fuzzing
+
+def test_switching_protocols_without_upgrade_is_refused(scripted):
+    # A 101 that does not name its protocol: lb could not tell the tunnel's
+    # bytes from a next response, so the client gets 502, not a half tunnel.
+    backend, port = scripted(lambda r: b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n")
+    with HttpConn(port) as conn:
+        conn.send(b"GET /ws HTTP/1.1\r\nHost: lb.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                  b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        assert conn.read_response().status == 502
+    backend.wait_requests(1, "/ws")
+
+
+def test_header_limit_does_not_depend_on_how_the_head_arrives(scripted):
+    # A head under max_header_size whose one long header name trickles in a
+    # byte per segment: each piece was once charged the name's ": " and CRLF.
+    backend, port = scripted(listener_extra={"max_header_size": "1k"})
+    name = b"X-" + b"n" * 200
+    with HttpConn(port) as conn:
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.send(b"GET /trickle HTTP/1.1\r\nHost: lb.test\r\n")
+        for byte in name:
+            conn.send(bytes([byte]))
+            time.sleep(0.002)  # pacing, so the name arrives in many reads
+        conn.send(b": v\r\n\r\n")
+        assert conn.read_response().status == 200
+    [request] = backend.wait_requests(1, "/trickle")
+    assert request.header(name.decode()) == "v"

@@ -75,6 +75,23 @@ TEST(HttpParser, ChunkedBodyIsDecodedAndHeaderLimitEnforced) {
     EXPECT_EQ(limited.feed(big).status, HttpParser::Status::header_too_large);
 }
 
+// The header limit counts the bytes of the head, not how they were split:
+// a head that fits is accepted one byte at a time too (a name delivered in
+// pieces was once charged its ": " and CRLF once per piece).
+TEST(HttpParser, HeaderLimitDoesNotDependOnHowBytesArrive) {
+    std::string head = "GET / HTTP/1.1\r\nHost: x\r\nX-A-Rather-Long-Header-Name: v\r\n\r\n";
+    Recorder whole_sink;
+    HttpParser whole(HttpParser::Kind::request, &whole_sink, head.size());
+    EXPECT_EQ(whole.feed(head).status, HttpParser::Status::ok);
+    EXPECT_EQ(whole_sink.completed, 1);
+    Recorder bytes_sink;
+    HttpParser bytewise(HttpParser::Kind::request, &bytes_sink, head.size());
+    HttpParser::Status status = HttpParser::Status::ok;
+    for (char c : head) status = bytewise.feed(std::string_view(&c, 1)).status;
+    EXPECT_EQ(status, HttpParser::Status::ok);
+    EXPECT_EQ(bytes_sink.completed, 1);
+}
+
 TEST(HttpParser, ResponseToHeadSkipsBody) {
     Recorder sink;
     sink.head_result = HttpParserSink::kSkipBody;

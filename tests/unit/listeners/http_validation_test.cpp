@@ -187,6 +187,11 @@ TEST(PlanResponse, BodiesAndFraming) {
     ResponsePlan chunked = plan_response(parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), false, true);
     EXPECT_EQ(chunked.framing, BodyFraming::until_close);  // an HTTP/1.0 client cannot take chunks
 
+    ResponsePlan switching = plan_response(
+        parse_response("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"), false, false);
+    EXPECT_EQ(switching.status, 0);
+    EXPECT_EQ(switching.framing, BodyFraming::none);
+
     ResponsePlan until_close = plan_response(parse_response("HTTP/1.1 200 OK\r\n\r\n"), false, false);
     EXPECT_EQ(until_close.framing, BodyFraming::chunked);
     EXPECT_FALSE(until_close.reusable);
@@ -194,7 +199,9 @@ TEST(PlanResponse, BodiesAndFraming) {
     for (const char* bad : {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
                             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
                             "HTTP/1.1 200 OK\r\nX Y: 1\r\nContent-Length: 0\r\n\r\n",
-                            "HTTP/1.1 200 OK\r\n: 1\r\nContent-Length: 0\r\n\r\n"}) {
+                            "HTTP/1.1 200 OK\r\n: 1\r\nContent-Length: 0\r\n\r\n",
+                            // A 101 must say what it switches to (found by fuzzing).
+                            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n"}) {
         EXPECT_EQ(plan_response(parse_response(bad), false, false).status, 502) << bad;
     }
 }
