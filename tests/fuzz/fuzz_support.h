@@ -65,6 +65,11 @@ inline std::vector<std::string_view> split(std::string_view data, uint64_t seed,
     return pieces;
 }
 
+// Whether one of the two is a prefix of the other.
+inline bool one_prefixes_other(std::string_view a, std::string_view b) {
+    return a.size() <= b.size() ? b.substr(0, a.size()) == a : a.substr(0, b.size()) == b;
+}
+
 // One byte at a time: every boundary a parser can meet.
 inline std::vector<std::string_view> bytewise(std::string_view data) { return split(data, 0, 1); }
 
