@@ -4,8 +4,8 @@
 // Asserts, besides ASan/UBSan staying quiet:
 //   - nothing is thrown out of the loader's API;
 //   - the result is a Config or one error line, free of control
-//     characters, that starts with "<file>:<line>:<column>: " (DESIGN.md's
-//     error format; an empty file is reported at 1:1).
+//     characters, that starts with "<file>:<line>:<column>: " (the README's
+//     "Config errors"; an empty file is reported at 1:1).
 //
 // Relative paths in the text (certificates, token files) resolve against a
 // directory that does not exist, so what the loader finds on disk does not
