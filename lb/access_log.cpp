@@ -90,6 +90,7 @@ void AccessLogWriter::record(const AccessLogEntry& e) {
         } else {
             line["protocol"] = e.protocol;
             if (!e.host.empty()) line["host"] = e.host;  // tls_passthrough: the SNI name
+            if (e.status) line["status"] = e.status;     // an HTTP request refused before its head was read
         }
         line["target"] = e.target;
         line["target_group"] = e.target_group;

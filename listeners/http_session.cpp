@@ -143,6 +143,7 @@ void HttpSession::parse_client(std::string_view data) {
     if (data.empty()) return;
     if (!exchange_.active && !in_request_bytes_) {
         in_request_bytes_ = true;
+        exchange_.start_ms = worker_.loop().now_ms();  // a request's time counts from its first byte
         worker_.loop().timers().schedule(client_timer_, listener_->config.header_timeout.count());
     } else if (exchange_.active && !exchange_.request_complete) {
         worker_.loop().timers().schedule(client_timer_, listener_->config.idle_timeout.count());
@@ -177,9 +178,10 @@ int HttpSession::on_request_head(HttpHead& head) {
     worker_.loop().timers().cancel(client_timer_);
     in_request_bytes_ = false;
     refresh_snapshot();
+    int64_t first_byte_ms = exchange_.start_ms;
     exchange_ = Exchange{};
     exchange_.active = true;
-    exchange_.start_ms = worker_.loop().now_ms();
+    exchange_.start_ms = first_byte_ms ? first_byte_ms : worker_.loop().now_ms();
     exchange_.request = std::move(head);
     HttpHead& request = exchange_.request;
     exchange_.head_method = request.method == "HEAD";

@@ -1,6 +1,7 @@
 """Errors the client sees (DESIGN.md section 5): 400 408 413 431 502 503 504,
 and a connect failure retried on the next target."""
 
+import json
 import time
 
 import pytest
@@ -107,6 +108,25 @@ def test_431_when_headers_exceed_max_header_size(http_lb):
         conn.request("GET", "/", [("X-Big", "a" * 8192)])
         response = expect_error_and_close(conn, 431)
     assert_small_complete_response(response)
+
+
+def test_431_is_logged_with_its_status_and_time_from_the_first_byte(http_lb):
+    # Refused before a head was parsed: no method, but the status, the
+    # error, and a duration counted from the request's first byte.
+    lb, port = http_lb(listener_extra={"max_header_size": 4096})
+    with HttpConn(port) as conn:
+        conn.request("GET", "/", [("X-Big", "a" * 8192)])
+        expect_error_and_close(conn, 431)
+
+    def logged():
+        for line in lb.stdout().splitlines():
+            if line.startswith("{") and json.loads(line).get("error") == "request header too large":
+                return json.loads(line)
+        return None
+    entry = lbtest.wait_for(logged, timeout=5, what="the 431's access log line")
+    assert entry["status"] == 431, entry
+    assert 0 <= entry["duration_ms"] < 5000, entry
+    assert "method" not in entry, entry
 
 
 def test_431_for_many_small_headers(http_lb):
