@@ -300,10 +300,12 @@ def test_deregister_drains_in_flight_request_and_websocket(start_lb, backends, t
     results = []
     before = b2.stats()["requests"]
     thread = None
-    while thread is None:  # round robin: get the slow request onto b2
+    while thread is None:
+        b1_before = b1.stats()["requests"]  # round robin: get the slow request onto b2
         attempt = []
         t = in_flight(port, "/delay/1500", attempt)
-        time.sleep(0.2)
+        lbtest.wait_for(lambda: b1.stats()["requests"] + b2.stats()["requests"] > before + b1_before,
+                        what="the slow request at a target")
         if b2.stats()["requests"] > before:
             thread, results = t, attempt
         else:
@@ -437,8 +439,7 @@ def test_graceful_stop_refuses_changes_but_answers_reads(start_lb, backends, tmp
     thread = in_flight(port, "/delay/1500", results)
     lbtest.wait_for(lambda: admin.target(key(b1))["in_flight"] == 1, what="the request in flight")
     lb.send_signal(signal.SIGQUIT)
-    time.sleep(0.3)
-    assert admin.call("GET", "/healthz").status_code == 503
+    lbtest.wait_for(lambda: admin.call("GET", "/healthz").status_code == 503, what="/healthz to say stopping")
     assert admin.register(b2).status_code == 503
     assert admin.call("POST", "/api/v1/reload").status_code == 503
     assert admin.group()["targets"][0]["in_flight"] == 1

@@ -152,9 +152,10 @@ def test_in_flight_request_finishes_across_a_reload_that_removes_its_group(start
     config = lbtest.make_config([lbtest.http_listener(port, "slow")], [lbtest.target_group("slow", [b1])])
     lb = start_lb(config)
     result = []
+    before = b1.stats()["requests"]
     thread = threading.Thread(target=lambda: result.append(lbtest.get(port, "/delay/1000")))
     thread.start()
-    time.sleep(0.3)
+    lbtest.wait_for(lambda: b1.stats()["requests"] > before, timeout=5, what="the slow request at b1")
     other = dict(config)
     other["listeners"] = [fixed_listener(port, "v2")]
     other["listeners"][0]["default_action"] = {"fixed_response": {"status": 503, "body": "gone"}}

@@ -65,10 +65,15 @@ def test_reload_storm_under_load_with_open_websockets(start_lb, backends):
         assert parse_wrk(warm.stdout)[1:] == (0, 0), warm.stdout
         rss_before = lb.rss_kib()
 
+        served_before = sum(b.stats()["requests"] for b in backends)
         wrk = await asyncio.create_subprocess_exec(
             "wrk", "-t1", "-c32", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}/",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        await asyncio.sleep(0.5)
+        # The storm starts once wrk's traffic is flowing through lb.
+        deadline = time.monotonic() + 10
+        while sum(b.stats()["requests"] for b in backends) < served_before + 100:
+            assert time.monotonic() < deadline, "wrk's requests never reached the targets"
+            await asyncio.sleep(0.01)
         started = time.monotonic()
         for i in range(6, 6 + RELOADS):
             config["listeners"] = [listener(port, i)]

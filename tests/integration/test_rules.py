@@ -314,11 +314,12 @@ def test_least_outstanding_avoids_the_busy_target(start_lb, backends):
     slow = []
     threads = [threading.Thread(target=lambda: slow.append(lbtest.get(port, "/delay/1500")))
                for _ in range(2)]
+    before = b1.stats()["requests"] + b2.stats()["requests"]
     for t in threads:
         t.start()
-    lbtest.wait_for(lambda: b1.stats()["requests"] + b2.stats()["requests"] >= 0, timeout=2)
-    import time
-    time.sleep(0.3)
+    # Both slow requests are at their targets (so lb counts them outstanding).
+    lbtest.wait_for(lambda: b1.stats()["requests"] + b2.stats()["requests"] >= before + 2, timeout=5,
+                    what="both slow requests at the targets")
     quick = collections.Counter(who(port)[1] for _ in range(10))
     for t in threads:
         t.join()

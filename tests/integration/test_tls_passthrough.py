@@ -149,15 +149,16 @@ def test_garbage_is_closed_and_never_forwarded(passthrough, start_backend, garba
     with socket.create_connection((HOST, port)) as sock:
         sock.sendall(garbage)
         assert _closed_without_answer(sock)
-    time.sleep(0.2)
-    assert echo.log_text().count("accept") == accepts_before, echo.log_text()
-    # The control: a real hello to the same default group does reach the echo target.
+    # The control: a real hello to the same default group does reach the
+    # echo target. Had the garbage been forwarded, its connection would have
+    # been opened before this one: the target would see two accepts.
     client = tlstest.MemoryTlsClient(None)
     with socket.create_connection((HOST, port)) as sock:
         sock.sendall(client.client_hello())
         sock.settimeout(5)
         assert sock.recv(5)[:1] == b"\x16"  # our own hello, echoed back by the target
-    wait_for(lambda: echo.log_text().count("accept") == accepts_before + 1, what="echo target accept")
+    wait_for(lambda: echo.log_text().count("accept") >= accepts_before + 1, what="echo target accept")
+    assert echo.log_text().count("accept") == accepts_before + 1, echo.log_text()
 
 
 def test_incomplete_hello_times_out_without_forwarding(passthrough, start_backend):
