@@ -206,7 +206,15 @@ Run run(const std::vector<std::string_view>& pieces, const lb::conf::PathNormali
 // The chunk sizes lb writes follow the pieces the body arrived in, so the
 // bodies are compared decoded.
 void check_same(const Run& a, const Run& b) {
-    FUZZ_CHECK(a.status == b.status);
+    // A head that is both malformed and over the limit may get either
+    // refusal: llhttp hands a field over when it ends or when the input
+    // does, so in pieces the limit can be seen to pass before the bad byte
+    // is reached, in one piece the bad byte first. Either way nothing of it
+    // was dispatched; a head that fits never gets 431 (both runs agree then).
+    auto refused_head = [](HttpParser::Status s) {
+        return s == HttpParser::Status::error || s == HttpParser::Status::header_too_large;
+    };
+    FUZZ_CHECK(a.status == b.status || (refused_head(a.status) && refused_head(b.status)));
     FUZZ_CHECK(a.requests.size() == b.requests.size());
     for (size_t i = 0; i < a.requests.size(); ++i) {
         const Forwarded& x = a.requests[i];
