@@ -1,5 +1,7 @@
 #include "conf/config.h"
 
+#include "conf/enum_names.h"
+
 namespace lb::conf {
 
 std::string SourcePos::format(const std::string& message) const {
@@ -14,44 +16,9 @@ std::string SourcePos::format(const std::string& message) const {
     return out + message;
 }
 
-const char* to_string(ListenerProtocol protocol) {
-    switch (protocol) {
-        case ListenerProtocol::http: return "http";
-        case ListenerProtocol::https: return "https";
-        case ListenerProtocol::tcp: return "tcp";
-        case ListenerProtocol::tls_passthrough: return "tls_passthrough";
-        case ListenerProtocol::udp: return "udp";
-    }
-    return "unknown";
-}
-
-const char* to_string(TargetProtocol protocol) {
-    switch (protocol) {
-        case TargetProtocol::http: return "http";
-        case TargetProtocol::https: return "https";
-        case TargetProtocol::tcp: return "tcp";
-        case TargetProtocol::udp: return "udp";
-    }
-    return "unknown";
-}
-
-const char* to_string(Algorithm algorithm) {
-    switch (algorithm) {
-        case Algorithm::round_robin: return "round_robin";
-        case Algorithm::least_outstanding_requests: return "least_outstanding_requests";
-        case Algorithm::weighted_random: return "weighted_random";
-        case Algorithm::source_ip_hash: return "source_ip_hash";
-    }
-    return "unknown";
-}
-
-const char* to_string(HealthCheck::Protocol protocol) {
-    switch (protocol) {
-        case HealthCheck::Protocol::http: return "http";
-        case HealthCheck::Protocol::https: return "https";
-        case HealthCheck::Protocol::tcp: return "tcp";
-    }
-    return "unknown";
-}
+const char* to_string(ListenerProtocol protocol) { return name_of(kListenerProtocolNames, protocol); }
+const char* to_string(TargetProtocol protocol) { return name_of(kTargetProtocolNames, protocol); }
+const char* to_string(Algorithm algorithm) { return name_of(kAlgorithmNames, algorithm); }
+const char* to_string(HealthCheck::Protocol protocol) { return name_of(kHealthCheckProtocolNames, protocol); }
 
 }  // namespace lb::conf

@@ -1,0 +1,195 @@
+// `target_groups`: each group, its stickiness, health check and targets.
+#include "conf/loader.h"
+
+#include <charconv>
+#include <climits>
+
+#include "conf/patterns.h"
+#include "conf/status_matcher.h"
+#include "conf/units.h"
+
+namespace lb::conf {
+
+TargetGroup Loader::load_target_group(const YamlValue& value) {
+    YamlMapping map(value, {"name", "protocol", "algorithm", "cross_zone", "zone_weights", "deregistration_delay",
+                            "slow_start", "connect_timeout", "response_timeout", "stickiness", "health_check", "tls",
+                            "targets"});
+    TargetGroup group;
+    group.pos = value.pos();
+
+    auto name = map.require("name");
+    group.name = name.string();
+    check(name, check_object_name(group.name));
+    if (const TargetGroup* first = config_.find_target_group(group.name))
+        name.fail("target group '" + group.name + "' is already defined at line " + std::to_string(first->pos.line));
+
+    if (auto protocol = map.get("protocol"))
+        group.protocol = choose(*protocol, kTargetProtocolNames);
+    if (auto algorithm = map.get("algorithm"))
+        group.algorithm = choose(*algorithm, kAlgorithmNames);
+    if (auto cross_zone = map.get("cross_zone")) group.cross_zone = cross_zone->boolean();
+    if (group.cross_zone) map.reject("zone_weights", "zone_weights needs cross_zone: false");
+    if (auto zone_weights = map.get("zone_weights")) {
+        auto zones = YamlMapping::any_keys(*zone_weights);
+        for (const auto& entry : zones.entries()) {
+            if (entry.key.node().Scalar().empty()) entry.key.fail("zone name must not be empty");
+            group.zone_weights[entry.key.node().Scalar()] = static_cast<int>(entry.value.integer(1, INT_MAX));
+        }
+    }
+    if (auto delay = map.get("deregistration_delay")) group.deregistration_delay = delay->duration(0s, 3600s);
+    // ALB allows 30s..900s; shorter ramps are allowed here so tests and small
+    // fleets can use them, the 15 minute ceiling is kept.
+    if (auto slow_start = map.get("slow_start")) group.slow_start = slow_start->duration(0s, 15min);
+    if (auto timeout = map.get("connect_timeout")) group.connect_timeout = timeout->duration(1ms, max_duration);
+    if (auto timeout = map.get("response_timeout")) group.response_timeout = timeout->duration(1ms, max_duration);
+    if (auto stickiness = map.get("stickiness")) load_stickiness(*stickiness, group);
+    if (auto health_check = map.get("health_check")) load_health_check(*health_check, group);
+
+    if (group.protocol != TargetProtocol::https) map.reject("tls", "tls is only allowed on https target groups");
+    if (auto tls = map.get("tls")) {
+        YamlMapping tls_map(*tls, {"verify", "ca_file", "server_name"});
+        if (auto verify = tls_map.get("verify")) group.tls.verify = verify->boolean();
+        if (auto ca_file = tls_map.get("ca_file")) group.tls.ca_file = readable_file(*ca_file);
+        if (auto server_name = tls_map.get("server_name")) {
+            group.tls.server_name = server_name->string();
+            check(*server_name, check_host_name(group.tls.server_name));
+        }
+    }
+
+    if (auto targets = map.get("targets")) {
+        // An empty list is fine: the group answers 503 until targets appear.
+        for (const auto& item : targets->items()) group.targets.push_back(load_target(item, group));
+    }
+    return group;
+}
+
+void Loader::load_stickiness(const YamlValue& value, TargetGroup& group) {
+    YamlMapping map(value, {"type", "duration", "cookie_name"});
+    Stickiness& stickiness = group.stickiness;
+    auto type = map.require("type");
+    stickiness.type = choose(type, kStickinessTypeNames);
+    if (stickiness.type == Stickiness::Type::source_ip) {
+        // Maglev hashing has no expiry and no cookie; accepting these keys
+        // would suggest otherwise.
+        map.reject("duration", "duration does not apply to source_ip stickiness");
+        map.reject("cookie_name", "cookie_name does not apply to source_ip stickiness");
+        return;
+    }
+    if (group.protocol != TargetProtocol::http && group.protocol != TargetProtocol::https)
+        type.fail(type.scalar() + " stickiness needs an http or https target group");
+    if (auto duration = map.get("duration")) stickiness.duration = duration->duration(1s, std::chrono::days(7));
+    std::optional<YamlValue> cookie = map.get("cookie_name");
+    if (stickiness.type == Stickiness::Type::app_cookie) {
+        cookie = map.require("cookie_name");
+        stickiness.cookie_name = cookie->scalar();
+    } else {
+        stickiness.cookie_name = cookie ? cookie->scalar() : "LBSTICKY";
+    }
+    const YamlValue& where = cookie ? *cookie : type;
+    check(where, check_cookie_name(stickiness.cookie_name));
+    // lb strips its own cookies from requests: an application cookie of the
+    // same name would never reach the application.
+    const std::string& name = stickiness.cookie_name;
+    if (name == "LBTG" || name.starts_with("LBAPP-"))
+        where.fail("cookie name '" + name + "' is reserved for lb's own cookies (LBTG, LBAPP-*)");
+    for (const auto& other : config_.target_groups) {
+        const Stickiness& theirs = other.stickiness;
+        if (theirs.cookie_name != name || theirs.type == stickiness.type) continue;
+        where.fail("cookie name '" + name + "' is target group '" + other.name + "''s " +
+                   (theirs.type == Stickiness::Type::app_cookie ? "application cookie" : "lb_cookie") +
+                   " (line " + std::to_string(other.pos.line) +
+                   "): lb would take the application's cookie for its own");
+    }
+}
+
+void Loader::load_health_check(const YamlValue& value, TargetGroup& group) {
+    YamlMapping map(value, {"enabled", "protocol", "path", "port", "interval", "timeout", "healthy_threshold",
+                            "unhealthy_threshold", "matcher"});
+    HealthCheck& check_config = group.health_check;
+    check_config.enabled = true;  // writing the key is asking for checks
+    if (auto enabled = map.get("enabled")) check_config.enabled = enabled->boolean();
+
+    // Default: the group's own protocol. UDP has no probe of its own, and a
+    // TCP probe on the traffic port rarely answers, so it must be chosen.
+    switch (group.protocol) {
+        case TargetProtocol::http: check_config.protocol = HealthCheck::Protocol::http; break;
+        case TargetProtocol::https: check_config.protocol = HealthCheck::Protocol::https; break;
+        case TargetProtocol::tcp: check_config.protocol = HealthCheck::Protocol::tcp; break;
+        case TargetProtocol::udp:
+            if (check_config.enabled && !map.has("protocol"))
+                value.fail("missing required key 'protocol' (udp target groups need an http, https or tcp check)");
+            break;
+    }
+    if (auto protocol = map.get("protocol"))
+        check_config.protocol = choose(*protocol, kHealthCheckProtocolNames);
+    if (check_config.protocol == HealthCheck::Protocol::tcp) {
+        map.reject("path", "path only applies to http and https health checks");
+        map.reject("matcher", "matcher only applies to http and https health checks");
+    }
+    if (auto path = map.get("path")) {
+        check_config.path = path->string();
+        if (check_config.path.front() != '/') path->fail("must start with '/'");
+        for (char c : check_config.path)
+            if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) path->fail("must not contain whitespace");
+    }
+    if (auto port = map.get("port")) {
+        const std::string& text = port->scalar("a port");
+        if (lower(text) != "traffic-port") {
+            long long number = 0;
+            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+            if (text.empty() || ec != std::errc() || end != text.data() + text.size() || number < 1 || number > 65535)
+                port->fail("must be traffic-port or a port between 1 and 65535, got " + port->describe());
+            check_config.port = static_cast<uint16_t>(number);
+        }
+    }
+    if (auto interval = map.get("interval")) check_config.interval = interval->duration(1s, 300s);
+    if (auto timeout = map.get("timeout")) {
+        check_config.timeout = timeout->duration(1ms, max_duration);
+        if (check_config.timeout >= check_config.interval)
+            timeout->fail("must be less than interval (" + format_duration(check_config.interval) + ")");
+    } else if (check_config.timeout >= check_config.interval) {
+        // Only the interval was shortened: keep the default timeout inside it
+        // rather than fail on a key the operator never wrote.
+        check_config.timeout = check_config.interval / 2;
+    }
+    if (auto healthy = map.get("healthy_threshold"))
+        check_config.healthy_threshold = static_cast<int>(healthy->integer(2, 10));
+    if (auto unhealthy = map.get("unhealthy_threshold"))
+        check_config.unhealthy_threshold = static_cast<int>(unhealthy->integer(2, 10));
+    if (auto matcher = map.get("matcher")) {
+        std::string text = matcher->string();
+        auto ranges = parse_status_matcher(text);
+        if (!ranges)
+            matcher->fail("invalid matcher '" + text +
+                          "': use codes 100-599 like \"200\", \"200-399\" or \"200,204\"");
+        check_config.matcher = text;
+        check_config.matcher_ranges = *ranges;
+    }
+}
+
+Target Loader::load_target(const YamlValue& value, const TargetGroup& group) {
+    YamlMapping map(value, {"address", "port", "weight", "zone"});
+    Target target;
+    target.pos = value.pos();
+    auto address = map.require("address");
+    target.address = address.string();
+    // IP literals only: resolving names at load time would pin whatever DNS
+    // said once, which is worse than refusing.
+    if (!SocketAddress::from_ip(target.address, 0)) {
+        if (SocketAddress::parse(target.address))
+            address.fail("must be an IP address without a port; put the port in 'port'");
+        address.fail("must be an IPv4 or IPv6 address, got '" + target.address + "'");
+    }
+    if (const char* why = SocketAddress::from_ip(target.address, 0)->unusable_as_target()) address.fail(why);
+    target.port = static_cast<uint16_t>(map.require("port").integer(1, 65535));
+    target.addr = *SocketAddress::from_ip(target.address, target.port);
+    if (auto weight = map.get("weight")) target.weight = static_cast<int>(weight->integer(0, 1000));
+    if (auto zone = map.get("zone")) target.zone = zone->string();
+    for (const auto& other : group.targets)
+        if (other.addr == target.addr)
+            value.fail("duplicate target " + target.addr.to_string() + " (first at line " +
+                       std::to_string(other.pos.line) + ")");
+    return target;
+}
+
+}  // namespace lb::conf
