@@ -560,7 +560,10 @@ int HttpSession::on_response_head(HttpHead& response) {
         exchange_.response_started = true;
         client_->write(serialize_client_response(response, BodyFraming::none, std::nullopt, false, false,
                                                  exchange_.set_cookies));
-        return HttpParserSink::kContinue;
+        // What follows a 101 is the new protocol's, byte for byte, whatever
+        // Content-Length or Transfer-Encoding the head claims: llhttp must
+        // not read (or de-chunk) it as a body.
+        return HttpParserSink::kSkipBody;
     }
     exchange_.response_started = true;
     exchange_.status = status;

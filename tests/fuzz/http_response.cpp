@@ -125,7 +125,7 @@ private:
             }
             final_.upgraded = true;
             to_client.append(lb::serialize_client_response(response, BodyFraming::none, std::nullopt, false, false));
-            return kContinue;
+            return kSkipBody;  // the rest is the tunnel's, untouched
         }
         final_.close_after = asked_.client_http10 || plan.framing == BodyFraming::until_close || asked_.upgrade;
         to_client.append(lb::serialize_client_response(response, plan.framing, plan.content_length, final_.close_after,

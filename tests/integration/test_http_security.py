@@ -292,3 +292,24 @@ def test_header_limit_does_not_depend_on_how_the_head_arrives(scripted):
         assert conn.read_response().status == 200
     [request] = backend.wait_requests(1, "/trickle")
     assert request.header(name.decode()) == "v"
+
+
+def test_bytes_after_switching_protocols_reach_the_client_untouched(scripted):
+    # A 101 claiming a chunked body: what follows is the new protocol's
+    # bytes, not a body for lb to de-chunk.
+    tunnel_bytes = b"5\r\nhello\r\n0\r\n\r\n"
+    backend, port = scripted(lambda r: b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                       b"Connection: Upgrade\r\nTransfer-Encoding: chunked\r\n\r\n" + tunnel_bytes)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: lb.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                     b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        received = b""
+        deadline = time.monotonic() + 5
+        while not received.endswith(tunnel_bytes) and time.monotonic() < deadline:
+            data = sock.recv(65536)
+            if not data:
+                break
+            received += data
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 "), received
+    assert rest == tunnel_bytes, received
