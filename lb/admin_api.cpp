@@ -234,7 +234,7 @@ struct AdminApi::Listener final : IoCompletion {
     void close() {
         closing = true;
         api->loop_.timers().cancel(retry_timer);
-        if (armed) io_uring_prep_cancel64(api->loop_.sqe_for(nullptr), reinterpret_cast<uint64_t>(this), 0);
+        if (armed) api->loop_.cancel(*this);
         else finish();
     }
 

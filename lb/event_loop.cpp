@@ -82,6 +82,10 @@ io_uring_sqe* EventLoop::sqe_for(IoCompletion* completion) {
     return entry;
 }
 
+void EventLoop::cancel(IoCompletion& completion) {
+    io_uring_prep_cancel64(sqe_for(nullptr), reinterpret_cast<uint64_t>(&completion), 0);
+}
+
 ProvidedBuffers* EventLoop::datagram_buffers() {
     if (!datagram_buffers_) {
         auto buffers = ProvidedBuffers::create(&ring_, kDatagramBufferGroup, kDatagramBufferCount, kDatagramBufferSize);

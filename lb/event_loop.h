@@ -73,6 +73,11 @@ public:
     io_uring_sqe* sqe();
     // Submits an entry with `completion` as user_data (nullptr = ignore its CQE).
     io_uring_sqe* sqe_for(IoCompletion* completion);
+    // Asks the kernel to cancel what was submitted with `completion`; each
+    // operation still completes through it (-ECANCELED, or its result if it
+    // was done first). Matches on the IoCompletion address sqe_for stored,
+    // wherever the completion sits inside its owner.
+    void cancel(IoCompletion& completion);
 
     // Provided receive buffers for streams: recv ops use IOSQE_BUFFER_SELECT
     // with this group.

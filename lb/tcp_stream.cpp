@@ -165,7 +165,7 @@ void TcpStream::stop_reading() {
     want_read_ = false;
     if (recv_armed_ && !recv_cancel_pending_) {
         recv_cancel_pending_ = true;
-        io_uring_prep_cancel64(loop_.sqe_for(nullptr), reinterpret_cast<uint64_t>(&recv_completion_), 0);
+        loop_.cancel(recv_completion_);
     }
 }
 

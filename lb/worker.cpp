@@ -130,7 +130,7 @@ void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
         slot->removed = true;
         loop_->timers().cancel(slot->retry_timer);
         if (slot->armed)
-            io_uring_prep_cancel64(loop_->sqe_for(nullptr), reinterpret_cast<uint64_t>(slot.get()), 0);
+            loop_->cancel(*slot);
     }
     loop_->defer([this] {
         std::erase_if(slots_, [](const auto& slot) { return slot->removed && !slot->armed; });
@@ -374,7 +374,7 @@ void Worker::begin_stop(bool graceful) {
             slot->removed = true;
             loop_->timers().cancel(slot->retry_timer);
             if (slot->armed)
-                io_uring_prep_cancel64(loop_->sqe_for(nullptr), reinterpret_cast<uint64_t>(slot.get()), 0);
+                loop_->cancel(*slot);
         }
         // A datagram has no request to finish: flows end with the listener.
         for (auto& listener : udp_listeners_) retire_udp_listener(std::move(listener));

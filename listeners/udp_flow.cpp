@@ -134,7 +134,7 @@ void UdpFlow::end() {
     // Sends (MSG_DONTWAIT) finish on their own; the receive is cancelled by
     // its own identity, which no later user of this fd number can share.
     if (recv_armed_)
-        io_uring_prep_cancel64(loop_.sqe_for(nullptr), reinterpret_cast<uint64_t>(&recv_completion_), 0);
+        loop_.cancel(recv_completion_);
     maybe_release();
 }
 

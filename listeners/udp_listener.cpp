@@ -278,7 +278,7 @@ void UdpListener::stop() {
     if (stopped_) return;
     stopped_ = true;
     if (recv_armed_)
-        io_uring_prep_cancel64(loop().sqe_for(nullptr), reinterpret_cast<uint64_t>(&recv_completion_), 0);
+        loop().cancel(recv_completion_);
     for (UdpFlowEntry* entry : flows_.entries()) end_flow(static_cast<UdpFlow&>(*entry), End::stopped);
 }
 

@@ -535,7 +535,9 @@ def test_metrics_and_stats_count_what_lb_did(start_lb, backends, tmp_path):
 
 def test_open_connections_gauge_follows_a_websocket(start_lb, backends, tmp_path):
     lb, admin, config, port = start(start_lb, tmp_path, backends[:1], check=False)
-    assert metric(admin.call("GET", "/metrics").text, "lb_connections_open") == 0
+    # The readiness probe's connection may still be closing.
+    lbtest.wait_for(lambda: metric(admin.call("GET", "/metrics").text, "lb_connections_open") == 0,
+                    what="no open connection before")
     ws = WebSocket(port)
     try:
         lbtest.wait_for(lambda: metric(admin.call("GET", "/metrics").text, "lb_connections_open") == 1,
