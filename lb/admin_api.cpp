@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "lb/accept_loop.h"
+#include "lb/listen_socket.h"
 #include "lb/log.h"
 #include "lb/slow_start.h"
 #include "lb/tcp_stream.h"
@@ -36,7 +38,6 @@ constexpr int64_t kUnprovenRequestMs = 5000;
 constexpr int64_t kUnprovenIdleMs = 2000;
 constexpr int64_t kRequestMs = 10000;
 constexpr int64_t kIdleMs = 30000;
-constexpr int64_t kAcceptRetryMs = 100;
 
 std::vector<std::string> path_segments(std::string_view path) {
     std::vector<std::string> segments;
@@ -68,19 +69,6 @@ json health_check_json(const conf::HealthCheck& check) {
     out["healthy_threshold"] = check.healthy_threshold;
     out["unhealthy_threshold"] = check.unhealthy_threshold;
     return out;
-}
-
-Result<int> open_listen_socket(const SocketAddress& address) {
-    int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Error{std::string("socket: ") + strerror(errno)};
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd, address.sa(), address.len()) != 0 || ::listen(fd, 64) != 0) {
-        int error = errno;
-        ::close(fd);
-        return Error{"admin API: cannot listen on " + address.to_string() + ": " + strerror(error)};
-    }
-    return fd;
 }
 
 }  // namespace
@@ -215,58 +203,27 @@ private:
 
 // ---------------------------------------------------------------- listening
 
-// One bound admin socket with its multishot accept. Replaced on a reload
-// that moves the address; the old one frees itself when its accept ends.
-struct AdminApi::Listener final : IoCompletion {
+// One bound admin socket with its accept loop. Replaced on a reload that
+// moves the address; the old one goes once its accept has ended.
+struct AdminApi::Listener final : Retirable {
     AdminApi* api;
     int fd;
-    bool armed = false;
-    bool closing = false;
-    Timer retry_timer{[this] { arm(); }};
+    AcceptLoop accept;
 
-    Listener(AdminApi* owner, int socket_fd) : api(owner), fd(socket_fd) { api->listeners_.insert(this); }
-
-    void arm() {
-        io_uring_prep_multishot_accept(api->loop_.sqe_for(this), fd, nullptr, nullptr, SOCK_CLOEXEC);
-        armed = true;
+    Listener(AdminApi* owner, int socket_fd)
+        : api(owner), fd(socket_fd), accept(owner->loop_, socket_fd, "admin API accept", [owner](int connection) {
+              owner->on_accept(connection);
+          }) {
+        api->listeners_.insert(this);
     }
 
-    void close() {
-        closing = true;
-        api->loop_.timers().cancel(retry_timer);
-        if (armed) api->loop_.cancel(*this);
-        else finish();
-    }
+    void close() { accept.stop([this] { finish(); }); }
 
     void finish() {
         ::close(fd);
         api->listeners_.erase(this);
-        delete this;  // the loop touches a completion no more after on_complete
+        api->loop_.retire(this);
     }
-
-    void on_complete(int result, uint32_t flags) override {
-        if (!(flags & IORING_CQE_F_MORE)) armed = false;
-        if (result >= 0) {
-            if (closing) ::close(result);
-            else api->on_accept(result, flags);
-        }
-        if (armed) return;
-        if (closing) {
-            finish();
-        } else if (result == -EMFILE || result == -ENFILE || result == -ENOBUFS || result == -ENOMEM) {
-            // Out of descriptors: re-arming at once would spin the main
-            // thread until some are freed.
-            static int64_t last_warning = -kWarnEveryMs;
-            if (api->loop_.now_ms() - last_warning >= kWarnEveryMs) {
-                last_warning = api->loop_.now_ms();
-                LB_LOG_WARN("admin API accept: %s; pausing accepts briefly", strerror(-result));
-            }
-            api->loop_.timers().schedule(retry_timer, kAcceptRetryMs);
-        } else {
-            arm();  // multishot ended: take the next one
-        }
-    }
-    static constexpr int64_t kWarnEveryMs = 5000;
 };
 
 AdminApi::Prepared::Prepared(Prepared&& other) noexcept
@@ -318,8 +275,8 @@ Result<AdminApi::Prepared> AdminApi::prepare(const conf::Admin& config) const {
         prepared.token = std::move(token);
     }
     if (!enabled_ || listener_ == nullptr || config.listen != address_) {
-        auto fd = open_listen_socket(config.listen);
-        if (!fd) return Error{fd.error()};
+        auto fd = open_listen_socket(config.listen, ListenSocketSet::Kind::stream, false, 64);
+        if (!fd) return Error{"admin API: " + fd.error()};
         prepared.fd = *fd;
     }
     return prepared;
@@ -336,7 +293,7 @@ void AdminApi::commit(Prepared prepared) {
     if (prepared.fd >= 0) {
         listener_ = new Listener(this, prepared.fd);
         prepared.fd = -1;
-        listener_->arm();
+        listener_->accept.start();
         LB_LOG_INFO("admin API on %s%s", address_.to_string().c_str(), token_.empty() ? "" : " (bearer token)");
     }
 }
@@ -355,7 +312,7 @@ void AdminApi::shutdown() {
     for (AdminConnection* connection : open) connection->close(CloseMode::graceful);
 }
 
-void AdminApi::on_accept(int fd, uint32_t) {
+void AdminApi::on_accept(int fd) {
     SocketAddress peer;
     *peer.len_ptr() = sizeof(sockaddr_storage);
     if (getpeername(fd, peer.sa(), peer.len_ptr()) != 0 || (connections_.size() >= kMaxConnections && !evict_one())) {

@@ -98,7 +98,7 @@ private:
     struct Listener;
 
     void arm_accept();
-    void on_accept(int result, uint32_t flags);
+    void on_accept(int fd);
     bool evict_one();
     void close_listener();
     void connection_closed(AdminConnection* connection);

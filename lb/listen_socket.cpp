@@ -9,30 +9,41 @@
 
 namespace lb {
 
+Result<int> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
+                               int backlog) {
+    const bool stream = kind == ListenSocketSet::Kind::stream;
+    int fd = ::socket(address.family(), (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Error{"socket(): " + std::string(strerror(errno))};
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    // [::]:80 and 0.0.0.0:80 are separate listeners, as in nginx.
+    if (address.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    // A udp listener on a wildcard address must learn which address
+    // each datagram came to, to answer from it (UdpListener).
+    if (!stream && address.is_any()) {
+        if (address.family() == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+        else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+    }
+    if (::bind(fd, address.sa(), address.len()) != 0) {
+        int error = errno;
+        ::close(fd);
+        return Error{"cannot listen on " + address.to_string() + ": " + strerror(error)};
+    }
+    if (stream && ::listen(fd, backlog) != 0) {
+        int error = errno;
+        ::close(fd);
+        return Error{"listen() on " + address.to_string() + ": " + strerror(error)};
+    }
+    return fd;
+}
+
 Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddress& address, Kind kind, int count) {
     std::shared_ptr<ListenSocketSet> set(new ListenSocketSet(address, kind));
     for (int i = 0; i < count; ++i) {
-        int type = (kind == Kind::stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
-        int fd = ::socket(address.family(), type, 0);
-        if (fd < 0) return Error{"socket(): " + std::string(strerror(errno))};
-        set->fds_.push_back(fd);
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-        // [::]:80 and 0.0.0.0:80 are separate listeners, as in nginx.
-        if (address.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        // A udp listener on a wildcard address must learn which address
-        // each datagram came to, to answer from it (UdpListener).
-        if (kind == Kind::datagram && address.is_any()) {
-            if (address.family() == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-            else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
-        }
-        if (::bind(fd, address.sa(), address.len()) != 0) {
-            return Error{"cannot listen on " + address.to_string() + ": " + strerror(errno)};
-        }
-        if (kind == Kind::stream && ::listen(fd, 4096) != 0) {
-            return Error{"listen() on " + address.to_string() + ": " + strerror(errno)};
-        }
+        auto fd = open_listen_socket(address, kind, true, 4096);
+        if (!fd) return Error{fd.error()};
+        set->fds_.push_back(*fd);
     }
     return set;
 }

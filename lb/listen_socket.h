@@ -35,6 +35,12 @@ private:
     std::vector<int> fds_;
 };
 
+// One bound socket, non-blocking and close-on-exec, listening with
+// `backlog` if it is a stream socket. IPv6 sockets are IPv6-only. With
+// `reuse_port`, several may share the address (one per worker).
+Result<int> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
+                               int backlog);
+
 // Main thread only: hands out the existing set for an address, or opens one.
 class ListenSocketPool {
 public:

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lb/accept_loop.h"
 #include "lb/log.h"
 #include "lb/session.h"
 #include "lb/tcp_stream.h"
@@ -19,17 +20,22 @@
 
 namespace lb {
 
-// One listener's socket on this worker, with its multishot accept.
-struct Worker::ListenerSlot final : IoCompletion {
-    Worker* worker = nullptr;
+// One listener's socket on this worker, with its accept loop.
+struct Worker::ListenerSlot {
     std::shared_ptr<ListenSocketSet> sockets;
-    const ListenerRuntime* listener = nullptr;  // in the current snapshot
-    int fd = -1;
-    bool armed = false;
-    bool removed = false;
-    Timer retry_timer{[this] { worker->arm_accept(*this); }};
+    const ListenerRuntime* listener;  // in the current snapshot
+    bool removed = false;             // stop() was called
+    bool stopped = false;             // and its accept has ended
+    AcceptLoop accept;
 
-    void on_complete(int result, uint32_t flags) override { worker->on_accept(*this, result, flags); }
+    ListenerSlot(Worker& worker, const ListenerRuntime& runtime)
+        : sockets(runtime.sockets),
+          listener(&runtime),
+          accept(*worker.loop_, sockets->fd(worker.index_), "accept on " + sockets->address().to_string(),
+                 [this, &worker](int fd) {
+                     if (!listener) ::close(fd);  // between snapshots, on its way out
+                     else worker.handle_connection(*this, fd);
+                 }) {}
 };
 
 Worker::Worker(int index, std::atomic<int64_t>* connection_budget)
@@ -115,25 +121,21 @@ void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
             existing->listener = listener.get();
             continue;
         }
-        auto slot = std::make_unique<ListenerSlot>();
-        slot->worker = this;
-        slot->sockets = listener->sockets;
-        slot->fd = listener->sockets->fd(index_);
-        slot->listener = listener.get();
-        arm_accept(*slot);
-        slots_.push_back(std::move(slot));
+        slots_.push_back(std::make_unique<ListenerSlot>(*this, *listener));
+        slots_.back()->accept.start();
     }
     // Listeners gone from the config: stop accepting; the slot goes when its
     // accept operation has ended.
-    for (auto& slot : slots_) {
-        if (slot->listener || slot->removed) continue;
-        slot->removed = true;
-        loop_->timers().cancel(slot->retry_timer);
-        if (slot->armed)
-            loop_->cancel(*slot);
-    }
-    loop_->defer([this] {
-        std::erase_if(slots_, [](const auto& slot) { return slot->removed && !slot->armed; });
+    for (auto& slot : slots_)
+        if (!slot->listener) stop_accepting(*slot);
+}
+
+void Worker::stop_accepting(ListenerSlot& slot) {
+    if (slot.removed) return;
+    slot.removed = true;
+    slot.accept.stop([this, &slot] {
+        slot.stopped = true;
+        loop_->defer([this] { std::erase_if(slots_, [](const auto& s) { return s->stopped; }); });
     });
 }
 
@@ -164,37 +166,6 @@ void Worker::adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime) 
 void Worker::retire_udp_listener(std::unique_ptr<UdpListener> listener) {
     listener->stop();
     stopped_udp_listeners_.push_back(std::move(listener));
-}
-
-void Worker::arm_accept(ListenerSlot& slot) {
-    if (slot.armed || slot.removed) return;
-    io_uring_prep_multishot_accept(loop_->sqe_for(&slot), slot.fd, nullptr, nullptr, SOCK_CLOEXEC);
-    slot.armed = true;
-}
-
-void Worker::on_accept(ListenerSlot& slot, int result, uint32_t flags) {
-    if (!(flags & IORING_CQE_F_MORE)) slot.armed = false;
-    if (result >= 0) {
-        if (slot.removed || !slot.listener) ::close(result);
-        else handle_connection(slot, result);
-    } else if (result == -EMFILE || result == -ENFILE || result == -ENOBUFS || result == -ENOMEM) {
-        static thread_local int64_t last_warning = 0;
-        if (loop_->now_ms() - last_warning > 5000) {
-            last_warning = loop_->now_ms();
-            LB_LOG_WARN("accept on %s: %s; pausing accepts briefly", slot.sockets->address().to_string().c_str(),
-                        strerror(-result));
-        }
-        if (!slot.armed && !slot.removed) loop_->timers().schedule(slot.retry_timer, 100);
-        return;
-    }
-    if (slot.armed) return;
-    if (slot.removed) {
-        loop_->defer([this] {
-            std::erase_if(slots_, [](const auto& s) { return s->removed && !s->armed; });
-        });
-        return;
-    }
-    arm_accept(slot);
 }
 
 void Worker::handle_connection(ListenerSlot& slot, int fd) {
@@ -370,12 +341,7 @@ void Worker::begin_stop(bool graceful) {
     bool first = !draining_;
     draining_ = true;
     if (first) {
-        for (auto& slot : slots_) {
-            slot->removed = true;
-            loop_->timers().cancel(slot->retry_timer);
-            if (slot->armed)
-                loop_->cancel(*slot);
-        }
+        for (auto& slot : slots_) stop_accepting(*slot);
         // A datagram has no request to finish: flows end with the listener.
         for (auto& listener : udp_listeners_) retire_udp_listener(std::move(listener));
         udp_listeners_.clear();
@@ -395,7 +361,7 @@ void Worker::begin_stop(bool graceful) {
         if (session_count_ > 0) return false;
         if (pool_->idle_count() > 0) pool_->close_all();
         for (auto& slot : slots_)
-            if (slot->armed) return false;
+            if (!slot->stopped) return false;
         for (auto& listener : stopped_udp_listeners_)
             if (!listener->finished()) return false;
         return loop_->live_streams() == 0;

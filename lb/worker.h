@@ -148,8 +148,7 @@ private:
 
     void run(std::shared_ptr<const Runtime> runtime);
     void adopt(std::shared_ptr<const Runtime> runtime);
-    void arm_accept(ListenerSlot& slot);
-    void on_accept(ListenerSlot& slot, int result, uint32_t flags);
+    void stop_accepting(ListenerSlot& slot);
     void handle_connection(ListenerSlot& slot, int fd);
     // nullptr, or which client limit the new connection is over.
     const char* check_client_limits(const ListenerRuntime& listener, const SocketAddress& client,

@@ -130,16 +130,16 @@ def start_backend(request, tmp_path):
 
 @pytest.fixture
 def start_lb(request, tmp_path):
-    """Factory: start_lb(config, args=(), wait=True) -> lbtest.Lb.
+    """Factory: start_lb(config, args=(), wait=True, nofile=None) -> lbtest.Lb.
 
     `config` is a dict (see lbtest.make_config) or YAML text. Waits until
     every listen port accepts. At teardown lb still running gets SIGTERM and
     must exit 0 within a few seconds."""
     started = []
 
-    def start(config, args=(), wait=True, ready_ports=None):
+    def start(config, args=(), wait=True, ready_ports=None, nofile=None):
         name = "lb" if not started else f"lb{len(started) + 1}"
-        lb = lbtest.Lb(config, str(tmp_path), args=args, ready_ports=ready_ports, name=name)
+        lb = lbtest.Lb(config, str(tmp_path), args=args, ready_ports=ready_ports, name=name, nofile=nofile)
         started.append(lb)
         _track(request, "_lb_instances", lb)
         if wait:

@@ -6,6 +6,7 @@ a YAML file, backend.py processes on 127.0.0.1 and real clients.
 
 import json
 import os
+import resource
 import re
 import signal
 import socket
@@ -275,7 +276,7 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 class Lb:
     """The lb binary running a config in the foreground."""
 
-    def __init__(self, config, workdir, args=(), ready_ports=None, name="lb"):
+    def __init__(self, config, workdir, args=(), ready_ports=None, name="lb", nofile=None):
         self.workdir = workdir
         self.config_path = os.path.join(workdir, f"{name}.yaml")
         with open(self.config_path, "w") as f:
@@ -289,8 +290,11 @@ class Lb:
         self.cmd = [self.binary, "-c", self.config_path, *args]
         self._out = open(self.stdout_path, "w")
         self._err = open(self.stderr_path, "w")
+        # nofile: lb's descriptor limit, set before it starts (io_uring's
+        # accepts do not see a limit lowered later).
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
         self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=self._err,
-                                     stdin=subprocess.DEVNULL, cwd=workdir)
+                                     stdin=subprocess.DEVNULL, cwd=workdir, preexec_fn=limit)
         self.stopped = False
         self.config = config
         self.ready_ports = ready_ports

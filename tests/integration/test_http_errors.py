@@ -2,6 +2,9 @@
 and a connect failure retried on the next target."""
 
 import json
+import os
+import resource
+import socket
 import time
 
 import pytest
@@ -234,3 +237,45 @@ def test_connect_failure_retried_on_keep_alive_connection(http_lb, backends):
         for _ in range(6):
             conn.request("GET", "/")
             assert conn.read_response().status == 200
+
+
+# ---------------------------------------------------------------- out of descriptors
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_accept_pauses_when_descriptors_run_out_then_serves_again(start_lb, backends):
+    # With its descriptors exhausted lb cannot take the connections waiting
+    # in the backlog; it must pause its accepts (a failing accept completes
+    # at once and would spin a core), say so, and serve again once
+    # descriptors are free.
+    port = lbtest.free_port()
+    config = lbtest.make_config([lbtest.http_listener(port, "web")], [lbtest.target_group("web", backends)])
+    lb = start_lb(config, nofile=64)
+    pid = lb.proc.pid
+    held = []
+    try:
+        for _ in range(80):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        lbtest.wait_for(lambda: "accept on" in lb.stderr() and "pausing accepts briefly" in lb.stderr(),
+                        timeout=10, what="the worker's out-of-descriptors warning")
+        # The admin API's accept (on the main thread) meets the same.
+        admin_host, admin_port = config["global"]["admin"]["listen"].rsplit(":", 1)
+        for _ in range(4):
+            held.append(socket.create_connection((admin_host, int(admin_port)), timeout=5))
+        lbtest.wait_for(lambda: "admin API accept: Too many open files" in lb.stderr(), timeout=10,
+                        what="the admin API's out-of-descriptors warning")
+        before = cpu_seconds(pid)
+        time.sleep(1.0)  # a measuring window, not a wait for state
+        busy = cpu_seconds(pid) - before
+        assert busy < 0.5, f"lb used {busy:.2f}s of CPU in 1s while out of descriptors"
+        # One warning per accepting loop (a worker, the admin API), 5 s apart.
+        assert lb.stderr().count("pausing accepts briefly") == 2, lb.stderr()
+    finally:
+        for sock in held:
+            sock.close()
+    lbtest.wait_for(lambda: lbtest.get(port, "/").status == 200, timeout=10, what="a request served again")
