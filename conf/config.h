@@ -1,5 +1,5 @@
 // The validated configuration model: what conf/config_loader builds from
-// YAML (DESIGN.md section 4) and what lb/runtime compiles into a snapshot.
+// YAML (README, "Configuration") and what lb/runtime compiles into a snapshot.
 // Plain data; no behaviour beyond small helpers. Every field has the default
 // an operator gets when the key is absent.
 #pragma once

@@ -1,5 +1,5 @@
 // YAML file -> validated conf::Config. Every error is one line:
-// "file:line:col: key.path: message" (DESIGN.md section 4).
+// "file:line:col: key.path: message" (README, "Config errors").
 #pragma once
 
 #include <string>

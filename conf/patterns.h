@@ -1,5 +1,5 @@
-// Checks for the values operators write in rule conditions (DESIGN.md
-// section 4): hosts, paths, methods, header and query matches, cookie names.
+// Checks for the values operators write in rule conditions (README,
+// "Rules"): hosts, paths, methods, header and query matches, cookie names.
 // Each check returns the reason a value is rejected, or nullopt when it is
 // fine; config_loader.cpp adds file:line:col and the key path.
 #pragma once

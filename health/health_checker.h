@@ -1,5 +1,5 @@
 // HealthChecker: the active health checks of every target group, on a
-// thread of its own with its own EventLoop (DESIGN.md section 3), so a slow
+// thread of its own with its own EventLoop (docs/architecture.md, "Threads"), so a slow
 // or hanging target never delays traffic and the workers never spend a cycle
 // on probes. Results are published only into TargetState atomics (see
 // health_state.h), which workers read when they pick a target.

@@ -1,5 +1,5 @@
 // DrainTracker: targets that left their group (reload or admin API) and are
-// draining for the group's deregistration_delay (DESIGN.md section 5). A
+// draining for the group's deregistration_delay (README, "Connection draining"). A
 // draining target stays in each new snapshot's group, so it is still shown
 // and its TargetState (in-flight counts, health) stays shared, but it is never
 // picked. The drain ends when nothing is left on it (no request in flight,

@@ -1,6 +1,6 @@
 // EventLoop: one io_uring, its provided-buffer rings, a timer wheel and a
 // cross-thread mailbox. Every worker, the control thread and the health
-// checker each run one (DESIGN.md section 3).
+// checker each run one (docs/architecture.md, "Threads").
 //
 // Threading: created on, and used only by, the thread that calls run(); the
 // one exception is post(), which any thread may call.

@@ -1,6 +1,6 @@
 // Runtime: one immutable snapshot of the configuration, compiled for
 // serving — listeners with their sockets and compiled rules, target groups
-// with their TargetStates and balancer factories (DESIGN.md section 3).
+// with their TargetStates and balancer factories (docs/architecture.md, "Objects").
 //
 // Threading: built on the main thread; published to workers as
 // shared_ptr<const Runtime>; never modified after publication. A request

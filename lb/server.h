@@ -1,5 +1,5 @@
 // Server: the main thread. Loads the config, starts the workers, and then
-// runs a control loop that turns signals into actions (DESIGN.md section 6):
+// runs a control loop that turns signals into actions (README, "Signals"):
 // SIGHUP reload, SIGQUIT graceful stop, SIGTERM/SIGINT stop now, SIGUSR1
 // reopen logs.
 #pragma once

@@ -25,7 +25,7 @@ public:
     // The worker adopted a new snapshot: a session between requests should
     // move to it now rather than keep the old one alive.
     virtual void snapshot_changed() {}
-    // Draining (DESIGN.md section 5): `target` was deregistered and gets no
+    // Draining (README, "Connection draining"): `target` was deregistered and gets no
     // new traffic; a session it last served should end after its current
     // response. Then its deregistration delay ended: whatever still uses it
     // is closed. Called by the worker for every session; most ignore it.

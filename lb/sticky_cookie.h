@@ -1,7 +1,7 @@
 // StickyCookieSigner: lb-issued cookies that name a target or a target group,
 // with an expiry, signed with HMAC-SHA256 so clients cannot forge or edit
 // them. Several lb instances with the same secret accept each other's
-// cookies (DESIGN.md section 5).
+// cookies (README, "Sticky sessions").
 //
 // Value format (cookie-safe, no padding):
 //   base64url("1" "|" scope "|" expires_unix "|" value) "." base64url(hmac)

@@ -1,6 +1,6 @@
 // TargetState: the life of one target (target group, address, port) that
 // outlives config snapshots, so a reload never resets health, counters or a
-// drain timer (DESIGN.md section 3).
+// drain timer (docs/architecture.md, "Objects").
 //
 // Threading: one object is shared by every snapshot that names the target and
 // by all threads. Fields are atomics, each with one writer class named below;

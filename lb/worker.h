@@ -1,6 +1,6 @@
 // Worker: one thread, one EventLoop, its own SO_REUSEPORT listening socket
 // per listener, its sessions, upstream pool and balancers. Shares nothing
-// with other workers on the request path (DESIGN.md section 3).
+// with other workers on the request path (docs/architecture.md, "Threads").
 //
 // Threading: the main thread calls start/publish/stop/join; everything else
 // runs on the worker thread. publish() hands over a new snapshot through the

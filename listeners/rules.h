@@ -1,4 +1,4 @@
-// Listener rules compiled once per config snapshot (DESIGN.md section 5):
+// Listener rules compiled once per config snapshot (README, "Rules"):
 // evaluated by priority, lowest first; the first rule whose conditions all
 // match decides the action; no match takes the default action.
 //

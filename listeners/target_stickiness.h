@@ -1,4 +1,4 @@
-// Cookie stickiness to one target of a group (DESIGN.md section 5):
+// Cookie stickiness to one target of a group (README, "Sticky sessions"):
 //   lb_cookie   lb issues a signed cookie (default LBSTICKY) naming the target
 //               that answered, renewed on every response (sliding expiry).
 //   app_cookie  lb follows a cookie the application sets (`cookie_name`, e.g.

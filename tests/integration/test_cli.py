@@ -95,7 +95,7 @@ def test_missing_config_file_fails(tmp_path):
 
 
 def test_workers_flag_overrides_config(start_lb, backends):
-    # One SO_REUSEPORT listening socket per worker (DESIGN.md section 3).
+    # One SO_REUSEPORT listening socket per worker (docs/architecture.md, "Threads").
     port = free_port()
     config = make_config([http_listener(port, "web")], [target_group("web", backends)],
                          workers=1)

@@ -1,4 +1,4 @@
-"""Connection draining (deregistration_delay, DESIGN.md section 5): a target
+"""Connection draining (deregistration_delay, README "Connection draining"): a target
 removed from its group gets no new traffic, its in-flight requests finish,
 clients it served close after their response, tunnels to it last until the
 delay ends; re-registering cancels; unhealthy targets are cut at once; and

@@ -1,4 +1,4 @@
-"""Active health checks and routing by health (DESIGN.md sections 3 and 5):
+"""Active health checks and routing by health (README, "Health checks"):
 thresholds, initial targets, fail open, the passive signal, pooled
 connections of unhealthy targets, check options, and carry-over on reload.
 

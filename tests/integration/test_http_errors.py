@@ -1,4 +1,4 @@
-"""Errors the client sees (DESIGN.md section 5): 400 408 413 431 502 503 504,
+"""Errors the client sees (README, "What clients see"): 400 408 413 431 502 503 504,
 and a connect failure retried on the next target."""
 
 import json

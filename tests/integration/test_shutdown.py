@@ -1,4 +1,4 @@
-"""Signals that stop lb (DESIGN.md section 6): SIGTERM/SIGINT now, SIGQUIT
+"""Signals that stop lb (README, "Signals"): SIGTERM/SIGINT now, SIGQUIT
 gracefully within shutdown_timeout."""
 
 import signal
