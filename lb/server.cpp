@@ -14,6 +14,7 @@
 #include "conf/config_loader.h"
 #include "lb/access_log.h"
 #include "lb/log.h"
+#include "listeners/protocols.h"
 
 namespace lb {
 
@@ -106,7 +107,7 @@ int Server::run() {
 
     connection_budget_.store(config_.global.max_connections);
     for (int i = 0; i < workers_; ++i) {
-        workers_list_.push_back(std::make_unique<Worker>(i, &connection_budget_));
+        workers_list_.push_back(std::make_unique<Worker>(i, &connection_budget_, listener_protocols()));
         // A finished worker wakes the control loop so it can check whether all are done.
         workers_list_.back()->set_exit_notifier([this] { loop_->post([] {}); });
     }

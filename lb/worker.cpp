@@ -11,12 +11,6 @@
 #include "lb/log.h"
 #include "lb/session.h"
 #include "lb/tcp_stream.h"
-#include "listeners/http_session.h"
-#include "listeners/proxy_header_session.h"
-#include "listeners/tcp_session.h"
-#include "listeners/tls_passthrough_session.h"
-#include "listeners/udp_listener.h"
-#include "tls/tls_stream.h"
 
 namespace lb {
 
@@ -38,8 +32,8 @@ struct Worker::ListenerSlot {
                  }) {}
 };
 
-Worker::Worker(int index, std::atomic<int64_t>* connection_budget)
-    : index_(index), connection_budget_(connection_budget) {}
+Worker::Worker(int index, std::atomic<int64_t>* connection_budget, const Protocols& protocols)
+    : index_(index), connection_budget_(connection_budget), protocols_(protocols) {}
 
 Worker::~Worker() { join(); }
 
@@ -142,7 +136,7 @@ void Worker::stop_accepting(ListenerSlot& slot) {
 // udp listeners: the same socket set keeps its UdpListener (and flows)
 // across snapshots; new ones start, removed ones stop.
 void Worker::adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime) {
-    std::vector<std::unique_ptr<UdpListener>> kept;
+    std::vector<std::unique_ptr<DatagramListener>> kept;
     for (const auto& listener : runtime->listeners) {
         if (listener->sockets->kind() != ListenSocketSet::Kind::datagram) continue;
         auto existing = std::find_if(udp_listeners_.begin(), udp_listeners_.end(), [&](const auto& udp) {
@@ -155,7 +149,7 @@ void Worker::adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime) 
         }
         ProvidedBuffers* buffers = loop_->datagram_buffers();
         if (!buffers) continue;  // logged; the listener stays silent on this worker
-        kept.push_back(std::make_unique<UdpListener>(*this, runtime, *listener, *buffers));
+        kept.push_back(protocols_.datagram(*this, runtime, *listener, *buffers));
         kept.back()->start();
     }
     for (auto& gone : udp_listeners_)
@@ -163,7 +157,7 @@ void Worker::adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime) 
     udp_listeners_ = std::move(kept);
 }
 
-void Worker::retire_udp_listener(std::unique_ptr<UdpListener> listener) {
+void Worker::retire_udp_listener(std::unique_ptr<DatagramListener> listener) {
     listener->stop();
     stopped_udp_listeners_.push_back(std::move(listener));
 }
@@ -200,16 +194,7 @@ void Worker::handle_connection(ListenerSlot& slot, int fd) {
     }
     set_tcp_nodelay(fd);
     set_tcp_keepalive(fd, config.tcp_keepalive);
-    auto stream = std::make_unique<TcpStream>(*loop_, fd, peer);
-    if (config.accept_proxy_protocol) {
-        if (in_any(config.trusted_proxies, peer)) {
-            (new ProxyHeaderSession(*this, listener, std::move(stream), std::move(ticket)))->start();
-            return;
-        }
-        // Anyone else is a direct client, who must not claim another address.
-        stream->refuse_proxy_header(&listener.state->proxy_header_untrusted);
-    }
-    start_session(listener, std::move(stream), std::move(ticket));
+    protocols_.accepted(*this, listener, std::make_unique<TcpStream>(*loop_, fd, peer), std::move(ticket));
 }
 
 // Per-client connection limits apply once the client is known (after any
@@ -252,47 +237,6 @@ void Worker::log_client_limited(const ListenerRuntime& listener, const SocketAdd
                 static_cast<unsigned long long>(client_limited_unlogged_));
     client_limited_logged_ms_ = loop_->now_ms();
     client_limited_unlogged_ = 0;
-}
-
-void Worker::start_session(const ListenerRuntime& listener, std::unique_ptr<TcpStream> stream,
-                           ConnectionTicket ticket) {
-    const char* limited = listener.client_limiter ? check_client_limits(listener, stream->peer(), ticket) : nullptr;
-    switch (listener.config.protocol) {
-        case conf::ListenerProtocol::http: {
-            auto* session = new HttpSession(*this, listener, std::move(stream), std::move(ticket));
-            if (limited) session->refuse_first_request(limited);
-            session->start();
-            break;
-        }
-        case conf::ListenerProtocol::https: {
-            if (!listener.tls) {  // the builder always makes one; never serve https without it
-                Stream::close(std::move(stream), CloseMode::abort);
-                break;
-            }
-            auto tls_stream = tls::TlsStream::accept(*loop_, std::move(stream), listener.tls);
-            auto* session = new HttpSession(*this, listener, std::move(tls_stream), std::move(ticket), /*tls=*/true);
-            if (limited) session->refuse_first_request(limited);
-            session->start();
-            break;
-        }
-        case conf::ListenerProtocol::tcp:
-            if (limited) {
-                Stream::close(std::move(stream), CloseMode::graceful);
-                break;
-            }
-            (new TcpProxySession(*this, listener, std::move(stream), std::move(ticket)))->start();
-            break;
-        case conf::ListenerProtocol::tls_passthrough:
-            if (limited) {
-                Stream::close(std::move(stream), CloseMode::graceful);
-                break;
-            }
-            (new TlsPassthroughSession(*this, listener, std::move(stream), std::move(ticket)))->start();
-            break;
-        default:
-            Stream::close(std::move(stream), CloseMode::abort);
-            break;
-    }
 }
 
 const ListenerRuntime* Worker::current_listener(const ListenerRuntime& listener) const {

@@ -26,8 +26,8 @@
 namespace lb {
 
 class Session;
-class UdpListener;
 class TcpStream;
+class Worker;
 
 // One unit of global.max_connections and of the listener's open connection
 // count, held by a client connection and moved with it from session to
@@ -106,9 +106,37 @@ struct WorkerCounters {
     }
 };
 
+// One udp listener's share on a worker: it receives on the worker's socket
+// of the listener and keeps its flows. Made by Protocols::datagram.
+class DatagramListener {
+public:
+    virtual ~DatagramListener() = default;
+    virtual void start() = 0;
+    // A new snapshot that keeps the listener (same sockets).
+    virtual void update(std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener) = 0;
+    // Stops receiving; finished() once nothing of it is left in the ring.
+    virtual void stop() = 0;
+    virtual bool finished() const = 0;
+    virtual const std::shared_ptr<ListenSocketSet>& sockets() const = 0;
+    virtual void target_drained(const TargetState& target) = 0;
+};
+
+// What serves a listener's connections and datagrams, given to the workers
+// by the server (listeners/protocols.cpp), so that the worker accepts and
+// hands over without naming a session or listener type.
+struct Protocols {
+    // An accepted stream connection that passed the listener's limits and
+    // allow list: start whatever serves it (PROXY header step, session).
+    void (*accepted)(Worker& worker, const ListenerRuntime& listener, std::unique_ptr<TcpStream> stream,
+                     ConnectionTicket ticket) = nullptr;
+    // A udp listener's share on this worker.
+    std::unique_ptr<DatagramListener> (*datagram)(Worker& worker, std::shared_ptr<const Runtime> runtime,
+                                                  const ListenerRuntime& listener, ProvidedBuffers& buffers) = nullptr;
+};
+
 class Worker {
 public:
-    Worker(int index, std::atomic<int64_t>* connection_budget);
+    Worker(int index, std::atomic<int64_t>* connection_budget, const Protocols& protocols);
     ~Worker();
 
     // Main thread.
@@ -134,8 +162,10 @@ public:
     bool draining() const { return draining_; }
     void add_session(Session* session);
     void remove_session(Session* session);
-    // Hands an accepted client connection to its listener's session.
-    void start_session(const ListenerRuntime& listener, std::unique_ptr<TcpStream> stream, ConnectionTicket ticket);
+    // nullptr, or which client limit a new connection from `client` is over
+    // (counted and logged); a connection within them is held in `ticket`.
+    const char* check_client_limits(const ListenerRuntime& listener, const SocketAddress& client,
+                                    ConnectionTicket& ticket);
     // A client over one of its listener's client_limits (`limit` names it):
     // counted by the caller, logged here at most every 5 s per worker.
     void log_client_limited(const ListenerRuntime& listener, const SocketAddress& client, const char* limit);
@@ -150,17 +180,15 @@ private:
     void adopt(std::shared_ptr<const Runtime> runtime);
     void stop_accepting(ListenerSlot& slot);
     void handle_connection(ListenerSlot& slot, int fd);
-    // nullptr, or which client limit the new connection is over.
-    const char* check_client_limits(const ListenerRuntime& listener, const SocketAddress& client,
-                                    ConnectionTicket& ticket);
     void adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime);
-    void retire_udp_listener(std::unique_ptr<UdpListener> listener);
+    void retire_udp_listener(std::unique_ptr<DatagramListener> listener);
     void begin_stop(bool graceful);
     void drain_started(const TargetState& target);
     void drain_deadline_reached(const TargetState& target);
 
     int index_;
     std::atomic<int64_t>* connection_budget_;
+    Protocols protocols_;
     std::thread thread_;
     std::unique_ptr<EventLoop> loop_;
     std::unique_ptr<UpstreamPool> pool_;
@@ -168,10 +196,10 @@ private:
     AccessLogWriter access_log_;
     std::shared_ptr<WorkerSnapshot> snapshot_;
     std::vector<std::unique_ptr<ListenerSlot>> slots_;
-    std::vector<std::unique_ptr<UdpListener>> udp_listeners_;
+    std::vector<std::unique_ptr<DatagramListener>> udp_listeners_;
     // Stopped (listener removed, worker stopping), freed once their
     // operations have ended.
-    std::vector<std::unique_ptr<UdpListener>> stopped_udp_listeners_;
+    std::vector<std::unique_ptr<DatagramListener>> stopped_udp_listeners_;
     Session* sessions_ = nullptr;
     size_t session_count_ = 0;
     int64_t client_limited_logged_ms_ = -5000;  // log_client_limited: when it last wrote

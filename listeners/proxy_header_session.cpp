@@ -1,6 +1,7 @@
 #include "listeners/proxy_header_session.h"
 
 #include "lb/log.h"
+#include "listeners/protocols.h"
 
 namespace lb {
 
@@ -42,7 +43,7 @@ void ProxyHeaderSession::on_stream_data(Stream&, std::string_view data) {
     if (!listener || worker_.draining()) {
         Stream::close(std::move(client_), CloseMode::abort);
     } else {
-        worker_.start_session(*listener, std::move(client_), std::move(ticket_));
+        start_session(worker_, *listener, std::move(client_), std::move(ticket_));
     }
     retire();
 }

@@ -25,6 +25,7 @@
 #include "lb/listener_state.h"
 #include "lb/provided_buffers.h"
 #include "lb/runtime.h"
+#include "lb/worker.h"
 #include "listeners/datagram_sender.h"
 #include "listeners/udp_flow_table.h"
 
@@ -33,26 +34,26 @@ namespace lb {
 class UdpFlow;
 class Worker;
 
-class UdpListener {
+class UdpListener final : public DatagramListener {
 public:
     UdpListener(Worker& worker, std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener,
                 ProvidedBuffers& buffers);
-    ~UdpListener();
+    ~UdpListener() override;
     UdpListener(const UdpListener&) = delete;
     UdpListener& operator=(const UdpListener&) = delete;
 
-    void start();
+    void start() override;
     // The same listener in a new snapshot. Flows whose target left the
     // snapshot (its group removed) or whose group the listener no longer
     // forwards to end now.
-    void update(std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener);
+    void update(std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener) override;
     // Stop receiving and end every flow (worker stop, listener removed).
-    void stop();
+    void stop() override;
     // Stopped and nothing in flight any more: may be destroyed.
-    bool finished() const;
-    const std::shared_ptr<ListenSocketSet>& sockets() const { return sockets_; }
+    bool finished() const override;
+    const std::shared_ptr<ListenSocketSet>& sockets() const override { return sockets_; }
     // The deregistration delay of `target` ran out: its flows end now.
-    void target_drained(const TargetState& target);
+    void target_drained(const TargetState& target) override;
 
     // For this listener's flows.
     EventLoop& loop() const;
