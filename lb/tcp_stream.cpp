@@ -8,7 +8,6 @@
 #include <cstring>
 
 #include "lb/log.h"
-#include "listeners/proxy_protocol.h"
 
 namespace lb {
 
@@ -95,25 +94,23 @@ void TcpStream::unread(std::string_view data) {
     }
 }
 
-void TcpStream::refuse_proxy_header(std::atomic<uint64_t>* refused) { proxy_refused_ = refused; }
+void TcpStream::check_first_bytes(std::unique_ptr<FirstBytesCheck> check) { first_check_ = std::move(check); }
 
-// While screening: true when the bytes held so far (screened_, `data`
-// included) are known not to be a PROXY header and go on to the handler;
-// false when there is nothing to deliver yet, or the stream failed.
-bool TcpStream::screen_proxy_header(std::string_view data) {
+// While checking: true when the bytes held so far (screened_, `data`
+// included) may go on to the handler; false when there is nothing to
+// deliver yet, or the stream failed.
+bool TcpStream::screen_first_bytes(std::string_view data) {
     screened_.append(data);
-    switch (proxy_protocol::match_signature(screened_)) {
-        case proxy_protocol::Signature::maybe:
+    switch (first_check_->check(screened_)) {
+        case FirstBytesCheck::Verdict::need_more:
             return false;
-        case proxy_protocol::Signature::yes:
-            proxy_refused_->fetch_add(1, std::memory_order_relaxed);
-            proxy_refused_ = nullptr;
+        case FirstBytesCheck::Verdict::refuse:
+            first_check_.reset();
             screened_.clear();
-            LB_LOG_DEBUG("refusing %s: PROXY header from a peer outside trusted_proxies", peer_.to_string().c_str());
             fail(-EPROTO);
             return false;
-        case proxy_protocol::Signature::no:
-            proxy_refused_ = nullptr;
+        case FirstBytesCheck::Verdict::pass:
+            first_check_.reset();
             return true;
     }
     return false;
@@ -194,8 +191,8 @@ void TcpStream::on_recv(int result, uint32_t flags) {
     if (result > 0) {
         uint16_t id = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
         std::string_view data(loop_.buffer(id), static_cast<size_t>(result));
-        if (proxy_refused_ && !closing_) {
-            bool pass = screen_proxy_header(data);
+        if (first_check_ && !closing_) {
+            bool pass = screen_first_bytes(data);
             loop_.release_buffer(id);
             if (failed_) return;
             if (pass) {
@@ -213,9 +210,9 @@ void TcpStream::on_recv(int result, uint32_t flags) {
             finish_close();
             return;
         }
-        if (proxy_refused_) {
-            // A few bytes that might have begun a header, then EOF: they were not one.
-            proxy_refused_ = nullptr;
+        if (first_check_) {
+            // A few bytes the check had no verdict on, then EOF: they pass.
+            first_check_.reset();
             if (!screened_.empty()) stash_.push_back(std::move(screened_));
             screened_.clear();
             if (want_read_ && !stash_.empty() && !delivery_scheduled_) {

@@ -18,6 +18,17 @@
 
 namespace lb {
 
+// A look at the first bytes a stream receives before any reach its handler
+// (listeners/proxy_screen.h refuses a PROXY header from a peer that may not
+// send one).
+class FirstBytesCheck {
+public:
+    enum class Verdict { need_more, pass, refuse };
+    virtual ~FirstBytesCheck() = default;
+    // `received`: every byte so far.
+    virtual Verdict check(std::string_view received) = 0;
+};
+
 class TcpStream final : public Stream, private Lingering {
 public:
     // Adopts a connected socket (accepted, or connected elsewhere).
@@ -45,10 +56,10 @@ public:
     // Bytes read ahead of the current handler (after a PROXY header): they
     // are delivered first, once reading is started.
     void unread(std::string_view data);
-    // The peer is not a trusted proxy: a connection that starts with a PROXY
-    // header is refused (on_stream_error -EPROTO, `refused` counted) before
-    // any of its bytes reach the handler.
-    void refuse_proxy_header(std::atomic<uint64_t>* refused);
+    // Holds the first bytes until `check` passes them (then they reach the
+    // handler as usual) or refuses them (on_stream_error -EPROTO, nothing
+    // delivered). Bytes followed by EOF before a verdict are passed.
+    void check_first_bytes(std::unique_ptr<FirstBytesCheck> check);
 
     // Writes at least this big try a direct send before queueing: small ones
     // (heads, short answers) are cheaper batched through the ring.
@@ -70,7 +81,7 @@ private:
     void on_connect(int result, uint32_t flags);
     void deliver_stash();
     void deliver(std::string_view data);
-    bool screen_proxy_header(std::string_view data);
+    bool screen_first_bytes(std::string_view data);
     void fail(int error);
     void after_output_flushed();
     void finish_close();
@@ -97,9 +108,8 @@ private:
     // A list: empty, it allocates nothing (a deque would, for every stream).
     std::list<std::string> stash_;
 
-    // refuse_proxy_header(): the first bytes, held until they tell whether
-    // they begin a PROXY header.
-    std::atomic<uint64_t>* proxy_refused_ = nullptr;
+    // check_first_bytes(): the bytes held until the check decides.
+    std::unique_ptr<FirstBytesCheck> first_check_;
     std::string screened_;
 
     // writing

@@ -2,6 +2,7 @@
 
 #include "listeners/http_session.h"
 #include "listeners/proxy_header_session.h"
+#include "listeners/proxy_screen.h"
 #include "listeners/tcp_session.h"
 #include "listeners/tls_passthrough_session.h"
 #include "listeners/trusted_proxies.h"
@@ -21,7 +22,8 @@ void accepted(Worker& worker, const ListenerRuntime& listener, std::unique_ptr<T
             return;
         }
         // Anyone else is a direct client, who must not claim another address.
-        stream->refuse_proxy_header(&listener.state->proxy_header_untrusted);
+        stream->check_first_bytes(std::make_unique<ProxyHeaderRefusal>(&listener.state->proxy_header_untrusted,
+                                                                       stream->peer().to_string()));
     }
     start_session(worker, listener, std::move(stream), std::move(ticket));
 }
