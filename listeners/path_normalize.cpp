@@ -2,16 +2,11 @@
 
 #include <vector>
 
+#include "listeners/percent_decode.h"
+
 namespace lb {
 
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 bool is_unreserved(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
@@ -55,8 +50,8 @@ std::optional<std::string> normalize_path(std::string_view path, bool merge_slas
     for (size_t i = 0; i < path.size(); ++i) {
         char c = path[i];
         if (c == '%') {
-            int high = i + 1 < path.size() ? hex_value(path[i + 1]) : -1;
-            int low = i + 2 < path.size() ? hex_value(path[i + 2]) : -1;
+            int high = i + 1 < path.size() ? hex_digit_value(path[i + 1]) : -1;
+            int low = i + 2 < path.size() ? hex_digit_value(path[i + 2]) : -1;
             if (high < 0 || low < 0) return std::nullopt;
             char byte = static_cast<char>(high * 16 + low);
             if (is_unreserved(byte)) {

@@ -2,22 +2,11 @@
 
 namespace lb {
 
-namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-}  // namespace
-
 size_t percent_decode(std::string_view in, char* out) {
     size_t length = 0;
     for (size_t i = 0; i < in.size(); ++i) {
         if (in[i] == '%' && i + 2 < in.size()) {
-            int high = hex_value(in[i + 1]), low = hex_value(in[i + 2]);
+            int high = hex_digit_value(in[i + 1]), low = hex_digit_value(in[i + 2]);
             if (high >= 0 && low >= 0) {
                 out[length++] = static_cast<char>(high * 16 + low);
                 i += 2;

@@ -9,6 +9,14 @@
 
 namespace lb {
 
+// The value of one hex digit (either case), or -1.
+constexpr int hex_digit_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 // Writes the decoded bytes to `out`, which must hold in.size() bytes (the
 // result is never longer); returns how many were written. No allocation.
 size_t percent_decode(std::string_view in, char* out);
