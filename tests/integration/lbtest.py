@@ -296,6 +296,7 @@ class Lb:
         self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=self._err,
                                      stdin=subprocess.DEVNULL, cwd=workdir, preexec_fn=limit)
         self.stopped = False
+        self.nofile = nofile
         self.config = config
         self.ready_ports = ready_ports
         if ready_ports is None:
@@ -396,7 +397,17 @@ class Lb:
 
     def sanitizer_report(self):
         text = self.stderr()
-        return text if any(m in text for m in SANITIZER_MARKERS) else None
+        checked = text
+        if self.nofile:
+            # UBSan's vptr check reads the object's vtable only after
+            # probing the memory through a pipe it opens on the spot; with
+            # every descriptor in use that pipe fails and sound objects are
+            # reported as "invalid vptr". For a descriptor-starved lb those
+            # reports say nothing; AddressSanitizer's and every other check
+            # still count.
+            checked = re.sub(r"^.*runtime error: .* which does not point to an object of type .*\n"
+                             r".*note: object has invalid vptr$", "", text, flags=re.M)
+        return text if any(m in checked for m in SANITIZER_MARKERS) else None
 
 
 def run_lb(*args, timeout=10.0):
