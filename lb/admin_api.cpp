@@ -207,11 +207,11 @@ private:
 // moves the address; the old one goes once its accept has ended.
 struct AdminApi::Listener final : Retirable {
     AdminApi* api;
-    int fd;
+    UniqueFd fd;
     AcceptLoop accept;
 
-    Listener(AdminApi* owner, int socket_fd)
-        : api(owner), fd(socket_fd), accept(owner->loop_, socket_fd, "admin API accept", [owner](int connection) {
+    Listener(AdminApi* owner, UniqueFd socket)
+        : api(owner), fd(std::move(socket)), accept(owner->loop_, fd.get(), "admin API accept", [owner](int connection) {
               owner->on_accept(connection);
           }) {
         api->listeners_.insert(this);
@@ -220,32 +220,11 @@ struct AdminApi::Listener final : Retirable {
     void close() { accept.stop([this] { finish(); }); }
 
     void finish() {
-        ::close(fd);
+        fd.reset();
         api->listeners_.erase(this);
         api->loop_.retire(this);
     }
 };
-
-AdminApi::Prepared::Prepared(Prepared&& other) noexcept
-    : enabled(other.enabled), address(other.address), token(std::move(other.token)), fd(other.fd) {
-    other.fd = -1;
-}
-
-AdminApi::Prepared& AdminApi::Prepared::operator=(Prepared&& other) noexcept {
-    if (this != &other) {
-        if (fd >= 0) ::close(fd);
-        enabled = other.enabled;
-        address = other.address;
-        token = std::move(other.token);
-        fd = other.fd;
-        other.fd = -1;
-    }
-    return *this;
-}
-
-AdminApi::Prepared::~Prepared() {
-    if (fd >= 0) ::close(fd);
-}
 
 AdminApi::AdminApi(EventLoop& loop, AdminControl& control) : loop_(loop), control_(control) {}
 
@@ -277,22 +256,21 @@ Result<AdminApi::Prepared> AdminApi::prepare(const conf::Admin& config) const {
     if (!enabled_ || listener_ == nullptr || config.listen != address_) {
         auto fd = open_listen_socket(config.listen, ListenSocketSet::Kind::stream, false, 64);
         if (!fd) return Error{"admin API: " + fd.error()};
-        prepared.fd = *fd;
+        prepared.fd = std::move(*fd);
     }
     return prepared;
 }
 
 void AdminApi::commit(Prepared prepared) {
     if (shut_down_) return;
-    bool rebind = prepared.fd >= 0 || !prepared.enabled;
+    bool rebind = bool(prepared.fd) || !prepared.enabled;
     if (rebind || prepared.token != token_) ++settings_generation_;
     token_ = std::move(prepared.token);
     if (rebind) close_listener();
     enabled_ = prepared.enabled;
     address_ = prepared.address;
-    if (prepared.fd >= 0) {
-        listener_ = new Listener(this, prepared.fd);
-        prepared.fd = -1;
+    if (prepared.fd) {
+        listener_ = new Listener(this, std::move(prepared.fd));
         listener_->accept.start();
         LB_LOG_INFO("admin API on %s%s", address_.to_string().c_str(), token_.empty() ? "" : " (bearer token)");
     }

@@ -27,6 +27,7 @@
 #include "conf/config.h"
 #include "lb/admin_request.h"
 #include "lb/event_loop.h"
+#include "lb/unique_fd.h"
 #include "lb/metrics.h"
 #include "lb/result.h"
 #include "lb/runtime.h"
@@ -68,17 +69,12 @@ public:
     // nothing. Owns its listen socket until committed.
     class Prepared {
     public:
-        Prepared() = default;
-        Prepared(Prepared&& other) noexcept;
-        Prepared& operator=(Prepared&& other) noexcept;
-        ~Prepared();
-
     private:
         friend class AdminApi;
         bool enabled = false;
         SocketAddress address;
         std::string token;
-        int fd = -1;  // a new socket; -1 keeps the current one
+        UniqueFd fd;  // a new socket; none keeps the current one
     };
 
     AdminApi(EventLoop& loop, AdminControl& control);

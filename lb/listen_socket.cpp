@@ -9,11 +9,12 @@
 
 namespace lb {
 
-Result<int> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
+Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
                                int backlog) {
     const bool stream = kind == ListenSocketSet::Kind::stream;
-    int fd = ::socket(address.family(), (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Error{"socket(): " + std::string(strerror(errno))};
+    UniqueFd owned(::socket(address.family(), (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!owned) return Error{"socket(): " + std::string(strerror(errno))};
+    const int fd = owned.get();
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
@@ -25,17 +26,10 @@ Result<int> open_listen_socket(const SocketAddress& address, ListenSocketSet::Ki
         if (address.family() == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
         else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
     }
-    if (::bind(fd, address.sa(), address.len()) != 0) {
-        int error = errno;
-        ::close(fd);
-        return Error{"cannot listen on " + address.to_string() + ": " + strerror(error)};
-    }
-    if (stream && ::listen(fd, backlog) != 0) {
-        int error = errno;
-        ::close(fd);
-        return Error{"listen() on " + address.to_string() + ": " + strerror(error)};
-    }
-    return fd;
+    if (::bind(fd, address.sa(), address.len()) != 0)
+        return Error{"cannot listen on " + address.to_string() + ": " + strerror(errno)};
+    if (stream && ::listen(fd, backlog) != 0) return Error{"listen() on " + address.to_string() + ": " + strerror(errno)};
+    return owned;
 }
 
 Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddress& address, Kind kind, int count) {
@@ -43,13 +37,9 @@ Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddre
     for (int i = 0; i < count; ++i) {
         auto fd = open_listen_socket(address, kind, true, 4096);
         if (!fd) return Error{fd.error()};
-        set->fds_.push_back(*fd);
+        set->fds_.push_back(std::move(*fd));
     }
     return set;
-}
-
-ListenSocketSet::~ListenSocketSet() {
-    for (int fd : fds_) ::close(fd);
 }
 
 Result<std::shared_ptr<ListenSocketSet>> ListenSocketPool::get(const SocketAddress& address,

@@ -13,6 +13,7 @@
 
 #include "lb/net_address.h"
 #include "lb/result.h"
+#include "lb/unique_fd.h"
 
 namespace lb {
 
@@ -21,9 +22,8 @@ public:
     enum class Kind { stream, datagram };
 
     static Result<std::shared_ptr<ListenSocketSet>> open(const SocketAddress& address, Kind kind, int count);
-    ~ListenSocketSet();
 
-    int fd(int worker) const { return fds_[static_cast<size_t>(worker)]; }
+    int fd(int worker) const { return fds_[static_cast<size_t>(worker)].get(); }
     int count() const { return static_cast<int>(fds_.size()); }
     const SocketAddress& address() const { return address_; }
     Kind kind() const { return kind_; }
@@ -32,13 +32,13 @@ private:
     ListenSocketSet(const SocketAddress& address, Kind kind) : address_(address), kind_(kind) {}
     SocketAddress address_;
     Kind kind_;
-    std::vector<int> fds_;
+    std::vector<UniqueFd> fds_;
 };
 
 // One bound socket, non-blocking and close-on-exec, listening with
 // `backlog` if it is a stream socket. IPv6 sockets are IPv6-only. With
 // `reuse_port`, several may share the address (one per worker).
-Result<int> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
+Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
                                int backlog);
 
 // Main thread only: hands out the existing set for an address, or opens one.
