@@ -49,8 +49,14 @@ private:
     std::string_view data_;
 };
 
+// A host name as RFC 6066 means it: letters, digits, '-', '_' (seen in
+// the wild), dot-separated labels none of which is empty; one trailing dot
+// (the absolute form) is allowed here and dropped by the caller.
 bool valid_host_name(std::string_view name) {
     if (name.empty() || name.size() > 255) return false;
+    std::string_view labels = name.back() == '.' ? name.substr(0, name.size() - 1) : name;
+    if (labels.empty() || labels.front() == '.' || labels.back() == '.') return false;
+    if (labels.find("..") != std::string_view::npos) return false;
     for (char c : name) {
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                   c == '.' || c == '_';
@@ -163,7 +169,6 @@ bool ClientHelloParser::parse_server_name(std::string_view data) {
         if (name_type != 0 || !server_name_.empty()) continue;  // host_name is the only type defined
         if (!valid_host_name(name)) return false;
         if (name.back() == '.') name.remove_suffix(1);
-        if (name.empty()) return false;
         server_name_.reserve(name.size());
         for (char c : name) server_name_.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
     }

@@ -86,6 +86,17 @@ TEST(ClientHello, NameIsLowerCasedWithoutTrailingDot) {
     EXPECT_EQ(parser.server_name(), "www.example.com");
 }
 
+// A DNS name has no empty labels: "a..b", ".a" and "a.." (which would
+// become "a." once the one permitted trailing dot is dropped) are not
+// names any certificate or rule can mean.
+TEST(ClientHello, NamesWithEmptyLabelsAreInvalid) {
+    for (const char* name : {"www.example.com..", "www..example.com", ".example.com", ".", ".."}) {
+        ClientHelloParser parser;
+        EXPECT_EQ(parser.feed(real_client_hello(name)), Status::invalid) << name;
+        EXPECT_STRNE(parser.error(), "") << name;
+    }
+}
+
 TEST(ClientHello, BytesAfterTheHelloAreKept) {
     std::string hello = real_client_hello("a.example.com");
     ClientHelloParser parser;
