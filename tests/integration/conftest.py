@@ -128,18 +128,14 @@ def start_backend(request, tmp_path):
         backend.stop()
 
 
-@pytest.fixture
-def start_lb(request, tmp_path):
-    """Factory: start_lb(config, args=(), wait=True, nofile=None) -> lbtest.Lb.
-
-    `config` is a dict (see lbtest.make_config) or YAML text. Waits until
-    every listen port accepts. At teardown lb still running gets SIGTERM and
-    must exit 0 within a few seconds."""
+def _lb_factory(request, workdir):
+    """Generator behind start_lb and module_lb: yields the factory, then
+    stops every lb it started and fails on a bad exit or sanitizer report."""
     started = []
 
     def start(config, args=(), wait=True, ready_ports=None, nofile=None):
         name = "lb" if not started else f"lb{len(started) + 1}"
-        lb = lbtest.Lb(config, str(tmp_path), args=args, ready_ports=ready_ports, name=name, nofile=nofile)
+        lb = lbtest.Lb(config, workdir, args=args, ready_ports=ready_ports, name=name, nofile=nofile)
         started.append(lb)
         _track(request, "_lb_instances", lb)
         if wait:
@@ -162,6 +158,23 @@ def start_lb(request, tmp_path):
             problems.append(f"sanitizer report from lb:\n{report[-LOG_TAIL_CHARS:]}")
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def start_lb(request, tmp_path):
+    """Factory: start_lb(config, args=(), wait=True, nofile=None) -> lbtest.Lb.
+
+    `config` is a dict (see lbtest.make_config) or YAML text. Waits until
+    every listen port accepts. At teardown lb still running gets SIGTERM and
+    must exit 0 within a few seconds."""
+    yield from _lb_factory(request, str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def module_lb(request, tmp_path_factory):
+    """start_lb for an lb shared by every test of a module (many small cases
+    against one running lb); the same checks at the module's end."""
+    yield from _lb_factory(request, str(tmp_path_factory.mktemp("lb")))
 
 
 @pytest.fixture

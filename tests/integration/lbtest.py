@@ -674,12 +674,13 @@ class HttpConn:
             self._read_exact(int(length), deadline, append)
         else:  # delimited by close
             while True:
+                if self.buf:
+                    append(bytes(self.buf))
+                    self.buf.clear()
                 try:
                     self._fill(deadline)
                 except ConnectionClosed:
                     break
-                append(bytes(self.buf))
-                self.buf.clear()
         response.body = bytes(body)
         return response
 
