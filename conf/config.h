@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "lb/net_address.h"
+#include "lb/base/net_address.h"
 
 namespace lb::conf {
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "conf/config.h"
-#include "lb/result.h"
+#include "lb/base/result.h"
 
 namespace lb::conf {
 

@@ -3,8 +3,8 @@
 #include <chrono>
 #include <unordered_set>
 
-#include "health/health_state.h"
-#include "lb/log.h"
+#include "lb/targets/health_state.h"
+#include "lb/base/log.h"
 
 namespace lb::health {
 

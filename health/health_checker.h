@@ -19,9 +19,9 @@
 #include <unordered_set>
 
 #include "health/health_probe.h"
-#include "lb/event_loop.h"
-#include "lb/result.h"
-#include "lb/runtime.h"
+#include "lb/io/event_loop.h"
+#include "lb/base/result.h"
+#include "lb/runtime/runtime.h"
 
 namespace lb::health {
 

@@ -6,7 +6,7 @@
 #pragma once
 
 #include "conf/config.h"
-#include "lb/target_state.h"
+#include "lb/targets/target_state.h"
 
 namespace lb {
 

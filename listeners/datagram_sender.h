@@ -15,9 +15,9 @@
 #include <memory>
 #include <vector>
 
-#include "lb/event_loop.h"
-#include "lb/net_address.h"
-#include "lb/provided_buffers.h"
+#include "lb/io/event_loop.h"
+#include "lb/base/net_address.h"
+#include "lb/io/provided_buffers.h"
 
 namespace lb {
 

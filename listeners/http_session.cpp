@@ -5,12 +5,12 @@
 #include <cstring>
 
 #include "health/passive_health.h"
-#include "lb/hash.h"
-#include "lb/log.h"
-#include "lb/target_picker.h"
-#include "listeners/cookies.h"
-#include "listeners/http_validation.h"
-#include "lb/tcp_stream.h"
+#include "lb/base/hash.h"
+#include "lb/base/log.h"
+#include "lb/worker/target_picker.h"
+#include "lb/http/cookies.h"
+#include "lb/http/http_validation.h"
+#include "lb/io/tcp_stream.h"
 #include "listeners/redirect.h"
 #include "listeners/trusted_proxies.h"
 #include "listeners/tunnel.h"

@@ -1,13 +1,13 @@
 // The protocols lb serves, as the workers see them (Protocols in
-// lb/worker.h): what starts on an accepted connection of each listener
+// lb/worker/worker.h): what starts on an accepted connection of each listener
 // protocol, and what receives a udp listener's datagrams.
 #pragma once
 
 #include <memory>
 
-#include "lb/runtime.h"
-#include "lb/tcp_stream.h"
-#include "lb/worker.h"
+#include "lb/runtime/runtime.h"
+#include "lb/io/tcp_stream.h"
+#include "lb/worker/worker.h"
 
 namespace lb {
 

@@ -1,6 +1,6 @@
 #include "listeners/proxy_header_session.h"
 
-#include "lb/log.h"
+#include "lb/base/log.h"
 #include "listeners/protocols.h"
 
 namespace lb {

@@ -10,10 +10,10 @@
 
 #include <memory>
 
-#include "lb/session.h"
-#include "lb/stream.h"
-#include "lb/tcp_stream.h"
-#include "lb/worker.h"
+#include "lb/worker/session.h"
+#include "lb/io/stream.h"
+#include "lb/io/tcp_stream.h"
+#include "lb/worker/worker.h"
 #include "listeners/proxy_protocol.h"
 
 namespace lb {

@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "conf/config.h"
-#include "lb/net_address.h"
+#include "lb/base/net_address.h"
 
 namespace lb::proxy_protocol {
 

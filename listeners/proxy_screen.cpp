@@ -1,6 +1,6 @@
 #include "listeners/proxy_screen.h"
 
-#include "lb/log.h"
+#include "lb/base/log.h"
 #include "listeners/proxy_protocol.h"
 
 namespace lb {

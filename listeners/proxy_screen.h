@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "lb/tcp_stream.h"
+#include "lb/io/tcp_stream.h"
 
 namespace lb {
 

@@ -1,6 +1,6 @@
 #include "listeners/redirect.h"
 
-#include "listeners/wildcard.h"
+#include "lb/routing/wildcard.h"
 
 namespace lb {
 

@@ -1,7 +1,7 @@
 #include "listeners/target_stickiness.h"
 
-#include "lb/hash.h"
-#include "listeners/cookies.h"
+#include "lb/base/hash.h"
+#include "lb/http/cookies.h"
 
 namespace lb {
 
@@ -9,7 +9,6 @@ namespace {
 
 using StickinessType = conf::Stickiness::Type;
 
-constexpr std::string_view kAppCompanionPrefix = "LBAPP-";
 // Keeps application cookie value hashes apart from other uses of hash_bytes.
 constexpr uint64_t kAppValueSeed = 0x6c622d6170707663ULL;  // "lb-appvc"
 
@@ -26,28 +25,6 @@ std::string sticky_value(const TargetGroupRuntime& group, const TargetEntry& tar
 }
 
 }  // namespace
-
-std::string target_sticky_cookie_name(const conf::TargetGroup& group) {
-    switch (group.stickiness.type) {
-        case StickinessType::lb_cookie:
-            return group.stickiness.cookie_name;
-        case StickinessType::app_cookie:
-            // Named after the application's cookie, so groups following
-            // different cookies on one site do not overwrite each other's.
-            return std::string(kAppCompanionPrefix) + group.stickiness.cookie_name;
-        case StickinessType::none:
-        case StickinessType::source_ip:
-            break;
-    }
-    return {};
-}
-
-std::string target_sticky_scope(const conf::TargetGroup& group) {
-    // ':' cannot occur in group names, so the two kinds never stand in for
-    // each other.
-    if (group.stickiness.type == StickinessType::app_cookie) return "app:" + group.name;
-    return group.name;
-}
 
 StickyRequest read_sticky_cookie(const TargetGroupRuntime& group, const StickyCookieSigner& signer,
                                  const HttpHead& request, int64_t now_unix) {

@@ -11,22 +11,17 @@
 // target group, so another group's (or a tampered, expired or unsigned) cookie
 // is ignored and replaced. lb's cookies never reach a target (the caller strips
 // Runtime::lb_cookie_names); the application's own cookie passes both ways.
-// source_ip stickiness needs no cookie: see lb/target_picker.h.
+// source_ip stickiness needs no cookie: see lb/worker/target_picker.h.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "lb/runtime.h"
-#include "listeners/http_head.h"
+#include "lb/runtime/runtime.h"
+#include "lb/http/http_head.h"
 
 namespace lb {
-
-// lb's cookie name for a group with cookie stickiness, empty otherwise; and
-// the scope its values are signed for. Computed once per snapshot.
-std::string target_sticky_cookie_name(const conf::TargetGroup& group);
-std::string target_sticky_scope(const conf::TargetGroup& group);
 
 // What a request's stickiness cookies said.
 struct StickyRequest {

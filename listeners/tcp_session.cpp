@@ -1,6 +1,6 @@
 #include "listeners/tcp_session.h"
 
-#include "lb/target_picker.h"
+#include "lb/worker/target_picker.h"
 
 namespace lb {
 

@@ -1,7 +1,7 @@
 #include "listeners/tls_passthrough_session.h"
 
-#include "lb/log.h"
-#include "lb/target_picker.h"
+#include "lb/base/log.h"
+#include "lb/worker/target_picker.h"
 
 namespace lb {
 

@@ -6,8 +6,8 @@
 
 #include <span>
 
-#include "lb/net_address.h"
-#include "listeners/http_head.h"
+#include "lb/base/net_address.h"
+#include "lb/http/http_head.h"
 
 namespace lb {
 

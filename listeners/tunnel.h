@@ -7,10 +7,10 @@
 #include <memory>
 #include <string>
 
-#include "lb/session.h"
-#include "lb/stream.h"
-#include "lb/target_state.h"
-#include "lb/worker.h"
+#include "lb/worker/session.h"
+#include "lb/io/stream.h"
+#include "lb/targets/target_state.h"
+#include "lb/worker/worker.h"
 
 namespace lb {
 

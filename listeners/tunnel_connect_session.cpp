@@ -3,10 +3,10 @@
 #include <cstring>
 
 #include "health/passive_health.h"
-#include "lb/hash.h"
-#include "lb/log.h"
-#include "lb/target_picker.h"
-#include "lb/tcp_stream.h"
+#include "lb/base/hash.h"
+#include "lb/base/log.h"
+#include "lb/worker/target_picker.h"
+#include "lb/io/tcp_stream.h"
 #include "listeners/proxy_protocol.h"
 #include "listeners/tunnel.h"
 

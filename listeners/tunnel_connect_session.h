@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "lb/session.h"
-#include "lb/stream.h"
-#include "lb/worker.h"
+#include "lb/worker/session.h"
+#include "lb/io/stream.h"
+#include "lb/worker/worker.h"
 
 namespace lb {
 

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "lb/log.h"
+#include "lb/base/log.h"
 #include "listeners/udp_listener.h"
 
 namespace lb {

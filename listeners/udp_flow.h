@@ -14,8 +14,8 @@
 #include <memory>
 #include <vector>
 
-#include "lb/event_loop.h"
-#include "lb/target_state.h"
+#include "lb/io/event_loop.h"
+#include "lb/targets/target_state.h"
 #include "listeners/datagram_sender.h"
 #include "listeners/udp_flow_table.h"
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "lb/hash.h"
+#include "lb/base/hash.h"
 
 namespace lb {
 

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "lb/net_address.h"
+#include "lb/base/net_address.h"
 
 namespace lb {
 

@@ -7,10 +7,10 @@
 #include <cstring>
 
 #include "health/passive_health.h"
-#include "lb/hash.h"
-#include "lb/log.h"
-#include "lb/target_picker.h"
-#include "lb/worker.h"
+#include "lb/base/hash.h"
+#include "lb/base/log.h"
+#include "lb/worker/target_picker.h"
+#include "lb/worker/worker.h"
 #include "listeners/udp_flow.h"
 
 namespace lb {

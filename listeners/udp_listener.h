@@ -22,10 +22,10 @@
 #include <memory>
 #include <vector>
 
-#include "lb/listener_state.h"
-#include "lb/provided_buffers.h"
-#include "lb/runtime.h"
-#include "lb/worker.h"
+#include "lb/runtime/listener_state.h"
+#include "lb/io/provided_buffers.h"
+#include "lb/runtime/runtime.h"
+#include "lb/worker/worker.h"
 #include "listeners/datagram_sender.h"
 #include "listeners/udp_flow_table.h"
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "conf/config.h"
-#include "lb/result.h"
+#include "lb/base/result.h"
 #include "tls/openssl_error.h"
 
 namespace lb::tls {

@@ -11,8 +11,8 @@
 #include <string>
 
 #include "conf/config.h"
-#include "lb/net_address.h"
-#include "lb/result.h"
+#include "lb/base/net_address.h"
+#include "lb/base/result.h"
 #include "tls/openssl_error.h"
 
 namespace lb::tls {

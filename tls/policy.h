@@ -11,7 +11,7 @@
 #include <optional>
 #include <string_view>
 
-#include "lb/result.h"
+#include "lb/base/result.h"
 
 namespace lb::tls {
 

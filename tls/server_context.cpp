@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-#include "lb/log.h"
+#include "lb/base/log.h"
 #include "tls/certificate.h"
 
 namespace lb::tls {

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "conf/config.h"
-#include "lb/result.h"
+#include "lb/base/result.h"
 #include "tls/openssl_error.h"
 #include "tls/policy.h"
 #include "tls/sni_table.h"

@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "lb/log.h"
-#include "lb/tcp_stream.h"
+#include "lb/base/log.h"
+#include "lb/io/tcp_stream.h"
 #include "tls/client_context.h"
 #include "tls/server_context.h"
 

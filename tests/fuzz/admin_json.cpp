@@ -1,4 +1,4 @@
-// libFuzzer harness: the admin API's request arguments (lb/admin_request.h):
+// libFuzzer harness: the admin API's request arguments (lb/control/admin_request.h):
 // the JSON body of a target registration (address, port, weight, zone) and
 // the address:port that names a target to deregister (drain).
 //
@@ -18,14 +18,14 @@
 #include <exception>
 #include <string>
 
-#include "lb/admin_request.h"
+#include "lb/control/admin_request.h"
 #include "tests/fuzz/fuzz_support.h"
 
 using nlohmann::json;
 
 namespace {
 
-// The error reply as lb/admin_api.cpp writes it; it must parse back.
+// The error reply as lb/control/admin_api.cpp writes it; it must parse back.
 void check_error_reply(const std::string& message) {
     FUZZ_CHECK(!message.empty());
     std::string text = lb::json_reply_text(json{{"error", message}});

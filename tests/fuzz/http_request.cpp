@@ -1,9 +1,9 @@
 // libFuzzer harness: the request side of an http listener. The input is what
 // a client sends on one connection. Each request goes through what
 // HttpSession does before anything reaches a target: the HTTP/1 parser
-// (listeners/http_parser.h), CONNECT refused, check_request
-// (listeners/http_validation.h), then serialize_upstream_request
-// (listeners/http_head.h) and the body as lb relays it (chunked re-framed by
+// (lb/http/http_parser.h), CONNECT refused, check_request
+// (lb/http/http_validation.h), then serialize_upstream_request
+// (lb/http/http_head.h) and the body as lb relays it (chunked re-framed by
 // lb, Content-Length passed through). Pipelined requests are taken one after
 // the other; an upgrade request ends the HTTP part of the connection.
 //
@@ -32,9 +32,9 @@
 #include <string_view>
 #include <vector>
 
-#include "listeners/http_head.h"
-#include "listeners/http_parser.h"
-#include "listeners/http_validation.h"
+#include "lb/http/http_head.h"
+#include "lb/http/http_parser.h"
+#include "lb/http/http_validation.h"
 #include "tests/fuzz/fuzz_support.h"
 #include "tests/fuzz/http_support.h"
 

@@ -3,9 +3,9 @@
 // client speaks HTTP/1.0, bit 2: it asked for an upgrade, bit 3: it sent
 // Expect: 100-continue); the rest is what the target sends back. Each
 // response goes through what HttpSession does before anything reaches the
-// client: the HTTP/1 parser (listeners/http_parser.h), plan_response
-// (listeners/http_validation.h), serialize_client_response
-// (listeners/http_head.h) and the body as lb relays it (re-chunked by lb,
+// client: the HTTP/1 parser (lb/http/http_parser.h), plan_response
+// (lb/http/http_validation.h), serialize_client_response
+// (lb/http/http_head.h) and the body as lb relays it (re-chunked by lb,
 // or passed through under a Content-Length, or until lb closes). Interim
 // 1xx responses are relayed (100 only to a client that is waiting for it,
 // none to HTTP/1.0 clients); the first final response ends the exchange.
@@ -34,9 +34,9 @@
 #include <string_view>
 #include <vector>
 
-#include "listeners/http_head.h"
-#include "listeners/http_parser.h"
-#include "listeners/http_validation.h"
+#include "lb/http/http_head.h"
+#include "lb/http/http_parser.h"
+#include "lb/http/http_validation.h"
 #include "tests/fuzz/fuzz_support.h"
 #include "tests/fuzz/http_support.h"
 

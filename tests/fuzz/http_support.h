@@ -1,7 +1,7 @@
 // Shared by the two HTTP harnesses (http_request.cpp, http_response.cpp):
 // a plain reader that re-parses what lb would send, and the list of header
 // fields a proxy removes by design, written out here independently of
-// listeners/http_head.cpp so the harnesses check lb against the RFC and not
+// lb/http/http_head.cpp so the harnesses check lb against the RFC and not
 // against itself.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "listeners/http_parser.h"
+#include "lb/http/http_parser.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace lb::fuzz {

@@ -1,5 +1,5 @@
 // The health state machine: thresholds, initial/unused, passive failures.
-#include "health/health_state.h"
+#include "lb/targets/health_state.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "lb/balancer_least_outstanding.h"
+#include "lb/targets/balancer_least_outstanding.h"
 
 #include <memory>
 #include <vector>
@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "balancer_test_util.h"
-#include "lb/balancer_weighted_random.h"
-#include "lb/target_state.h"
+#include "lb/targets/balancer_weighted_random.h"
+#include "lb/targets/target_state.h"
 
 namespace lb {
 namespace {

@@ -1,11 +1,11 @@
-#include "lb/balancer_maglev.h"
+#include "lb/targets/balancer_maglev.h"
 
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "balancer_test_util.h"
-#include "lb/balancer_weighted_random.h"
+#include "lb/targets/balancer_weighted_random.h"
 
 namespace lb {
 namespace {

@@ -1,4 +1,4 @@
-#include "lb/balancer_round_robin.h"
+#include "lb/targets/balancer_round_robin.h"
 
 #include <vector>
 

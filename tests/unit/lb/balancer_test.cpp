@@ -1,5 +1,5 @@
 // Properties every algorithm shares, through make_balancer_factory.
-#include "lb/balancer.h"
+#include "lb/targets/balancer.h"
 
 #include <algorithm>
 #include <memory>
@@ -8,8 +8,8 @@
 #include <gtest/gtest.h>
 
 #include "balancer_test_util.h"
-#include "lb/balancer_weighted_random.h"
-#include "lb/target_state.h"
+#include "lb/targets/balancer_weighted_random.h"
+#include "lb/targets/target_state.h"
 
 namespace lb {
 namespace {

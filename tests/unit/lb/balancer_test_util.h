@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "lb/balancer.h"
+#include "lb/targets/balancer.h"
 
 namespace lb::testing {
 

@@ -1,4 +1,4 @@
-#include "lb/balancer_weighted_random.h"
+#include "lb/targets/balancer_weighted_random.h"
 
 #include <vector>
 

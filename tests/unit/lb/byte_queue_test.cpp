@@ -1,4 +1,4 @@
-#include "lb/byte_queue.h"
+#include "lb/base/byte_queue.h"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "lb/client_limiter.h"
+#include "lb/runtime/client_limiter.h"
 
 namespace lb {
 namespace {

@@ -1,4 +1,4 @@
-#include "lb/hash.h"
+#include "lb/base/hash.h"
 
 #include <bit>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "lb/maglev_table.h"
+#include "lb/targets/maglev_table.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,8 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "balancer_test_util.h"
-#include "lb/balancer_weighted_random.h"
-#include "lb/hash.h"
+#include "lb/targets/balancer_weighted_random.h"
+#include "lb/base/hash.h"
 
 namespace lb {
 namespace {

@@ -1,8 +1,8 @@
-#include "lb/metrics.h"
+#include "lb/control/metrics.h"
 
 #include <gtest/gtest.h>
 
-#include "lb/worker.h"
+#include "lb/worker/worker.h"
 
 namespace lb {
 namespace {

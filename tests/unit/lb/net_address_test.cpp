@@ -1,4 +1,4 @@
-#include "lb/net_address.h"
+#include "lb/base/net_address.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "lb/slow_start.h"
+#include "lb/targets/slow_start.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "lb/sticky_cookie.h"
+#include "lb/targets/sticky_cookie.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // target, keeping sticky clients, and narrowing to one zone with cross_zone
 // off. Built from a real config through the RuntimeBuilder, as a worker
 // sees it.
-#include "lb/target_picker.h"
+#include "lb/worker/target_picker.h"
 
 #include <gtest/gtest.h>
 
@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "conf/config_loader.h"
-#include "lb/runtime.h"
-#include "lb/worker.h"
+#include "lb/runtime/runtime.h"
+#include "lb/worker/worker.h"
 
 namespace lb {
 namespace {

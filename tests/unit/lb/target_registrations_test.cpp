@@ -1,5 +1,5 @@
 // Run-time registrations on top of the YAML: what survives a reload.
-#include "lb/target_registrations.h"
+#include "lb/targets/target_registrations.h"
 
 #include <gtest/gtest.h>
 

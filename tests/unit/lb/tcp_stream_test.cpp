@@ -1,7 +1,7 @@
 // TcpStream writing against a real loopback TCP connection: bulk writes go
 // straight to the socket when it has room and fall back to the queue when
 // it does not, and neither path may reorder, lose or duplicate a byte.
-#include "lb/tcp_stream.h"
+#include "lb/io/tcp_stream.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

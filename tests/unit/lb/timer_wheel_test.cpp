@@ -1,4 +1,4 @@
-#include "lb/timer_wheel.h"
+#include "lb/base/timer_wheel.h"
 
 #include <gtest/gtest.h>
 

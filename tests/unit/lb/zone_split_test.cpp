@@ -1,6 +1,6 @@
 // Cross-zone off: the split across zones, then by target weight inside the
 // chosen zone; zones without eligible targets drop out.
-#include "lb/zone_split.h"
+#include "lb/targets/zone_split.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "lb/balancer_round_robin.h"
-#include "lb/hash.h"
+#include "lb/targets/balancer_round_robin.h"
+#include "lb/base/hash.h"
 
 namespace lb {
 namespace {

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "listeners/cookies.h"
-#include "listeners/http_head.h"
-#include "listeners/http_parser.h"
+#include "lb/http/cookies.h"
+#include "lb/http/http_head.h"
+#include "lb/http/http_parser.h"
 
 namespace lb {
 namespace {

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "listeners/http_grammar.h"
-#include "listeners/http_parser.h"
-#include "listeners/http_validation.h"
-#include "listeners/path_normalize.h"
+#include "lb/http/http_grammar.h"
+#include "lb/http/http_parser.h"
+#include "lb/http/http_validation.h"
+#include "lb/http/path_normalize.h"
 
 namespace lb {
 namespace {

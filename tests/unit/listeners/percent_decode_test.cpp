@@ -1,4 +1,4 @@
-#include "listeners/percent_decode.h"
+#include "lb/http/percent_decode.h"
 
 #include <gtest/gtest.h>
 

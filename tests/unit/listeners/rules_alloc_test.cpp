@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "listeners/rules.h"
+#include "lb/routing/rules.h"
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 // The replacements below pair malloc with free; GCC cannot see that through

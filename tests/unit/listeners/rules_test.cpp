@@ -1,4 +1,4 @@
-#include "listeners/rules.h"
+#include "lb/routing/rules.h"
 
 #include <gtest/gtest.h>
 

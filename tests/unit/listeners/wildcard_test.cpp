@@ -1,4 +1,4 @@
-#include "listeners/wildcard.h"
+#include "lb/routing/wildcard.h"
 
 #include <gtest/gtest.h>
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <thread>
 
-#include "lb/event_loop.h"
-#include "lb/tcp_stream.h"
+#include "lb/io/event_loop.h"
+#include "lb/io/tcp_stream.h"
 #include "tests/unit/tls/cert_factory.h"
 #include "tls/client_context.h"
 #include "tls/server_context.h"

@@ -1,0 +1,15 @@
+// The monotonic clock every layer reads for deadlines, ages and rates, in
+// milliseconds (steady: never jumps with the wall clock).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace lb {
+
+inline int64_t steady_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace lb

@@ -1,0 +1,504 @@
+#include "lb/control/admin_api.h"
+
+#include <openssl/crypto.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "lb/io/accept_loop.h"
+#include "lb/io/listen_socket.h"
+#include "lb/base/log.h"
+#include "lb/targets/slow_start.h"
+#include "lb/io/tcp_stream.h"
+#include "lb/http/http_head.h"
+#include "lb/http/http_parser.h"
+#include "lb/http/percent_decode.h"
+
+namespace lb {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxConnections = 64;
+constexpr uint64_t kMaxHeaderBytes = 16 * 1024;
+constexpr size_t kMaxBodyBytes = 64 * 1024;
+// Anyone who can reach the address can open a connection, token or not, so
+// a connection that has not yet made an authorised request gets little
+// time: its first byte within 2 s, its request within 5 s, and 2 s of
+// keep-alive. One that has (a client of the API) gets 10 s per request and
+// 30 s of keep-alive.
+constexpr int64_t kFirstByteMs = 2000;
+constexpr int64_t kUnprovenRequestMs = 5000;
+constexpr int64_t kUnprovenIdleMs = 2000;
+constexpr int64_t kRequestMs = 10000;
+constexpr int64_t kIdleMs = 30000;
+
+std::vector<std::string> path_segments(std::string_view path) {
+    std::vector<std::string> segments;
+    size_t start = 1;  // skip the leading '/'
+    while (start <= path.size()) {
+        size_t end = path.find('/', start);
+        if (end == std::string_view::npos) end = path.size();
+        segments.push_back(percent_decode(path.substr(start, end - start)));
+        start = end + 1;
+    }
+    if (!segments.empty() && segments.back().empty()) segments.pop_back();  // trailing '/'
+    return segments;
+}
+
+json error_json(const std::string& message) { return json{{"error", message}}; }
+
+json health_check_json(const conf::HealthCheck& check) {
+    if (!check.enabled) return nullptr;
+    json out;
+    out["protocol"] = conf::to_string(check.protocol);
+    if (check.protocol != conf::HealthCheck::Protocol::tcp) {
+        out["path"] = check.path;
+        out["matcher"] = check.matcher;
+    }
+    if (check.port) out["port"] = *check.port;
+    else out["port"] = "traffic-port";
+    out["interval_ms"] = check.interval.count();
+    out["timeout_ms"] = check.timeout.count();
+    out["healthy_threshold"] = check.healthy_threshold;
+    out["unhealthy_threshold"] = check.unhealthy_threshold;
+    return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- one connection
+
+class AdminConnection final : public Retirable, private StreamHandler, private HttpParserSink {
+public:
+    AdminConnection(AdminApi& api, std::unique_ptr<Stream> stream, uint64_t serial)
+        : api_(api),
+          settings_(api.settings_generation_),
+          serial_(serial),
+          stream_(std::move(stream)),
+          parser_(HttpParser::Kind::request, this, kMaxHeaderBytes),
+          deadline_([this] { close(CloseMode::abort); }) {}
+
+    void start() {
+        stream_->set_handler(this);
+        stream_->start_reading();
+        api_.loop_.timers().schedule(deadline_, kFirstByteMs);
+    }
+
+    // Made an authorised request: a client of the API, not just anyone.
+    bool proven() const { return proven_; }
+    // Between requests (a connection in the middle of one is not evicted
+    // while a proven one can be).
+    bool idle() const { return !in_request_; }
+    uint64_t serial() const { return serial_; }  // accept order
+
+    void close(CloseMode mode) {
+        if (closing_) return;
+        closing_ = true;
+        api_.loop_.timers().cancel(deadline_);
+        Stream::close(std::move(stream_), mode);
+        api_.connection_closed(this);
+        api_.loop_.retire(this);
+    }
+
+private:
+    void on_stream_connected(Stream&, int) override {}
+    void on_stream_drained(Stream&) override {}
+    void on_stream_eof(Stream&) override { close(CloseMode::graceful); }
+    void on_stream_error(Stream&, int) override { close(CloseMode::abort); }
+
+    void on_stream_data(Stream&, std::string_view data) override {
+        if (closing_) return;
+        if (!in_request_ && !data.empty()) {
+            // One deadline for the whole request: trickling bytes does not extend it.
+            in_request_ = true;
+            api_.loop_.timers().schedule(deadline_, proven_ ? kRequestMs : kUnprovenRequestMs);
+        }
+        auto outcome = parser_.feed(data);
+        if (closing_) return;
+        if (outcome.status == HttpParser::Status::header_too_large)
+            answer_and_close(431, error_json("request header too large"));
+        else if (outcome.status == HttpParser::Status::error || outcome.status == HttpParser::Status::upgraded)
+            answer_and_close(400, error_json("malformed HTTP request"));
+    }
+
+    int on_http_head(HttpHead& head) override {
+        if (head.content_length && *head.content_length > kMaxBodyBytes) {
+            answer_and_close(413, error_json("request body over " + std::to_string(kMaxBodyBytes) + " bytes"));
+            return kError;
+        }
+        head_ = std::move(head);
+        body_.clear();
+        return kContinue;
+    }
+
+    int on_http_body(std::string_view data) override {
+        if (body_.size() + data.size() > kMaxBodyBytes) {
+            answer_and_close(413, error_json("request body over " + std::to_string(kMaxBodyBytes) + " bytes"));
+            return kError;
+        }
+        body_.append(data);
+        return kContinue;
+    }
+
+    int on_http_message_complete() override {
+        // The admin settings (address, token, enabled) changed since this
+        // connection was accepted: it was authorised under rules that no
+        // longer hold, so it serves nothing more.
+        if (stale()) {
+            close(CloseMode::graceful);
+            return kError;
+        }
+        if (api_.authorized(head_)) proven_ = true;
+        AdminApi::Reply reply = api_.handle(head_, body_);
+        if (closing_) return kError;
+        // This request may itself have changed them (POST /api/v1/reload):
+        // it gets its answer, then the connection ends.
+        bool close_after = !head_.keep_alive || stale();
+        if (reply.content_type)
+            stream_->write(make_local_response(reply.status, reply.content_type, reply.text, close_after,
+                                               reply.extra_headers, head_.method == "HEAD"));
+        else
+            write(reply.status, reply.body, close_after, reply.extra_headers);
+        if (close_after) {
+            close(CloseMode::graceful);
+            return kError;
+        }
+        in_request_ = false;
+        api_.loop_.timers().schedule(deadline_, proven_ ? kIdleMs : kUnprovenIdleMs);
+        return kContinue;
+    }
+
+    void write(int status, const json& body, bool close_after, std::string_view extra_headers = {}) {
+        std::string text = json_reply_text(body);
+        stream_->write(make_local_response(status, "application/json", text, close_after, extra_headers,
+                                           head_.method == "HEAD"));
+    }
+
+    void answer_and_close(int status, const json& body) {
+        write(status, body, true);
+        close(CloseMode::linger);
+    }
+
+    bool stale() const { return settings_ != api_.settings_generation_; }
+
+    AdminApi& api_;
+    uint64_t settings_;  // api_.settings_generation_ when accepted
+    uint64_t serial_;
+    std::unique_ptr<Stream> stream_;
+    HttpParser parser_;
+    HttpHead head_;
+    std::string body_;
+    bool closing_ = false;
+    bool proven_ = false;
+    bool in_request_ = false;
+    Timer deadline_;   // first byte, then the request, then keep-alive
+};
+
+// ---------------------------------------------------------------- listening
+
+// One bound admin socket with its accept loop. Replaced on a reload that
+// moves the address; the old one goes once its accept has ended.
+struct AdminApi::Listener final : Retirable {
+    AdminApi* api;
+    UniqueFd fd;
+    AcceptLoop accept;
+
+    Listener(AdminApi* owner, UniqueFd socket)
+        : api(owner), fd(std::move(socket)), accept(owner->loop_, fd.get(), "admin API accept", [owner](int connection) {
+              owner->on_accept(connection);
+          }) {
+        api->listeners_.insert(this);
+    }
+
+    void close() { accept.stop([this] { finish(); }); }
+
+    void finish() {
+        fd.reset();
+        api->listeners_.erase(this);
+        api->loop_.retire(this);
+    }
+};
+
+AdminApi::AdminApi(EventLoop& loop, AdminControl& control) : loop_(loop), control_(control) {}
+
+AdminApi::~AdminApi() {
+    // Normally shut down and idle by now. On an early exit the loop goes
+    // away without running again: close and free what is left directly.
+    auto open = connections_;  // closing removes entries
+    for (AdminConnection* connection : open) connection->close(CloseMode::abort);
+    close_listener();
+    for (Listener* listener : std::unordered_set<Listener*>(listeners_)) listener->finish();
+}
+
+Result<AdminApi::Prepared> AdminApi::prepare(const conf::Admin& config) const {
+    Prepared prepared;
+    prepared.enabled = config.enabled;
+    if (!config.enabled) return prepared;
+    prepared.address = config.listen;
+    if (!config.token_file.empty()) {
+        std::ifstream in(config.token_file);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (!in) return Error{"admin API: cannot read token_file " + config.token_file};
+        std::string token = text.str();
+        while (!token.empty() && isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+        while (!token.empty() && isspace(static_cast<unsigned char>(token.front()))) token.erase(0, 1);
+        if (token.empty()) return Error{"admin API: token_file " + config.token_file + " is empty"};
+        prepared.token = std::move(token);
+    }
+    if (!enabled_ || listener_ == nullptr || config.listen != address_) {
+        auto fd = open_listen_socket(config.listen, ListenSocketSet::Kind::stream, false, 64);
+        if (!fd) return Error{"admin API: " + fd.error()};
+        prepared.fd = std::move(*fd);
+    }
+    return prepared;
+}
+
+void AdminApi::commit(Prepared prepared) {
+    if (shut_down_) return;
+    bool rebind = bool(prepared.fd) || !prepared.enabled;
+    if (rebind || prepared.token != token_) ++settings_generation_;
+    token_ = std::move(prepared.token);
+    if (rebind) close_listener();
+    enabled_ = prepared.enabled;
+    address_ = prepared.address;
+    if (prepared.fd) {
+        listener_ = new Listener(this, std::move(prepared.fd));
+        listener_->accept.start();
+        LB_LOG_INFO("admin API on %s%s", address_.to_string().c_str(), token_.empty() ? "" : " (bearer token)");
+    }
+}
+
+void AdminApi::close_listener() {
+    if (!listener_) return;
+    listener_->close();
+    listener_ = nullptr;
+}
+
+void AdminApi::shutdown() {
+    if (shut_down_) return;
+    shut_down_ = true;
+    close_listener();
+    auto open = connections_;  // closing removes entries
+    for (AdminConnection* connection : open) connection->close(CloseMode::graceful);
+}
+
+void AdminApi::on_accept(int fd) {
+    SocketAddress peer;
+    *peer.len_ptr() = sizeof(sockaddr_storage);
+    if (getpeername(fd, peer.sa(), peer.len_ptr()) != 0 || (connections_.size() >= kMaxConnections && !evict_one())) {
+        ::close(fd);
+        return;
+    }
+    auto* connection = new AdminConnection(*this, std::make_unique<TcpStream>(loop_, fd, peer), ++accepted_);
+    connections_.insert(connection);
+    connection->start();
+}
+
+// Full: the newcomer (an orchestrator's probe, the operator's reload) takes
+// the place of the oldest connection that has not made an authorised
+// request, else of the oldest idle one. Only when every slot is a client of
+// the API in the middle of a request is the newcomer refused.
+bool AdminApi::evict_one() {
+    AdminConnection* victim = nullptr;
+    auto rank = [](const AdminConnection* c) { return c->proven() ? (c->idle() ? 1 : 2) : 0; };
+    for (AdminConnection* c : connections_) {
+        if (rank(c) == 2) continue;
+        if (!victim || rank(c) < rank(victim) || (rank(c) == rank(victim) && c->serial() < victim->serial()))
+            victim = c;
+    }
+    if (!victim) return false;
+    victim->close(CloseMode::abort);
+    return true;
+}
+
+void AdminApi::connection_closed(AdminConnection* connection) { connections_.erase(connection); }
+
+// ---------------------------------------------------------------- routing
+
+bool AdminApi::authorized(const HttpHead& request) const {
+    if (token_.empty()) return true;
+    auto header = request.header("authorization");
+    if (!header) return false;
+    std::string_view value = *header;
+    constexpr std::string_view kScheme = "bearer ";
+    if (value.size() <= kScheme.size() || !iequals(value.substr(0, kScheme.size()), kScheme)) return false;
+    std::string_view presented = value.substr(kScheme.size());
+    // Constant time in the token's content: no early exit on the first
+    // wrong byte for an attacker to time.
+    return presented.size() == token_.size() && CRYPTO_memcmp(presented.data(), token_.data(), token_.size()) == 0;
+}
+
+AdminApi::Reply AdminApi::handle(const HttpHead& request, const std::string& body) {
+    TargetParts parts = split_request_target(request.url);
+    std::vector<std::string> segments = path_segments(parts.path);
+    const std::string& method = request.method;
+    auto only = [&](const char* allowed) -> std::optional<Reply> {
+        if (method == allowed || (std::string_view(allowed) == "GET" && method == "HEAD")) return std::nullopt;
+        return Reply{405, error_json("method " + method + " not allowed here; use " + allowed),
+                     std::string("Allow: ") + allowed + "\r\n"};
+    };
+
+    if (parts.path == "/healthz") {
+        if (auto refused = only("GET")) return *refused;
+        if (control_.stopping()) return {503, json{{"status", "stopping"}}};
+        return {200, json{{"status", "ok"}, {"generation", control_.current_runtime()->generation}}};
+    }
+    bool metrics = parts.path == "/metrics";
+    if (!metrics && (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1"))
+        return {404, error_json("no such endpoint: " + std::string(parts.path))};
+    if (!authorized(request))
+        return {401, error_json("missing or wrong bearer token"), "WWW-Authenticate: Bearer realm=\"lb admin\"\r\n"};
+    if (metrics) {
+        if (auto refused = only("GET")) return *refused;
+        return {prometheus_text(control_.stats(), *control_.current_runtime()), "text/plain; version=0.0.4"};
+    }
+    if (segments.size() == 3 && segments[2] == "stats") {
+        if (auto refused = only("GET")) return *refused;
+        return {200, stats_json(control_.stats(), *control_.current_runtime())};
+    }
+
+    if (segments.size() == 3 && segments[2] == "reload") {
+        if (auto refused = only("POST")) return *refused;
+        return reload();
+    }
+    if (segments.size() >= 3 && segments[2] == "target-groups") {
+        if (segments.size() == 3) {
+            if (auto refused = only("GET")) return *refused;
+            return list_groups();
+        }
+        const std::string& group = segments[3];
+        if (segments.size() == 4) {
+            if (auto refused = only("GET")) return *refused;
+            return show_group(group);
+        }
+        if (segments[4] == "targets" && segments.size() == 5) {
+            if (auto refused = only("POST")) return *refused;
+            return register_target(group, body);
+        }
+        if (segments[4] == "targets" && segments.size() == 6) {
+            if (auto refused = only("DELETE")) return *refused;
+            return deregister_target(group, segments[5]);
+        }
+    }
+    return {404, error_json("no such endpoint: " + std::string(parts.path))};
+}
+
+AdminApi::Reply AdminApi::list_groups() const {
+    auto runtime = control_.current_runtime();
+    json groups = json::array();
+    for (const auto& group : runtime->groups) groups.push_back(group_json(*group, false));
+    return {200, json{{"generation", runtime->generation}, {"target_groups", std::move(groups)}}};
+}
+
+AdminApi::Reply AdminApi::show_group(const std::string& name) const {
+    auto runtime = control_.current_runtime();
+    const TargetGroupRuntime* group = runtime->group(name);
+    if (!group) return {404, error_json("no target group '" + name + "'")};
+    return {200, group_json(*group, true)};
+}
+
+AdminApi::Reply AdminApi::register_target(const std::string& group, const std::string& body) {
+    if (!control_.current_runtime()->group(group)) return {404, error_json("no target group '" + group + "'")};
+    auto parsed = parse_target_registration(body);
+    if (!parsed) return {400, error_json(parsed.error())};
+    TargetRegistration registration = std::move(*parsed);
+    SocketAddress key = registration.target.addr;
+
+    AdminOutcome outcome = control_.register_target(group, std::move(registration));
+    if (outcome.status >= 300) return {outcome.status, error_json(outcome.error)};
+    auto runtime = control_.current_runtime();
+    const TargetGroupRuntime* group_runtime = runtime->group(group);
+    for (const auto& entry : group_runtime->targets)
+        if (entry.config.addr == key) return {outcome.status, target_json(*group_runtime, entry)};
+    return {500, error_json("registered, but missing from the new snapshot")};
+}
+
+AdminApi::Reply AdminApi::deregister_target(const std::string& group, const std::string& target) {
+    if (!control_.current_runtime()->group(group)) return {404, error_json("no target group '" + group + "'")};
+    auto address = parse_target_id(target);
+    if (!address) return {400, error_json(address.error())};
+    AdminOutcome outcome = control_.deregister_target(group, *address);
+    if (outcome.status >= 300) return {outcome.status, error_json(outcome.error)};
+    auto runtime = control_.current_runtime();
+    const TargetGroupRuntime* group_runtime = runtime->group(group);
+    if (group_runtime) {
+        for (const auto& entry : group_runtime->targets)
+            if (entry.config.addr == *address) return {outcome.status, target_json(*group_runtime, entry)};
+    }
+    // Not drained (unhealthy or no delay) and already dropped.
+    return {outcome.status, json{{"id", address->to_string()}, {"state", "removed"}}};
+}
+
+AdminApi::Reply AdminApi::reload() {
+    if (control_.stopping()) return {503, error_json("lb is stopping")};
+    auto generation = control_.reload_config();
+    if (!generation) return {400, error_json(generation.error())};
+    return {200, json{{"generation", *generation}}};
+}
+
+// ---------------------------------------------------------------- views
+
+json AdminApi::group_json(const TargetGroupRuntime& group, bool with_targets) const {
+    const conf::TargetGroup& config = group.config;
+    json counts = {{"total", group.targets.size()}, {"healthy", 0},  {"unhealthy", 0},
+                   {"initial", 0},                  {"unused", 0},   {"draining", 0}};
+    for (const auto& entry : group.targets) {
+        json& count = counts[entry.state->state_name()];
+        count = count.get<int>() + 1;
+    }
+    json out = {{"name", config.name},
+                {"protocol", conf::to_string(config.protocol)},
+                {"algorithm", conf::to_string(config.algorithm)},
+                {"deregistration_delay_ms", config.deregistration_delay.count()},
+                {"health_check", health_check_json(config.health_check)},
+                {"target_counts", std::move(counts)}};
+    if (with_targets) {
+        json targets = json::array();
+        for (const auto& entry : group.targets) targets.push_back(target_json(group, entry));
+        out["targets"] = std::move(targets);
+    }
+    return out;
+}
+
+json AdminApi::target_json(const TargetGroupRuntime& group, const TargetEntry& entry) const {
+    const TargetState& state = *entry.state;
+    bool draining = state.draining.load(std::memory_order_relaxed);
+    TargetHealth health = state.health.load(std::memory_order_relaxed);
+    std::string reason;
+    if (draining) reason = "deregistration in progress";
+    else if (health == TargetHealth::unused) reason = "health checks are disabled for this group";
+    else reason = state.reason();
+    json out = {{"id", state.key},
+                {"address", entry.config.addr.ip_string()},
+                {"port", entry.config.addr.port()},
+                {"weight", entry.config.weight},
+                {"zone", entry.config.zone},
+                {"source", to_string(control_.target_source(group.config.name, entry.config.addr))},
+                {"state", state.state_name()},
+                {"health", to_string(health)},
+                {"reason", reason},
+                {"in_flight", state.outstanding_requests.load(std::memory_order_relaxed)},
+                {"active_connections", state.active_connections.load(std::memory_order_relaxed)},
+                {"counters",
+                 {{"requests", state.requests_total.load(std::memory_order_relaxed)},
+                  {"connections", state.connections_total.load(std::memory_order_relaxed)},
+                  {"connect_failures", state.connect_failures.load(std::memory_order_relaxed)},
+                  {"responses_5xx", state.responses_5xx.load(std::memory_order_relaxed)}}}};
+    if (draining) {
+        int64_t left = state.drain_deadline_ms.load(std::memory_order_relaxed) - steady_now_ms();
+        out["drain_remaining_ms"] = left > 0 ? left : 0;
+    }
+    double share = slow_start_share(state, steady_now_ms(), group.config.slow_start.count());
+    if (!draining && state.routable() && share < 1.0) out["slow_start_share"] = std::round(share * 100) / 100;
+    return out;
+}
+
+}  // namespace lb

@@ -1,0 +1,103 @@
+// lb: an L4/L7 load balancer. Command line in the nginx habit:
+//   lb -c FILE            run in the foreground
+//   lb -t -c FILE         check the config and exit 0/1
+//   lb -s reload|quit|stop|reopen -c FILE   signal the running instance
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "conf/config_loader.h"
+#include "lb/base/log.h"
+#include "lb/runtime/runtime.h"
+#include "lb/control/server.h"
+
+namespace {
+
+int test_config(const std::string& path, std::optional<int> workers) {
+    auto config = lb::conf::load_config_file(path);
+    if (!config) {
+        std::cerr << config.error() << "\n";
+        std::cerr << "lb: configuration file " << path << " test failed\n";
+        return 1;
+    }
+    lb::RuntimeBuilder builder;
+    auto built = builder.build(*config, workers.value_or(1), /*bind_sockets=*/false);
+    if (!built) {
+        std::cerr << built.error() << "\n";
+        std::cerr << "lb: configuration file " << path << " test failed\n";
+        return 1;
+    }
+    std::cout << "lb: configuration file " << path << " syntax is ok\n";
+    std::cout << "lb: configuration file " << path << " test is successful\n";
+    return 0;
+}
+
+int send_signal(const std::string& path, const std::string& name) {
+    int sig = 0;
+    if (name == "reload") sig = SIGHUP;
+    else if (name == "quit") sig = SIGQUIT;
+    else if (name == "stop") sig = SIGTERM;
+    else if (name == "reopen") sig = SIGUSR1;
+    else {
+        std::cerr << "lb: unknown signal '" << name << "': use reload, quit, stop or reopen\n";
+        return 1;
+    }
+    auto config = lb::conf::load_config_file(path);
+    if (!config) {
+        std::cerr << config.error() << "\n";
+        return 1;
+    }
+    const std::string& pid_file = config->global.pid_file;
+    if (pid_file.empty()) {
+        std::cerr << "lb: " << path << ": global.pid_file is not set, cannot find the running lb\n";
+        return 1;
+    }
+    std::ifstream in(pid_file);
+    long pid = 0;
+    if (!(in >> pid) || pid <= 0) {
+        std::cerr << "lb: cannot read a pid from " << pid_file << " (is lb running?)\n";
+        return 1;
+    }
+    if (kill(static_cast<pid_t>(pid), sig) != 0) {
+        std::cerr << "lb: kill(" << pid << "): " << strerror(errno) << "\n";
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"lb: L4/L7 load balancer"};
+    std::string config_path = "/etc/lb/lb.yaml";
+    bool test = false;
+    bool version = false;
+    std::string signal_name;
+    std::optional<int> workers;
+    std::string log_level = "info";
+    app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+    app.add_flag("-t,--test", test, "check the configuration and exit");
+    app.add_option("-s,--signal", signal_name, "send a signal to the running lb: reload, quit, stop, reopen");
+    app.add_option("--workers", workers, "worker threads (overrides global.workers)")->check(CLI::Range(1, 1024));
+    app.add_option("--log-level", log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+        ->capture_default_str();
+    app.add_flag("-v,--version", version, "print the version and exit");
+    CLI11_PARSE(app, argc, argv);
+
+    if (version) {
+        std::cout << "lb " << LB_VERSION << "\n";
+        return 0;
+    }
+    if (log_level == "debug") lb::set_log_level(lb::LogLevel::debug);
+    else if (log_level == "warn") lb::set_log_level(lb::LogLevel::warn);
+    else if (log_level == "error") lb::set_log_level(lb::LogLevel::error);
+
+    if (test) return test_config(config_path, workers);
+    if (!signal_name.empty()) return send_signal(config_path, signal_name);
+    lb::Server server({config_path, workers});
+    return server.run();
+}

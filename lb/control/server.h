@@ -1,0 +1,93 @@
+// Server: the main thread. Loads the config, starts the workers, and then
+// runs a control loop that turns signals into actions (README, "Signals"):
+// SIGHUP reload, SIGQUIT graceful stop, SIGTERM/SIGINT stop now, SIGUSR1
+// reopen logs.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "conf/config.h"
+#include "health/health_checker.h"
+#include "lb/control/admin_api.h"
+#include "lb/io/event_loop.h"
+#include "lb/runtime/runtime.h"
+#include "lb/targets/target_registrations.h"
+#include "lb/worker/worker.h"
+
+namespace lb {
+
+struct ServerOptions {
+    std::string config_path;
+    std::optional<int> workers;  // --workers overrides global.workers
+};
+
+class Server final : private AdminControl {
+public:
+    explicit Server(ServerOptions options);
+    ~Server();
+    // Runs in the foreground until stopped; returns the process exit code.
+    int run();
+
+private:
+    // How often drains are checked for being over (nothing left on the target).
+    static constexpr int64_t kDrainPollMs = 100;
+
+    void arm_signal_read();
+    void on_signal(int result, uint32_t flags);
+    // Re-reads the config file; the new generation, or why it was rejected
+    // (the old config keeps serving).
+    Result<uint64_t> reload();
+    Result<uint64_t> read_and_apply_config();
+    // Compiles `base` (the YAML) plus the admin API's registrations into a
+    // snapshot and publishes it: targets no longer named start draining,
+    // named-again ones stop. Nothing changes if it fails. FileReads::reuse
+    // (admin API changes, drain ends: the YAML is the one already serving)
+    // keeps the certificates, CA files and sticky secret already loaded, so
+    // changed files go live on SIGHUP only and a broken one cannot fail a
+    // target registration.
+    enum class FileReads { fresh, reuse };
+    Status apply_config(const conf::Config& base, FileReads files = FileReads::fresh);
+
+    // AdminControl (the admin API, on the control loop)
+    std::shared_ptr<const Runtime> current_runtime() const override { return runtime_; }
+    TargetSource target_source(const std::string& group, const SocketAddress& address) const override;
+    AdminOutcome register_target(const std::string& group, TargetRegistration registration) override;
+    AdminOutcome deregister_target(const std::string& group, const SocketAddress& address) override;
+    Result<uint64_t> reload_config() override { return reload(); }
+    bool stopping() const override { return stopping_; }
+    ServerStats stats() const override;
+    void poll_drains();
+    void begin_stop(bool graceful);
+    int worker_count(const conf::Config& config) const;
+
+    ServerOptions options_;
+    int workers_ = 1;
+    conf::Config config_;
+    RuntimeBuilder builder_;
+    DrainTracker drains_;
+    TargetRegistrations registrations_;
+    std::set<std::string> api_targets_;  // "group\nkey" of the current snapshot's API-registered targets
+    std::shared_ptr<const Runtime> runtime_;
+    std::vector<std::unique_ptr<Worker>> workers_list_;
+    health::HealthChecker health_checker_;
+    std::atomic<int64_t> connection_budget_{0};
+    std::unique_ptr<EventLoop> loop_;
+    std::unique_ptr<AdminApi> admin_;  // after loop_: destroyed before it
+    int signal_fd_ = -1;
+    char signal_buffer_[128];
+    bool stopping_ = false;
+    int64_t started_unix_s_ = 0;
+    uint64_t reloads_ = 0;
+    uint64_t reloads_rejected_ = 0;
+    bool graceful_ = false;
+    Timer shutdown_timer_;
+    Timer drain_timer_;
+    CompletionOf<Server, &Server::on_signal> signal_completion_{this};
+};
+
+}  // namespace lb

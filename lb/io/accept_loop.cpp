@@ -1,0 +1,68 @@
+#include "lb/io/accept_loop.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "lb/base/log.h"
+
+namespace lb {
+
+namespace {
+
+constexpr int64_t kRetryMs = 100;
+constexpr int64_t kWarnEveryMs = 5000;
+
+bool out_of_resources(int error) { return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM; }
+
+}  // namespace
+
+AcceptLoop::AcceptLoop(EventLoop& loop, int listen_fd, std::string what, Accepted accepted)
+    : loop_(loop), fd_(listen_fd), what_(std::move(what)), accepted_(std::move(accepted)), retry_timer_([this] { arm(); }) {}
+
+void AcceptLoop::start() { arm(); }
+
+void AcceptLoop::arm() {
+    if (armed_ || stopping_) return;
+    io_uring_prep_multishot_accept(loop_.sqe_for(this), fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    armed_ = true;
+}
+
+void AcceptLoop::stop(std::function<void()> on_stopped) {
+    if (stopping_) return;
+    stopping_ = true;
+    on_stopped_ = std::move(on_stopped);
+    loop_.timers().cancel(retry_timer_);
+    if (armed_) {
+        loop_.cancel(*this);
+        return;
+    }
+    auto done = std::move(on_stopped_);
+    if (done) done();
+}
+
+void AcceptLoop::on_complete(int result, uint32_t flags) {
+    if (!(flags & IORING_CQE_F_MORE)) armed_ = false;
+    if (result >= 0) {
+        if (stopping_) ::close(result);
+        else accepted_(result);
+    } else if (!stopping_ && out_of_resources(-result)) {
+        if (loop_.now_ms() - last_warning_ms_ >= kWarnEveryMs) {
+            last_warning_ms_ = loop_.now_ms();
+            LB_LOG_WARN("%s: %s; pausing accepts briefly", what_.c_str(), strerror(-result));
+        }
+        if (!armed_) loop_.timers().schedule(retry_timer_, kRetryMs);
+        return;
+    }
+    if (armed_) return;
+    if (stopping_) {
+        auto done = std::move(on_stopped_);
+        if (done) done();  // may destroy this
+        return;
+    }
+    arm();  // the multishot ended: take the next one
+}
+
+}  // namespace lb

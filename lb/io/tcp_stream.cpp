@@ -1,0 +1,414 @@
+#include "lb/io/tcp_stream.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "lb/base/log.h"
+
+namespace lb {
+
+void set_tcp_nodelay(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void set_tcp_keepalive(int fd, const conf::TcpKeepalive& keepalive) {
+    int enabled = keepalive.enabled ? 1 : 0;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &enabled, sizeof(enabled));
+    if (!keepalive.enabled) return;
+    // The loader keeps these whole seconds within the kernel's limits.
+    int idle = static_cast<int>(keepalive.idle.count() / 1000);
+    int interval = static_cast<int>(keepalive.interval.count() / 1000);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &keepalive.count, sizeof(keepalive.count));
+}
+
+TcpStream::TcpStream(EventLoop& loop) : loop_(loop), close_timer_([this] { finish_close(); }) {
+    loop_.stream_opened();
+}
+
+TcpStream::TcpStream(EventLoop& loop, int fd, const SocketAddress& peer) : TcpStream(loop) {
+    fd_ = fd;
+    peer_ = peer;
+}
+
+TcpStream::~TcpStream() {
+    loop_.remove_lingering(this);
+    // Normal path: finish_close() already closed the fd. Reached with an open
+    // fd only when the whole loop is torn down.
+    if (fd_ >= 0) ::close(fd_);
+    loop_.stream_closed();
+}
+
+std::unique_ptr<TcpStream> TcpStream::connect(EventLoop& loop, const SocketAddress& to, int64_t timeout_ms,
+                                              StreamHandler* handler) {
+    std::unique_ptr<TcpStream> stream(new TcpStream(loop));
+    stream->handler_ = handler;
+    stream->peer_ = to;
+    int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int error = -errno;
+        TcpStream* raw = stream.get();
+        raw->failed_ = true;
+        loop.defer([raw, error] {
+            if (!raw->closing_ && raw->handler_) raw->handler_->on_stream_connected(*raw, error);
+        });
+        return stream;
+    }
+    stream->fd_ = fd;
+    set_tcp_nodelay(fd);
+    stream->connecting_ = true;
+    stream->connect_timeout_.tv_sec = timeout_ms / 1000;
+    stream->connect_timeout_.tv_nsec = (timeout_ms % 1000) * 1000000;
+    io_uring_sqe* sqe = loop.sqe_for(&stream->connect_completion_);
+    io_uring_prep_connect(sqe, fd, stream->peer_.sa(), stream->peer_.len());
+    sqe->flags |= IOSQE_IO_LINK;
+    io_uring_prep_link_timeout(loop.sqe_for(nullptr), &stream->connect_timeout_, 0);
+    return stream;
+}
+
+const SocketAddress& TcpStream::local() const {
+    if (!local_.valid() && fd_ >= 0) {
+        *local_.len_ptr() = sizeof(sockaddr_storage);
+        if (getsockname(fd_, local_.sa(), local_.len_ptr()) != 0) *local_.len_ptr() = 0;
+    }
+    return local_;
+}
+
+void TcpStream::set_addresses(const SocketAddress& peer, const SocketAddress& local) {
+    peer_ = peer;
+    local_ = local;
+}
+
+void TcpStream::unread(std::string_view data) {
+    if (data.empty() || closing_) return;
+    stash_.emplace_front(data);
+    if (want_read_ && !delivery_scheduled_) {
+        delivery_scheduled_ = true;
+        loop_.defer([this] { deliver_stash(); });
+    }
+}
+
+void TcpStream::check_first_bytes(std::unique_ptr<FirstBytesCheck> check) { first_check_ = std::move(check); }
+
+// While checking: true when the bytes held so far (screened_, `data`
+// included) may go on to the handler; false when there is nothing to
+// deliver yet, or the stream failed.
+bool TcpStream::screen_first_bytes(std::string_view data) {
+    screened_.append(data);
+    switch (first_check_->check(screened_)) {
+        case FirstBytesCheck::Verdict::need_more:
+            return false;
+        case FirstBytesCheck::Verdict::refuse:
+            first_check_.reset();
+            screened_.clear();
+            fail(-EPROTO);
+            return false;
+        case FirstBytesCheck::Verdict::pass:
+            first_check_.reset();
+            return true;
+    }
+    return false;
+}
+
+void TcpStream::on_connect(int result, uint32_t) {
+    connecting_ = false;
+    if (closing_) {
+        maybe_release();
+        return;
+    }
+    if (result == -ECANCELED) result = -ETIMEDOUT;  // the linked timeout fired
+    if (result < 0) {
+        failed_ = true;
+        if (handler_) handler_->on_stream_connected(*this, result);
+        return;
+    }
+    if (!out_.empty()) submit_send();
+    if (want_read_) arm_recv();
+    if (handler_) handler_->on_stream_connected(*this, 0);
+}
+
+// ---------------------------------------------------------------- reading
+
+void TcpStream::arm_recv() {
+    if (recv_armed_ || eof_seen_ || failed_ || fd_ < 0 || connecting_) return;
+    io_uring_sqe* sqe = loop_.sqe_for(&recv_completion_);
+    io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = loop_.buffer_group();
+    recv_armed_ = true;
+}
+
+void TcpStream::start_reading() {
+    if (closing_ || failed_) return;
+    want_read_ = true;
+    if (!stash_.empty() || (eof_seen_ && !eof_delivered_)) {
+        if (!delivery_scheduled_) {
+            delivery_scheduled_ = true;
+            loop_.defer([this] { deliver_stash(); });
+        }
+        return;
+    }
+    if (!recv_cancel_pending_) arm_recv();
+}
+
+void TcpStream::stop_reading() {
+    if (closing_) return;
+    want_read_ = false;
+    if (recv_armed_ && !recv_cancel_pending_) {
+        recv_cancel_pending_ = true;
+        loop_.cancel(recv_completion_);
+    }
+}
+
+void TcpStream::deliver_stash() {
+    delivery_scheduled_ = false;
+    if (closing_ || failed_ || !want_read_) return;
+    while (want_read_ && !stash_.empty() && handler_ && !closing_) {
+        std::string data = std::move(stash_.front());
+        stash_.pop_front();
+        handler_->on_stream_data(*this, data);
+    }
+    if (closing_ || !want_read_) return;
+    if (eof_seen_ && !eof_delivered_ && stash_.empty()) {
+        eof_delivered_ = true;
+        if (handler_) handler_->on_stream_eof(*this);
+        return;
+    }
+    if (!recv_cancel_pending_) arm_recv();
+}
+
+void TcpStream::on_recv(int result, uint32_t flags) {
+    if (!(flags & IORING_CQE_F_MORE)) {
+        recv_armed_ = false;
+        recv_cancel_pending_ = false;
+    }
+    if (result > 0) {
+        uint16_t id = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+        std::string_view data(loop_.buffer(id), static_cast<size_t>(result));
+        if (first_check_ && !closing_) {
+            bool pass = screen_first_bytes(data);
+            loop_.release_buffer(id);
+            if (failed_) return;
+            if (pass) {
+                std::string held;
+                held.swap(screened_);
+                deliver(held);
+            }
+        } else {
+            deliver(data);
+            loop_.release_buffer(id);
+        }
+    } else if (result == 0) {
+        eof_seen_ = true;
+        if (closing_) {
+            finish_close();
+            return;
+        }
+        if (first_check_) {
+            // A few bytes the check had no verdict on, then EOF: they pass.
+            first_check_.reset();
+            if (!screened_.empty()) stash_.push_back(std::move(screened_));
+            screened_.clear();
+            if (want_read_ && !stash_.empty() && !delivery_scheduled_) {
+                delivery_scheduled_ = true;
+                loop_.defer([this] { deliver_stash(); });
+            }
+        }
+        if (want_read_ && stash_.empty() && handler_) {
+            eof_delivered_ = true;
+            handler_->on_stream_eof(*this);
+        }
+    } else if (result == -ENOBUFS) {
+        // The provided-buffer ring ran dry for a moment; buffers come back as
+        // soon as this batch is handled, so try again after it.
+    } else if (result != -ECANCELED) {
+        if (closing_) {
+            finish_close();
+            return;
+        }
+        fail(result);
+        return;
+    }
+    if (recv_armed_) return;
+    if (closing_) {
+        if (!finishing_ && !eof_seen_ && write_shut_ && linger_) arm_recv();  // keep lingering
+        maybe_release();
+        return;
+    }
+    if (want_read_ && !eof_seen_ && !failed_) {
+        if (result == -ENOBUFS) {
+            loop_.defer([this] {
+                if (want_read_ && !closing_) arm_recv();
+            });
+        } else {
+            arm_recv();
+        }
+    }
+}
+
+void TcpStream::deliver(std::string_view data) {
+    if (closing_) {
+        // lingering: discard
+    } else if (want_read_ && stash_.empty() && handler_) {
+        handler_->on_stream_data(*this, data);
+    } else {
+        stash_.emplace_back(data);
+    }
+}
+
+// ---------------------------------------------------------------- writing
+
+void TcpStream::write(std::string_view data) {
+    if (closing_ || failed_ || shutdown_requested_ || data.empty()) return;
+    if (data.size() >= kDirectSendMin && out_.empty() && !send_inflight_ && !connecting_ && fd_ >= 0) {
+        // Bulk relays (tunnels, bodies): the kernel takes the bytes straight
+        // from the caller's buffer, saving the copy into the queue. What the
+        // socket cannot take now, or an error, goes the queued way below.
+        ssize_t sent = ::send(fd_, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent > 0) data.remove_prefix(static_cast<size_t>(sent));
+        if (data.empty()) return;
+    }
+    out_.append(data);
+    if (out_.size() >= kHighWater) notify_drain_ = true;
+    if (!send_inflight_ && !connecting_ && fd_ >= 0) submit_send();
+}
+
+void TcpStream::submit_send() {
+    int count = out_.gather(iov_, kMaxIov);
+    if (count == 0) return;
+    msg_ = {};
+    msg_.msg_iov = iov_;
+    msg_.msg_iovlen = static_cast<size_t>(count);
+    io_uring_prep_sendmsg(loop_.sqe_for(&send_completion_), fd_, &msg_, MSG_NOSIGNAL);
+    send_inflight_ = true;
+}
+
+void TcpStream::on_send(int result, uint32_t) {
+    send_inflight_ = false;
+    if (finishing_) {
+        maybe_release();
+        return;
+    }
+    if (result < 0) {
+        if (result == -EAGAIN || result == -EINTR) {
+            submit_send();
+            return;
+        }
+        out_.clear();
+        if (closing_) {
+            finish_close();
+            return;
+        }
+        fail(result);
+        return;
+    }
+    out_.consume(static_cast<size_t>(result));
+    if (!out_.empty()) {
+        submit_send();
+    } else {
+        after_output_flushed();
+    }
+    if (notify_drain_ && out_.size() <= kLowWater && !closing_) {
+        notify_drain_ = false;
+        if (handler_) handler_->on_stream_drained(*this);
+    }
+}
+
+void TcpStream::after_output_flushed() {
+    if ((shutdown_requested_ || closing_) && !write_shut_ && fd_ >= 0) {
+        ::shutdown(fd_, SHUT_WR);
+        write_shut_ = true;
+    }
+    if (closing_ && !finishing_) {
+        // Linger: read and drop what the peer still sends, so our close
+        // does not turn into a RST that destroys the response in flight.
+        if (eof_seen_ || failed_ || !linger_) finish_close();
+        else arm_recv();
+    }
+}
+
+void TcpStream::shutdown_write() {
+    if (closing_ || failed_ || shutdown_requested_) return;
+    shutdown_requested_ = true;
+    if (!send_inflight_ && out_.empty() && !connecting_) after_output_flushed();
+}
+
+// ---------------------------------------------------------------- errors and close
+
+void TcpStream::fail(int error) {
+    if (failed_) return;
+    failed_ = true;
+    want_read_ = false;
+    if (handler_) handler_->on_stream_error(*this, error);
+}
+
+void TcpStream::begin_close(CloseMode mode) {
+    if (closing_) return;
+    closing_ = true;
+    handler_ = nullptr;
+    want_read_ = false;
+    stash_.clear();
+    if (fd_ < 0) {
+        maybe_release();
+        return;
+    }
+    if (mode == CloseMode::reset) {
+        linger off{1, 0};
+        setsockopt(fd_, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
+    }
+    if ((mode != CloseMode::graceful && mode != CloseMode::linger) || connecting_ || failed_) {
+        finish_close();
+        return;
+    }
+    linger_ = mode == CloseMode::linger;
+    loop_.timers().schedule(close_timer_, kCloseTimeoutMs);
+    loop_.add_lingering(this);
+    if (!send_inflight_ && out_.empty()) after_output_flushed();
+    // else on_send() calls after_output_flushed() when the queue empties.
+}
+
+void TcpStream::finish_close() {
+    if (!closing_) {  // close timer cannot fire before close; defensive
+        closing_ = true;
+        handler_ = nullptr;
+    }
+    loop_.timers().cancel(close_timer_);
+    loop_.remove_lingering(this);
+    if (!finishing_) {
+        finishing_ = true;
+        out_.clear();
+        if (fd_ >= 0 && ops_in_flight()) {
+            io_uring_prep_cancel_fd(loop_.sqe_for(nullptr), fd_, IORING_ASYNC_CANCEL_ALL);
+        }
+    }
+    maybe_release();
+}
+
+void TcpStream::maybe_release() {
+    if (!closing_ || released_) return;
+    if (!finishing_) {
+        // Graceful close still flushing or lingering; nothing to do yet unless
+        // every operation has ended without a path forward.
+        if (ops_in_flight() || delivery_scheduled_) return;
+        if (write_shut_ && linger_ && !eof_seen_ && !failed_) {
+            arm_recv();
+            if (recv_armed_) return;
+        }
+        finishing_ = true;
+    }
+    if (ops_in_flight()) return;
+    released_ = true;
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+    loop_.retire(this);
+}
+
+}  // namespace lb

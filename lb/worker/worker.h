@@ -1,0 +1,215 @@
+// Worker: one thread, one EventLoop, its own SO_REUSEPORT listening socket
+// per listener, its sessions, upstream pool and balancers. Shares nothing
+// with other workers on the request path (docs/architecture.md, "Threads").
+//
+// Threading: the main thread calls start/publish/stop/join; everything else
+// runs on the worker thread. publish() hands over a new snapshot through the
+// loop's mailbox (eventfd wake-up).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "lb/runtime/access_log.h"
+#include "lb/targets/balancer.h"
+#include "lb/runtime/drain_watch.h"
+#include "lb/io/event_loop.h"
+#include "lb/runtime/runtime.h"
+#include "lb/worker/upstream_pool.h"
+#include "lb/targets/zone_split.h"
+
+namespace lb {
+
+class Session;
+class TcpStream;
+class Worker;
+
+// One unit of global.max_connections and of the listener's open connection
+// count, held by a client connection and moved with it from session to
+// session (PROXY header -> HTTP -> WebSocket tunnel).
+class ConnectionTicket {
+public:
+    ConnectionTicket() = default;
+    ConnectionTicket(std::atomic<int64_t>* budget, std::shared_ptr<ListenerState> listener)
+        : budget_(budget), listener_(std::move(listener)) {}
+    ConnectionTicket(ConnectionTicket&& other) noexcept
+        : budget_(std::exchange(other.budget_, nullptr)),
+          listener_(std::move(other.listener_)),
+          client_limiter_(std::move(other.client_limiter_)),
+          client_slot_(std::exchange(other.client_slot_, nullptr)) {}
+    ConnectionTicket& operator=(ConnectionTicket&& other) noexcept {
+        if (this != &other) {
+            release();
+            budget_ = std::exchange(other.budget_, nullptr);
+            listener_ = std::move(other.listener_);
+            client_limiter_ = std::move(other.client_limiter_);
+            client_slot_ = std::exchange(other.client_slot_, nullptr);
+        }
+        return *this;
+    }
+    ~ConnectionTicket() { release(); }
+
+    // The connection also counts towards its client's open connections.
+    void hold_client(std::shared_ptr<ClientLimiter> limiter, ClientLimiter::Slot* slot) {
+        client_limiter_ = std::move(limiter);
+        client_slot_ = slot;
+    }
+
+private:
+    void release() {
+        if (budget_) budget_->fetch_add(1, std::memory_order_relaxed);
+        budget_ = nullptr;
+        if (listener_) listener_->connections.fetch_sub(1, std::memory_order_relaxed);
+        listener_.reset();
+        ClientLimiter::release_connection(std::exchange(client_slot_, nullptr));
+        client_limiter_.reset();
+    }
+    std::atomic<int64_t>* budget_ = nullptr;
+    std::shared_ptr<ListenerState> listener_;
+    std::shared_ptr<ClientLimiter> client_limiter_;  // keeps client_slot_ alive
+    ClientLimiter::Slot* client_slot_ = nullptr;
+};
+
+// A snapshot as one worker sees it: the shared Runtime plus this worker's
+// balancers for it. Requests hold it so they finish on the snapshot they
+// started with.
+struct WorkerSnapshot {
+    std::shared_ptr<const Runtime> runtime;
+    std::vector<std::unique_ptr<Balancer>> balancers;  // by TargetGroupRuntime::index
+    // When this worker last logged that a group failed open (steady ms), by
+    // group index: one warning per group per kFailOpenLogMs, not per request.
+    std::vector<int64_t> fail_open_logged_ms;
+    std::vector<ZoneRotation> zone_rotations;          // by TargetGroupRuntime::index
+};
+
+// Per-worker counters, written by the worker only, summed when read
+// (admin API stats and metrics, lb/control/metrics.h).
+struct WorkerCounters {
+    std::atomic<uint64_t> connections_accepted{0};
+    std::atomic<uint64_t> connections_refused_allow{0};
+    std::atomic<uint64_t> connections_refused_limit{0};
+    std::atomic<int64_t> connections_open{0};      // client sessions alive now
+    std::atomic<uint64_t> requests{0};
+    std::atomic<uint64_t> responses_local{0};      // answered by lb itself (fixed, redirect, errors)
+    // HTTP exchanges by the status class sent: [0] none (the client went
+    // away first), [1] 1xx ... [5] 5xx.
+    std::array<std::atomic<uint64_t>, 6> responses_by_class{};
+
+    void count_response(int status) {
+        size_t index = status >= 100 && status < 600 ? static_cast<size_t>(status / 100) : 0;
+        responses_by_class[index].fetch_add(1, std::memory_order_relaxed);
+    }
+};
+
+// One udp listener's share on a worker: it receives on the worker's socket
+// of the listener and keeps its flows. Made by Protocols::datagram.
+class DatagramListener {
+public:
+    virtual ~DatagramListener() = default;
+    virtual void start() = 0;
+    // A new snapshot that keeps the listener (same sockets).
+    virtual void update(std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener) = 0;
+    // Stops receiving; finished() once nothing of it is left in the ring.
+    virtual void stop() = 0;
+    virtual bool finished() const = 0;
+    virtual const std::shared_ptr<ListenSocketSet>& sockets() const = 0;
+    virtual void target_drained(const TargetState& target) = 0;
+};
+
+// What serves a listener's connections and datagrams, given to the workers
+// by the server (listeners/protocols.cpp), so that the worker accepts and
+// hands over without naming a session or listener type.
+struct Protocols {
+    // An accepted stream connection that passed the listener's limits and
+    // allow list: start whatever serves it (PROXY header step, session).
+    void (*accepted)(Worker& worker, const ListenerRuntime& listener, std::unique_ptr<TcpStream> stream,
+                     ConnectionTicket ticket) = nullptr;
+    // A udp listener's share on this worker.
+    std::unique_ptr<DatagramListener> (*datagram)(Worker& worker, std::shared_ptr<const Runtime> runtime,
+                                                  const ListenerRuntime& listener, ProvidedBuffers& buffers) = nullptr;
+};
+
+class Worker {
+public:
+    Worker(int index, std::atomic<int64_t>* connection_budget, const Protocols& protocols);
+    ~Worker();
+
+    // Main thread.
+    void start(std::shared_ptr<const Runtime> runtime);
+    void publish(std::shared_ptr<const Runtime> runtime);
+    // graceful: stop accepting, let sessions finish; else abort everything.
+    void stop(bool graceful);
+    void join();
+    const WorkerCounters& counters() const { return counters_; }
+    bool ready() const { return ready_.load(); }
+    bool finished() const { return finished_.load(); }
+    // Called on the worker thread as it exits.
+    void set_exit_notifier(std::function<void()> notify) { exit_notifier_ = std::move(notify); }
+    bool failed() const { return failed_.load(); }
+
+    // Worker thread.
+    int index() const { return index_; }
+    EventLoop& loop() { return *loop_; }
+    UpstreamPool& pool() { return *pool_; }
+    AccessLogWriter& access_log() { return access_log_; }
+    const std::shared_ptr<WorkerSnapshot>& snapshot() const { return snapshot_; }
+    WorkerCounters& counters() { return counters_; }
+    bool draining() const { return draining_; }
+    void add_session(Session* session);
+    void remove_session(Session* session);
+    // nullptr, or which client limit a new connection from `client` is over
+    // (counted and logged); a connection within them is held in `ticket`.
+    const char* check_client_limits(const ListenerRuntime& listener, const SocketAddress& client,
+                                    ConnectionTicket& ticket);
+    // A client over one of its listener's client_limits (`limit` names it):
+    // counted by the caller, logged here at most every 5 s per worker.
+    void log_client_limited(const ListenerRuntime& listener, const SocketAddress& client, const char* limit);
+    // `listener` as the current snapshot has it (same name and sockets), or
+    // null if a reload removed it.
+    const ListenerRuntime* current_listener(const ListenerRuntime& listener) const;
+
+private:
+    struct ListenerSlot;
+
+    void run(std::shared_ptr<const Runtime> runtime);
+    void adopt(std::shared_ptr<const Runtime> runtime);
+    void stop_accepting(ListenerSlot& slot);
+    void handle_connection(ListenerSlot& slot, int fd);
+    void adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime);
+    void retire_udp_listener(std::unique_ptr<DatagramListener> listener);
+    void begin_stop(bool graceful);
+    void drain_started(const TargetState& target);
+    void drain_deadline_reached(const TargetState& target);
+
+    int index_;
+    std::atomic<int64_t>* connection_budget_;
+    Protocols protocols_;
+    std::thread thread_;
+    std::unique_ptr<EventLoop> loop_;
+    std::unique_ptr<UpstreamPool> pool_;
+    std::unique_ptr<DrainWatch> drains_;
+    AccessLogWriter access_log_;
+    std::shared_ptr<WorkerSnapshot> snapshot_;
+    std::vector<std::unique_ptr<ListenerSlot>> slots_;
+    std::vector<std::unique_ptr<DatagramListener>> udp_listeners_;
+    // Stopped (listener removed, worker stopping), freed once their
+    // operations have ended.
+    std::vector<std::unique_ptr<DatagramListener>> stopped_udp_listeners_;
+    Session* sessions_ = nullptr;
+    size_t session_count_ = 0;
+    int64_t client_limited_logged_ms_ = -5000;  // log_client_limited: when it last wrote
+    uint64_t client_limited_unlogged_ = 0;
+    bool draining_ = false;
+    WorkerCounters counters_;
+    std::atomic<bool> ready_{false};
+    std::atomic<bool> failed_{false};
+    std::atomic<bool> finished_{false};
+    std::function<void()> exit_notifier_;
+};
+
+}  // namespace lb
