@@ -12,10 +12,6 @@
 
 namespace lb {
 
-namespace {
-constexpr size_t kMaxAttempts = 3;
-}
-
 TunnelConnectSession::TunnelConnectSession(Worker& worker, const ListenerRuntime& listener,
                                            std::unique_ptr<Stream> client, ConnectionTicket ticket)
     : Session(worker),
@@ -32,7 +28,7 @@ void TunnelConnectSession::connect(const TargetGroupRuntime& group) {
 void TunnelConnectSession::connect_next() {
     uint64_t client_hash = hash_client_address(client_->peer());
     const TargetEntry* entry =
-        tried_.size() < kMaxAttempts ? pick_target(*snapshot_, *group_, client_hash, tried_) : nullptr;
+        tried_.size() < static_cast<size_t>(kMaxConnectAttempts) ? pick_target(*snapshot_, *group_, client_hash, tried_) : nullptr;
     if (!entry) {
         // No target (or all tried): like an NLB, the client sees a reset.
         close(CloseMode::reset);
