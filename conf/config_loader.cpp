@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "conf/loader.h"
+#include "lb/base/unique_fd.h"
 
 namespace lb::conf {
 
@@ -95,11 +96,10 @@ std::string Loader::resolve_path(const YamlValue& value) {
 std::string Loader::readable_file(const YamlValue& value) {
     std::string path = resolve_path(value);
     // O_NONBLOCK: a FIFO given by mistake must not hang the check.
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) value.fail("cannot read '" + path + "': " + std::error_code(errno, std::system_category()).message());
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) value.fail("cannot read '" + path + "': " + std::error_code(errno, std::system_category()).message());
     struct stat st {};
-    bool directory = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-    ::close(fd);
+    bool directory = ::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode);
     if (directory) value.fail("'" + path + "' is a directory, not a file");
     return path;
 }
@@ -216,22 +216,19 @@ fs::path directory_of(const std::string& path) {
 }  // namespace
 
 Result<Config> load_config_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Error{path + ": cannot read: " + std::error_code(errno, std::system_category()).message()};
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return Error{path + ": cannot read: " + std::error_code(errno, std::system_category()).message()};
     std::string text;
     char buffer[64 * 1024];
     while (true) {
-        ssize_t n = ::read(fd, buffer, sizeof(buffer));
+        ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            int error = errno;
-            ::close(fd);
-            return Error{path + ": cannot read: " + std::error_code(error, std::system_category()).message()};
+            return Error{path + ": cannot read: " + std::error_code(errno, std::system_category()).message()};
         }
         if (n == 0) break;
         text.append(buffer, static_cast<size_t>(n));
     }
-    ::close(fd);
     return load(text, path, directory_of(path));
 }
 

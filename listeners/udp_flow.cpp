@@ -35,13 +35,12 @@ UdpFlow::UdpFlow(UdpListener& owner, const SocketAddress& client, std::shared_pt
 
 UdpFlow::~UdpFlow() {
     target_->active_connections.fetch_sub(1, std::memory_order_relaxed);
-    if (fd_ >= 0) ::close(fd_);  // only when the whole loop is torn down
 }
 
 int UdpFlow::open() {
     const SocketAddress& to = target_->address;
-    fd_ = ::socket(to.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0 || ::connect(fd_, to.sa(), to.len()) != 0) return errno;
+    fd_.reset(::socket(to.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd_ || ::connect(fd_.get(), to.sa(), to.len()) != 0) return errno;
     arm_recv();
     loop_.timers().schedule(idle_timer_, owner_.idle_timeout_ms());
     return 0;
@@ -52,7 +51,7 @@ void UdpFlow::arm_recv() {
     io_uring_sqe* sqe = loop_.sqe_for(&recv_completion_);
     // recvmsg, not recv: an empty datagram then still completes (its result
     // counts the recvmsg header), where a multishot recv posts nothing.
-    io_uring_prep_recvmsg_multishot(sqe, fd_, &recv_header_, 0);
+    io_uring_prep_recvmsg_multishot(sqe, fd_.get(), &recv_header_, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = owner_.buffers().group();
     recv_armed_ = true;
@@ -61,7 +60,7 @@ void UdpFlow::arm_recv() {
 void UdpFlow::forward(const char* data, size_t size, uint16_t buffer) {
     bytes_in_ += size;
     ++sends_in_flight_;
-    owner_.sender().send(fd_, data, size, buffer, this);
+    owner_.sender().send(fd_.get(), data, size, buffer, this);
     touch();
 }
 
@@ -141,10 +140,7 @@ void UdpFlow::end() {
 void UdpFlow::maybe_release() {
     if (!ended_ || released_ || recv_armed_ || sends_in_flight_ > 0) return;
     released_ = true;
-    if (fd_ >= 0) {
-        ::close(fd_);
-        fd_ = -1;
-    }
+    fd_.reset();
     owner_.flow_released(*this);
     loop_.retire(this);
 }

@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "lb/base/unique_fd.h"
 #include "lb/io/event_loop.h"
 #include "lb/targets/target_state.h"
 #include "listeners/datagram_sender.h"
@@ -66,7 +67,7 @@ private:
     std::shared_ptr<TargetState> target_;
     SocketAddress local_;
     std::vector<std::shared_ptr<const TargetState>> refused_targets_;
-    int fd_ = -1;
+    UniqueFd fd_;
     bool recv_armed_ = false;
     bool ended_ = false;
     bool released_ = false;

@@ -211,8 +211,8 @@ struct AdminApi::Listener final : Retirable {
     AcceptLoop accept;
 
     Listener(AdminApi* owner, UniqueFd socket)
-        : api(owner), fd(std::move(socket)), accept(owner->loop_, fd.get(), "admin API accept", [owner](int connection) {
-              owner->on_accept(connection);
+        : api(owner), fd(std::move(socket)), accept(owner->loop_, fd.get(), "admin API accept", [owner](UniqueFd connection) {
+              owner->on_accept(std::move(connection));
           }) {
         api->listeners_.insert(this);
     }
@@ -290,14 +290,13 @@ void AdminApi::shutdown() {
     for (AdminConnection* connection : open) connection->close(CloseMode::graceful);
 }
 
-void AdminApi::on_accept(int fd) {
+void AdminApi::on_accept(UniqueFd fd) {
     SocketAddress peer;
     *peer.len_ptr() = sizeof(sockaddr_storage);
-    if (getpeername(fd, peer.sa(), peer.len_ptr()) != 0 || (connections_.size() >= kMaxConnections && !evict_one())) {
-        ::close(fd);
+    if (getpeername(fd.get(), peer.sa(), peer.len_ptr()) != 0 ||
+        (connections_.size() >= kMaxConnections && !evict_one()))
         return;
-    }
-    auto* connection = new AdminConnection(*this, std::make_unique<TcpStream>(loop_, fd, peer), ++accepted_);
+    auto* connection = new AdminConnection(*this, std::make_unique<TcpStream>(loop_, fd.release(), peer), ++accepted_);
     connections_.insert(connection);
     connection->start();
 }

@@ -94,7 +94,7 @@ private:
     struct Listener;
 
     void arm_accept();
-    void on_accept(int fd);
+    void on_accept(UniqueFd fd);
     bool evict_one();
     void close_listener();
     void connection_closed(AdminConnection* connection);

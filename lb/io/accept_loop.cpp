@@ -46,8 +46,8 @@ void AcceptLoop::stop(std::function<void()> on_stopped) {
 void AcceptLoop::on_complete(int result, uint32_t flags) {
     if (!(flags & IORING_CQE_F_MORE)) armed_ = false;
     if (result >= 0) {
-        if (stopping_) ::close(result);
-        else accepted_(result);
+        UniqueFd fd(result);
+        if (!stopping_) accepted_(std::move(fd));  // when stopping, dropped: closed
     } else if (!stopping_ && out_of_resources(-result)) {
         if (loop_.now_ms() - last_warning_ms_ >= kWarnEveryMs) {
             last_warning_ms_ = loop_.now_ms();

@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 
+#include "lb/base/unique_fd.h"
 #include "lb/io/event_loop.h"
 #include "lb/base/timer_wheel.h"
 
@@ -24,7 +25,7 @@ namespace lb {
 class AcceptLoop final : private IoCompletion {
 public:
     // Called with each accepted descriptor, which it then owns.
-    using Accepted = std::function<void(int fd)>;
+    using Accepted = std::function<void(UniqueFd fd)>;
 
     // `what` names the socket in warnings ("accept on 0.0.0.0:80").
     AcceptLoop(EventLoop& loop, int listen_fd, std::string what, Accepted accepted);

@@ -33,15 +33,14 @@ TcpStream::TcpStream(EventLoop& loop) : loop_(loop), close_timer_([this] { finis
 }
 
 TcpStream::TcpStream(EventLoop& loop, int fd, const SocketAddress& peer) : TcpStream(loop) {
-    fd_ = fd;
+    fd_.reset(fd);
     peer_ = peer;
 }
 
 TcpStream::~TcpStream() {
     loop_.remove_lingering(this);
-    // Normal path: finish_close() already closed the fd. Reached with an open
-    // fd only when the whole loop is torn down.
-    if (fd_ >= 0) ::close(fd_);
+    // Normal path: finish_close() already closed the fd; fd_ still holds one
+    // only when the whole loop is torn down, and closes it.
     loop_.stream_closed();
 }
 
@@ -60,7 +59,7 @@ std::unique_ptr<TcpStream> TcpStream::connect(EventLoop& loop, const SocketAddre
         });
         return stream;
     }
-    stream->fd_ = fd;
+    stream->fd_.reset(fd);
     set_tcp_nodelay(fd);
     stream->connecting_ = true;
     stream->connect_timeout_.tv_sec = timeout_ms / 1000;
@@ -73,9 +72,9 @@ std::unique_ptr<TcpStream> TcpStream::connect(EventLoop& loop, const SocketAddre
 }
 
 const SocketAddress& TcpStream::local() const {
-    if (!local_.valid() && fd_ >= 0) {
+    if (!local_.valid() && fd_) {
         *local_.len_ptr() = sizeof(sockaddr_storage);
-        if (getsockname(fd_, local_.sa(), local_.len_ptr()) != 0) *local_.len_ptr() = 0;
+        if (getsockname(fd_.get(), local_.sa(), local_.len_ptr()) != 0) *local_.len_ptr() = 0;
     }
     return local_;
 }
@@ -136,9 +135,9 @@ void TcpStream::on_connect(int result, uint32_t) {
 // ---------------------------------------------------------------- reading
 
 void TcpStream::arm_recv() {
-    if (recv_armed_ || eof_seen_ || failed_ || fd_ < 0 || connecting_) return;
+    if (recv_armed_ || eof_seen_ || failed_ || !fd_ || connecting_) return;
     io_uring_sqe* sqe = loop_.sqe_for(&recv_completion_);
-    io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+    io_uring_prep_recv_multishot(sqe, fd_.get(), nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = loop_.buffer_group();
     recv_armed_ = true;
@@ -266,17 +265,17 @@ void TcpStream::deliver(std::string_view data) {
 
 void TcpStream::write(std::string_view data) {
     if (closing_ || failed_ || shutdown_requested_ || data.empty()) return;
-    if (data.size() >= kDirectSendMin && out_.empty() && !send_inflight_ && !connecting_ && fd_ >= 0) {
+    if (data.size() >= kDirectSendMin && out_.empty() && !send_inflight_ && !connecting_ && fd_) {
         // Bulk relays (tunnels, bodies): the kernel takes the bytes straight
         // from the caller's buffer, saving the copy into the queue. What the
         // socket cannot take now, or an error, goes the queued way below.
-        ssize_t sent = ::send(fd_, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t sent = ::send(fd_.get(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (sent > 0) data.remove_prefix(static_cast<size_t>(sent));
         if (data.empty()) return;
     }
     out_.append(data);
     if (out_.size() >= kHighWater) notify_drain_ = true;
-    if (!send_inflight_ && !connecting_ && fd_ >= 0) submit_send();
+    if (!send_inflight_ && !connecting_ && fd_) submit_send();
 }
 
 void TcpStream::submit_send() {
@@ -285,7 +284,7 @@ void TcpStream::submit_send() {
     msg_ = {};
     msg_.msg_iov = iov_;
     msg_.msg_iovlen = static_cast<size_t>(count);
-    io_uring_prep_sendmsg(loop_.sqe_for(&send_completion_), fd_, &msg_, MSG_NOSIGNAL);
+    io_uring_prep_sendmsg(loop_.sqe_for(&send_completion_), fd_.get(), &msg_, MSG_NOSIGNAL);
     send_inflight_ = true;
 }
 
@@ -321,8 +320,8 @@ void TcpStream::on_send(int result, uint32_t) {
 }
 
 void TcpStream::after_output_flushed() {
-    if ((shutdown_requested_ || closing_) && !write_shut_ && fd_ >= 0) {
-        ::shutdown(fd_, SHUT_WR);
+    if ((shutdown_requested_ || closing_) && !write_shut_ && fd_) {
+        ::shutdown(fd_.get(), SHUT_WR);
         write_shut_ = true;
     }
     if (closing_ && !finishing_) {
@@ -354,13 +353,13 @@ void TcpStream::begin_close(CloseMode mode) {
     handler_ = nullptr;
     want_read_ = false;
     stash_.clear();
-    if (fd_ < 0) {
+    if (!fd_) {
         maybe_release();
         return;
     }
     if (mode == CloseMode::reset) {
         linger off{1, 0};
-        setsockopt(fd_, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
+        setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &off, sizeof(off));
     }
     if ((mode != CloseMode::graceful && mode != CloseMode::linger) || connecting_ || failed_) {
         finish_close();
@@ -383,8 +382,8 @@ void TcpStream::finish_close() {
     if (!finishing_) {
         finishing_ = true;
         out_.clear();
-        if (fd_ >= 0 && ops_in_flight()) {
-            io_uring_prep_cancel_fd(loop_.sqe_for(nullptr), fd_, IORING_ASYNC_CANCEL_ALL);
+        if (fd_ && ops_in_flight()) {
+            io_uring_prep_cancel_fd(loop_.sqe_for(nullptr), fd_.get(), IORING_ASYNC_CANCEL_ALL);
         }
     }
     maybe_release();
@@ -404,10 +403,7 @@ void TcpStream::maybe_release() {
     }
     if (ops_in_flight()) return;
     released_ = true;
-    if (fd_ >= 0) {
-        ::close(fd_);
-        fd_ = -1;
-    }
+    fd_.reset();
     loop_.retire(this);
 }
 

@@ -13,6 +13,7 @@
 
 #include "conf/config.h"
 #include "lb/base/byte_queue.h"
+#include "lb/base/unique_fd.h"
 #include "lb/io/stream.h"
 #include "lb/base/timer_wheel.h"
 
@@ -45,10 +46,10 @@ public:
     void write(std::string_view data) override;
     size_t pending_output() const override { return out_.size(); }
     void shutdown_write() override;
-    bool connected() const override { return !connecting_ && fd_ >= 0; }
+    bool connected() const override { return !connecting_ && fd_; }
     const SocketAddress& peer() const override { return peer_; }
     const SocketAddress& local() const override;
-    int fd() const { return fd_; }
+    int fd() const { return fd_.get(); }
 
     // The client and destination a trusted proxy's PROXY header carried:
     // peer() and local() report them from now on.
@@ -90,7 +91,7 @@ private:
     bool ops_in_flight() const { return recv_armed_ || send_inflight_ || connecting_; }
 
     EventLoop& loop_;
-    int fd_ = -1;
+    UniqueFd fd_;
     StreamHandler* handler_ = nullptr;
     SocketAddress peer_;
     mutable SocketAddress local_;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lb/base/log.h"
+#include "lb/base/unique_fd.h"
 
 namespace lb {
 
@@ -21,22 +22,22 @@ Status AccessLogSink::configure(const conf::AccessLog& config) {
     format_.store(config.format);
     if (config.format == conf::AccessLogFormat::off) return Ok{};
     int target = -1;
+    UniqueFd opened;  // a file's descriptor, closed once duplicated
     if (config.path == "stdout") target = STDOUT_FILENO;
     else if (config.path == "stderr") target = STDERR_FILENO;
     else {
-        target = ::open(config.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (target < 0) return Error{"cannot open access log " + config.path + ": " + strerror(errno)};
+        opened.reset(::open(config.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+        if (!opened) return Error{"cannot open access log " + config.path + ": " + strerror(errno)};
+        target = opened.get();
     }
     int current = fd_.load();
     if (current < 0) {
         // Own a private descriptor so reopen can dup2 over it safely.
         int own = fcntl(target, F_DUPFD_CLOEXEC, 3);
-        if (target > STDERR_FILENO) ::close(target);
         if (own < 0) return Error{std::string("dup: ") + strerror(errno)};
         fd_.store(own);
     } else {
         dup3(target, current, O_CLOEXEC);
-        if (target > STDERR_FILENO) ::close(target);
     }
     path_ = config.path;
     return Ok{};
@@ -44,10 +45,9 @@ Status AccessLogSink::configure(const conf::AccessLog& config) {
 
 Status AccessLogSink::reopen() {
     if (path_.empty() || path_ == "stdout" || path_ == "stderr" || fd_.load() < 0) return Ok{};
-    int fresh = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fresh < 0) return Error{"cannot reopen access log " + path_ + ": " + strerror(errno)};
-    dup3(fresh, fd_.load(), O_CLOEXEC);  // atomic swap under the workers' feet
-    ::close(fresh);
+    UniqueFd fresh(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!fresh) return Error{"cannot reopen access log " + path_ + ": " + strerror(errno)};
+    dup3(fresh.get(), fd_.load(), O_CLOEXEC);  // atomic swap under the workers' feet
     return Ok{};
 }
 

@@ -26,9 +26,9 @@ struct Worker::ListenerSlot {
         : sockets(runtime.sockets),
           listener(&runtime),
           accept(*worker.loop_, sockets->fd(worker.index_), "accept on " + sockets->address().to_string(),
-                 [this, &worker](int fd) {
-                     if (!listener) ::close(fd);  // between snapshots, on its way out
-                     else worker.handle_connection(*this, fd);
+                 [this, &worker](UniqueFd fd) {
+                     // Between snapshots, on its way out: fd is dropped (closed).
+                     if (listener) worker.handle_connection(*this, std::move(fd));
                  }) {}
 };
 
@@ -162,7 +162,7 @@ void Worker::retire_udp_listener(std::unique_ptr<DatagramListener> listener) {
     stopped_udp_listeners_.push_back(std::move(listener));
 }
 
-void Worker::handle_connection(ListenerSlot& slot, int fd) {
+void Worker::handle_connection(ListenerSlot& slot, UniqueFd fd) {
     counters_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     const ListenerRuntime& listener = *slot.listener;
     const conf::Listener& config = listener.config;
@@ -170,31 +170,27 @@ void Worker::handle_connection(ListenerSlot& slot, int fd) {
     if (connection_budget_->fetch_sub(1, std::memory_order_relaxed) <= 0) {
         connection_budget_->fetch_add(1, std::memory_order_relaxed);
         counters_.connections_refused_limit.fetch_add(1, std::memory_order_relaxed);
-        ::close(fd);
         return;
     }
     int64_t open = listener.state->connections.fetch_add(1, std::memory_order_relaxed) + 1;
     ConnectionTicket ticket(connection_budget_, listener.state);  // gives both back on every path
     if (config.max_connections > 0 && open > config.max_connections) {
         listener.state->refused_max_connections.fetch_add(1, std::memory_order_relaxed);
-        ::close(fd);
         return;
     }
 
     SocketAddress peer;
     *peer.len_ptr() = sizeof(sockaddr_storage);
-    if (getpeername(fd, peer.sa(), peer.len_ptr()) != 0) {
-        ::close(fd);
+    if (getpeername(fd.get(), peer.sa(), peer.len_ptr()) != 0) {
         return;
     }
     if (!config.allow.empty() && !in_any(config.allow, peer)) {
         counters_.connections_refused_allow.fetch_add(1, std::memory_order_relaxed);
-        ::close(fd);
         return;
     }
-    set_tcp_nodelay(fd);
-    set_tcp_keepalive(fd, config.tcp_keepalive);
-    protocols_.accepted(*this, listener, std::make_unique<TcpStream>(*loop_, fd, peer), std::move(ticket));
+    set_tcp_nodelay(fd.get());
+    set_tcp_keepalive(fd.get(), config.tcp_keepalive);
+    protocols_.accepted(*this, listener, std::make_unique<TcpStream>(*loop_, fd.release(), peer), std::move(ticket));
 }
 
 // Per-client connection limits apply once the client is known (after any

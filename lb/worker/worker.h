@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "lb/base/unique_fd.h"
 #include "lb/runtime/access_log.h"
 #include "lb/targets/balancer.h"
 #include "lb/runtime/drain_watch.h"
@@ -179,7 +180,7 @@ private:
     void run(std::shared_ptr<const Runtime> runtime);
     void adopt(std::shared_ptr<const Runtime> runtime);
     void stop_accepting(ListenerSlot& slot);
-    void handle_connection(ListenerSlot& slot, int fd);
+    void handle_connection(ListenerSlot& slot, UniqueFd fd);
     void adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime);
     void retire_udp_listener(std::unique_ptr<DatagramListener> listener);
     void begin_stop(bool graceful);

@@ -154,7 +154,7 @@ def run_storm(port, sources, seconds, per_source=8):
 
 
 def test_reconnect_storm_is_held_to_its_rate_and_others_are_served(start_lb, backends):
-    rate, burst = 100, 100
+    rate, burst = 50, 50  # low enough that a loaded 2-core machine still storms past it
     lb, port = start(start_lb, backends[:1], {"connection_rate": {"per_second": rate, "burst": burst}}, workers=2)
     seconds = 3.0
     storm = {}
