@@ -3,8 +3,8 @@
 #include <chrono>
 #include <unordered_set>
 
-#include "lb/targets/health_state.h"
 #include "lb/base/log.h"
+#include "lb/targets/health_state.h"
 
 namespace lb::health {
 

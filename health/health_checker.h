@@ -19,8 +19,8 @@
 #include <unordered_set>
 
 #include "health/health_probe.h"
-#include "lb/io/event_loop.h"
 #include "lb/base/result.h"
+#include "lb/io/event_loop.h"
 #include "lb/runtime/runtime.h"
 
 namespace lb::health {

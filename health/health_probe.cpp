@@ -2,10 +2,10 @@
 
 #include <cstring>
 
-#include "lb/targets/health_state.h"
 #include "lb/base/log.h"
-#include "lb/io/tcp_stream.h"
 #include "lb/base/thread_random.h"
+#include "lb/io/tcp_stream.h"
+#include "lb/targets/health_state.h"
 #include "tls/tls_stream.h"
 
 namespace lb::health {

@@ -14,10 +14,10 @@
 #include <string>
 
 #include "conf/config.h"
+#include "lb/http/http_parser.h"
 #include "lb/io/event_loop.h"
 #include "lb/io/stream.h"
 #include "lb/targets/target_state.h"
-#include "lb/http/http_parser.h"
 #include "tls/client_context.h"
 
 namespace lb::health {

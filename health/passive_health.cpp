@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "lb/targets/health_state.h"
 #include "lb/base/log.h"
+#include "lb/targets/health_state.h"
 
 namespace lb {
 

@@ -15,8 +15,8 @@
 #include <memory>
 #include <vector>
 
-#include "lb/io/event_loop.h"
 #include "lb/base/net_address.h"
+#include "lb/io/event_loop.h"
 #include "lb/io/provided_buffers.h"
 
 namespace lb {

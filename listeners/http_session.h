@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "lb/worker/session.h"
-#include "lb/io/stream.h"
-#include "lb/worker/worker.h"
 #include "lb/http/http_parser.h"
+#include "lb/io/stream.h"
+#include "lb/worker/session.h"
+#include "lb/worker/worker.h"
 #include "listeners/target_stickiness.h"
 
 namespace lb {

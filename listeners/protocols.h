@@ -5,8 +5,8 @@
 
 #include <memory>
 
-#include "lb/runtime/runtime.h"
 #include "lb/io/tcp_stream.h"
+#include "lb/runtime/runtime.h"
 #include "lb/worker/worker.h"
 
 namespace lb {

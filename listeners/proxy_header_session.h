@@ -10,9 +10,9 @@
 
 #include <memory>
 
-#include "lb/worker/session.h"
 #include "lb/io/stream.h"
 #include "lb/io/tcp_stream.h"
+#include "lb/worker/session.h"
 #include "lb/worker/worker.h"
 #include "listeners/proxy_protocol.h"
 

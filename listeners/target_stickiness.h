@@ -18,8 +18,8 @@
 #include <string>
 #include <string_view>
 
-#include "lb/runtime/runtime.h"
 #include "lb/http/http_head.h"
+#include "lb/runtime/runtime.h"
 
 namespace lb {
 

@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
-#include "lb/worker/session.h"
 #include "lb/io/stream.h"
 #include "lb/targets/target_state.h"
+#include "lb/worker/session.h"
 #include "lb/worker/worker.h"
 
 namespace lb {

@@ -5,8 +5,8 @@
 #include "health/passive_health.h"
 #include "lb/base/hash.h"
 #include "lb/base/log.h"
-#include "lb/worker/target_picker.h"
 #include "lb/io/tcp_stream.h"
+#include "lb/worker/target_picker.h"
 #include "listeners/proxy_protocol.h"
 #include "listeners/tunnel.h"
 

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "lb/worker/session.h"
 #include "lb/io/stream.h"
+#include "lb/worker/session.h"
 #include "lb/worker/worker.h"
 
 namespace lb {

@@ -22,8 +22,8 @@
 #include <memory>
 #include <vector>
 
-#include "lb/runtime/listener_state.h"
 #include "lb/io/provided_buffers.h"
+#include "lb/runtime/listener_state.h"
 #include "lb/runtime/runtime.h"
 #include "lb/worker/worker.h"
 #include "listeners/datagram_sender.h"

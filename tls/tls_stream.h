@@ -27,8 +27,8 @@
 #include <memory>
 #include <string>
 
-#include "lb/io/stream.h"
 #include "lb/base/timer_wheel.h"
+#include "lb/io/stream.h"
 #include "tls/openssl_error.h"
 
 namespace lb::tls {

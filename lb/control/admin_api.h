@@ -25,11 +25,11 @@
 #include <unordered_set>
 
 #include "conf/config.h"
-#include "lb/control/admin_request.h"
-#include "lb/io/event_loop.h"
-#include "lb/base/unique_fd.h"
-#include "lb/control/metrics.h"
 #include "lb/base/result.h"
+#include "lb/base/unique_fd.h"
+#include "lb/control/admin_request.h"
+#include "lb/control/metrics.h"
+#include "lb/io/event_loop.h"
 #include "lb/runtime/runtime.h"
 #include "lb/targets/target_registrations.h"
 

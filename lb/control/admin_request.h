@@ -14,6 +14,9 @@
 
 namespace lb {
 
+// The body of every error reply: {"error": message}.
+inline nlohmann::json error_json(const std::string& message) { return nlohmann::json{{"error", message}}; }
+
 // A registration as the API received it: weight and zone are optional.
 struct TargetRegistration {
     conf::Target target;

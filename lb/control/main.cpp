@@ -11,8 +11,8 @@
 
 #include "conf/config_loader.h"
 #include "lb/base/log.h"
-#include "lb/runtime/runtime.h"
 #include "lb/control/server.h"
+#include "lb/runtime/runtime.h"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "conf/config_loader.h"
-#include "lb/runtime/access_log.h"
 #include "lb/base/log.h"
+#include "lb/runtime/access_log.h"
 #include "listeners/protocols.h"
 
 namespace lb {

@@ -16,9 +16,9 @@
 #include <functional>
 #include <string>
 
+#include "lb/base/timer_wheel.h"
 #include "lb/base/unique_fd.h"
 #include "lb/io/event_loop.h"
-#include "lb/base/timer_wheel.h"
 
 namespace lb {
 

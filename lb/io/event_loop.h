@@ -15,9 +15,9 @@
 #include <unordered_set>
 #include <vector>
 
-#include "lb/io/provided_buffers.h"
 #include "lb/base/result.h"
 #include "lb/base/timer_wheel.h"
+#include "lb/io/provided_buffers.h"
 
 namespace lb {
 

@@ -21,8 +21,8 @@
 #include <memory>
 #include <string_view>
 
-#include "lb/io/event_loop.h"
 #include "lb/base/net_address.h"
+#include "lb/io/event_loop.h"
 
 namespace lb {
 

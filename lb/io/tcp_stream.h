@@ -13,9 +13,9 @@
 
 #include "conf/config.h"
 #include "lb/base/byte_queue.h"
+#include "lb/base/timer_wheel.h"
 #include "lb/base/unique_fd.h"
 #include "lb/io/stream.h"
-#include "lb/base/timer_wheel.h"
 
 namespace lb {
 

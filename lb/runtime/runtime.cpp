@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "lb/targets/health_state.h"
 #include "lb/base/log.h"
+#include "lb/targets/health_state.h"
 #include "lb/targets/sticky_cookie.h"
 #include "tls/client_context.h"
 #include "tls/server_context.h"

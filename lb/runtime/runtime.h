@@ -16,16 +16,16 @@
 #include <vector>
 
 #include "conf/config.h"
-#include "lb/targets/balancer.h"
-#include "lb/runtime/client_limiter.h"
-#include "lb/targets/drain_tracker.h"
-#include "lb/io/listen_socket.h"
-#include "lb/runtime/listener_state.h"
 #include "lb/base/result.h"
+#include "lb/io/listen_socket.h"
+#include "lb/routing/rules.h"
+#include "lb/runtime/client_limiter.h"
+#include "lb/runtime/listener_state.h"
+#include "lb/targets/balancer.h"
+#include "lb/targets/drain_tracker.h"
 #include "lb/targets/sticky_cookie.h"
 #include "lb/targets/target_state.h"
 #include "lb/targets/zone_split.h"
-#include "lb/routing/rules.h"
 
 namespace lb {
 

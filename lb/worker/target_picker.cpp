@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "lb/base/log.h"
-#include "lb/targets/slow_start.h"
 #include "lb/base/thread_random.h"
+#include "lb/targets/slow_start.h"
 #include "lb/worker/worker.h"
 
 namespace lb {

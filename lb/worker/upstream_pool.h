@@ -9,9 +9,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lb/base/timer_wheel.h"
 #include "lb/io/stream.h"
 #include "lb/targets/target_state.h"
-#include "lb/base/timer_wheel.h"
 
 namespace lb {
 

@@ -7,10 +7,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "lb/io/accept_loop.h"
 #include "lb/base/log.h"
-#include "lb/worker/session.h"
+#include "lb/io/accept_loop.h"
 #include "lb/io/tcp_stream.h"
+#include "lb/worker/session.h"
 
 namespace lb {
 

@@ -16,13 +16,13 @@
 #include <vector>
 
 #include "lb/base/unique_fd.h"
-#include "lb/runtime/access_log.h"
-#include "lb/targets/balancer.h"
-#include "lb/runtime/drain_watch.h"
 #include "lb/io/event_loop.h"
+#include "lb/runtime/access_log.h"
+#include "lb/runtime/drain_watch.h"
 #include "lb/runtime/runtime.h"
-#include "lb/worker/upstream_pool.h"
+#include "lb/targets/balancer.h"
 #include "lb/targets/zone_split.h"
+#include "lb/worker/upstream_pool.h"
 
 namespace lb {
 

@@ -9,8 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "balancer_test_util.h"
-#include "lb/targets/balancer_weighted_random.h"
 #include "lb/base/hash.h"
+#include "lb/targets/balancer_weighted_random.h"
 
 namespace lb {
 namespace {

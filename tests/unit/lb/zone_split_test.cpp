@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "lb/targets/balancer_round_robin.h"
 #include "lb/base/hash.h"
+#include "lb/targets/balancer_round_robin.h"
 
 namespace lb {
 namespace {

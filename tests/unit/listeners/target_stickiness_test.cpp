@@ -7,8 +7,8 @@
 #include <string>
 
 #include "conf/config_loader.h"
-#include "lb/targets/sticky_cookie.h"
 #include "lb/http/cookies.h"
+#include "lb/targets/sticky_cookie.h"
 
 namespace lb {
 namespace {
