@@ -56,6 +56,9 @@ DIVERGENCES = {
     ("haproxy", "request:content-length-repeated-same"): REFUSED_FRAMING,
     ("haproxy", "request:content-length-list-same"): REFUSED_FRAMING,
     ("haproxy", "request:te-and-content-length"): REFUSED_FRAMING,
+    ("nginx", "request:te-chunked-then-tab"): "lb's parser does not frame it, so lb refuses it (400); nginx: 501",
+    ("haproxy", "request:te-chunked-then-tab"): "lb's parser does not frame it, so lb refuses it (400); HAProxy "
+                                                "reads it as chunked",
     ("haproxy", "request:te-in-http-1.0"): "RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing",
     ("nginx", "request:te-chunked-twice"): CODING_STATUS,
     ("nginx", "request:te-not-final-chunked"): CODING_STATUS,

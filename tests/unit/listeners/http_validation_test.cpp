@@ -62,6 +62,10 @@ TEST(CheckRequest, RefusesWhatLlhttpLetsThrough) {
         {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
         {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
         {"POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        // "chunked" and a tab: lb's list reading says chunked, llhttp does
+        // not frame it so; lb must not forward a body nobody frames.
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\t\r\nTransfer-Encoding: \r\n\r\n", 400},
         {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
         {"GET / HTTP/0.9\r\n\r\n", 505},
         {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},                      // asterisk-form is for OPTIONS
