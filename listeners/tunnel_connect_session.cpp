@@ -2,11 +2,8 @@
 
 #include <cstring>
 
-#include "health/passive_health.h"
 #include "lb/base/hash.h"
 #include "lb/base/log.h"
-#include "lb/io/tcp_stream.h"
-#include "lb/worker/target_picker.h"
 #include "listeners/proxy_protocol.h"
 #include "listeners/tunnel.h"
 
@@ -21,32 +18,24 @@ TunnelConnectSession::TunnelConnectSession(Worker& worker, const ListenerRuntime
       ticket_(std::move(ticket)) {}
 
 void TunnelConnectSession::connect(const TargetGroupRuntime& group) {
-    group_ = &group;
+    attempts_.emplace(worker_.upstreams(), *snapshot_, group, hash_client_address(client_->peer()));
     connect_next();
 }
 
 void TunnelConnectSession::connect_next() {
-    uint64_t client_hash = hash_client_address(client_->peer());
-    const TargetEntry* entry =
-        tried_.size() < static_cast<size_t>(kMaxConnectAttempts) ? pick_target(*snapshot_, *group_, client_hash, tried_) : nullptr;
-    if (!entry) {
-        // No target (or all tried): like an NLB, the client sees a reset.
-        close(CloseMode::reset);
-        return;
-    }
-    target_ = entry->state;
-    target_->connections_total.fetch_add(1, std::memory_order_relaxed);
-    upstream_ = TcpStream::connect(worker_.loop(), entry->config.addr, group_->config.connect_timeout.count(), this);
+    // A tunnel's first bytes are the client's, never a pooled request's.
+    upstream_ = attempts_->next(this, UpstreamAttempts::Reuse::new_only);
+    // No target (or all tried): like an NLB, the client sees a reset.
+    if (!upstream_) close(CloseMode::reset);
 }
 
 void TunnelConnectSession::on_stream_connected(Stream& stream, int error) {
     if (closing_ || &stream != upstream_.get()) return;
     if (error != 0) {
         LB_LOG_DEBUG("%s connect to %s failed: %s", conf::to_string(listener_->config.protocol),
-                     target_->key.c_str(), strerror(-error));
-        note_connect_failure(*target_, group_->config.health_check, error);
-        tried_.push_back(target_.get());
+                     attempts_->target()->key.c_str(), strerror(-error));
         Stream::close(std::move(upstream_), CloseMode::abort);
+        attempts_->failed(error);
         connect_next();
         return;
     }
@@ -55,7 +44,7 @@ void TunnelConnectSession::on_stream_connected(Stream& stream, int error) {
     upstream_->write(replay());
     closing_ = true;
     auto* tunnel = new TunnelSession(worker_, listener_->config.name, std::move(client_), std::move(upstream_),
-                                     std::move(ticket_), target_, listener_->config.idle_timeout.count());
+                                     std::move(ticket_), attempts_->target(), listener_->config.idle_timeout.count());
     tunnel->set_log_host(std::string(log_host()));
     tunnel->start();
     retire();

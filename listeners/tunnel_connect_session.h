@@ -1,18 +1,19 @@
 // TunnelConnectSession: what a tcp and a tls_passthrough client connection
 // share before they become a TunnelSession. Connect to a target of the
-// chosen group; on a connect failure count it (passive health) and try the
-// next target, at most three in all; with none left, reset the client as an
-// NLB does. Once connected, send the PROXY header (if configured) and what
+// chosen group, retrying refused connects on other targets as every proxied
+// request does (lb/worker/upstream_attempts.h); with none left, reset the
+// client as an NLB does. Once connected, send the PROXY header (if configured) and what
 // the subclass must replay, then hand both sockets to a TunnelSession.
 // Subclasses choose the group and call connect().
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string_view>
-#include <vector>
 
 #include "lb/io/stream.h"
 #include "lb/worker/session.h"
+#include "lb/worker/upstream_attempts.h"
 #include "lb/worker/worker.h"
 
 namespace lb {
@@ -23,7 +24,7 @@ public:
     void abort() override { close(CloseMode::abort); }
     // Still connecting to a target whose deregistration delay ran out.
     void target_drained(const TargetState& target) override {
-        if (target_.get() == &target) close(CloseMode::reset);
+        if (attempts_ && attempts_->target().get() == &target) close(CloseMode::reset);
     }
 
 protected:
@@ -52,11 +53,9 @@ private:
     void connect_next();
     void on_stream_connected(Stream& stream, int error) final;
 
-    const TargetGroupRuntime* group_ = nullptr;
+    std::optional<UpstreamAttempts> attempts_;
     std::unique_ptr<Stream> upstream_;
     ConnectionTicket ticket_;
-    std::shared_ptr<TargetState> target_;
-    std::vector<const TargetState*> tried_;
 };
 
 }  // namespace lb

@@ -63,6 +63,7 @@ void Worker::run(std::shared_ptr<const Runtime> runtime) {
     }
     loop_ = std::move(*created);
     pool_ = std::make_unique<UpstreamPool>(*loop_);
+    upstreams_ = std::make_unique<WorkerUpstreams>(*loop_, *pool_);
     drains_ = std::make_unique<DrainWatch>(
         *loop_, DrainWatch::Callbacks{[this](const TargetState& t) { drain_started(t); },
                                       [this](const TargetState& t) { drain_deadline_reached(t); }});
@@ -82,6 +83,7 @@ void Worker::run(std::shared_ptr<const Runtime> runtime) {
     stopped_udp_listeners_.clear();
     snapshot_.reset();
     drains_.reset();
+    upstreams_.reset();
     pool_.reset();
     finished_ = true;
     if (exit_notifier_) exit_notifier_();

@@ -22,7 +22,10 @@
 #include "lb/runtime/runtime.h"
 #include "lb/targets/balancer.h"
 #include "lb/targets/zone_split.h"
+#include "lb/worker/exchange_host.h"
+#include "lb/worker/upstream_connector.h"
 #include "lb/worker/upstream_pool.h"
+#include "lb/worker/worker_counters.h"
 
 namespace lb {
 
@@ -88,25 +91,6 @@ struct WorkerSnapshot {
     std::vector<ZoneRotation> zone_rotations;          // by TargetGroupRuntime::index
 };
 
-// Per-worker counters, written by the worker only, summed when read
-// (admin API stats and metrics, lb/control/metrics.h).
-struct WorkerCounters {
-    std::atomic<uint64_t> connections_accepted{0};
-    std::atomic<uint64_t> connections_refused_allow{0};
-    std::atomic<uint64_t> connections_refused_limit{0};
-    std::atomic<int64_t> connections_open{0};      // client sessions alive now
-    std::atomic<uint64_t> requests{0};
-    std::atomic<uint64_t> responses_local{0};      // answered by lb itself (fixed, redirect, errors)
-    // HTTP exchanges by the status class sent: [0] none (the client went
-    // away first), [1] 1xx ... [5] 5xx.
-    std::array<std::atomic<uint64_t>, 6> responses_by_class{};
-
-    void count_response(int status) {
-        size_t index = status >= 100 && status < 600 ? static_cast<size_t>(status / 100) : 0;
-        responses_by_class[index].fetch_add(1, std::memory_order_relaxed);
-    }
-};
-
 // One udp listener's share on a worker: it receives on the worker's socket
 // of the listener and keeps its flows. Made by Protocols::datagram.
 class DatagramListener {
@@ -135,7 +119,7 @@ struct Protocols {
                                                   const ListenerRuntime& listener, ProvidedBuffers& buffers) = nullptr;
 };
 
-class Worker {
+class Worker final : public ExchangeHost {
 public:
     Worker(int index, std::atomic<int64_t>* connection_budget, const Protocols& protocols);
     ~Worker();
@@ -156,11 +140,14 @@ public:
     // Worker thread.
     int index() const { return index_; }
     EventLoop& loop() { return *loop_; }
-    UpstreamPool& pool() { return *pool_; }
-    AccessLogWriter& access_log() { return access_log_; }
+    // ExchangeHost
+    TimerWheel& timers() override { return loop_->timers(); }
+    int64_t now_ms() const override { return loop_->now_ms(); }
+    UpstreamConnector& upstreams() override { return *upstreams_; }
+    AccessLogWriter& access_log() override { return access_log_; }
     const std::shared_ptr<WorkerSnapshot>& snapshot() const { return snapshot_; }
-    WorkerCounters& counters() { return counters_; }
-    bool draining() const { return draining_; }
+    WorkerCounters& counters() override { return counters_; }
+    bool draining() const override { return draining_; }
     void add_session(Session* session);
     void remove_session(Session* session);
     // nullptr, or which client limit a new connection from `client` is over
@@ -193,6 +180,7 @@ private:
     std::thread thread_;
     std::unique_ptr<EventLoop> loop_;
     std::unique_ptr<UpstreamPool> pool_;
+    std::unique_ptr<WorkerUpstreams> upstreams_;
     std::unique_ptr<DrainWatch> drains_;
     AccessLogWriter access_log_;
     std::shared_ptr<WorkerSnapshot> snapshot_;

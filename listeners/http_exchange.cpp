@@ -1,0 +1,255 @@
+// HttpExchange's request half: routing, local answers, the request body on
+// its way up, and the access log. The target's half (connecting, retrying,
+// the response on its way down) is listeners/http_exchange_upstream.cpp.
+#include "listeners/http_exchange.h"
+
+#include <cstdio>
+
+#include "lb/base/hash.h"
+#include "lb/http/chunk_writer.h"
+#include "lb/http/cookies.h"
+#include "lb/worker/target_picker.h"
+#include "listeners/redirect.h"
+
+namespace lb {
+
+HttpExchange::HttpExchange(ExchangeHost& host, ExchangeDownstream& downstream, const ListenerRuntime& listener,
+                           std::shared_ptr<WorkerSnapshot> snapshot, const SocketAddress& peer, int64_t start_ms)
+    : host_(host),
+      downstream_(downstream),
+      listener_(&listener),
+      snapshot_(std::move(snapshot)),
+      peer_(peer),
+      start_ms_(start_ms),
+      response_parser_(HttpParser::Kind::response, &response_sink_, 256 * 1024),
+      upstream_timer_([this] { on_upstream_timeout(); }) {}
+
+HttpExchange::~HttpExchange() { abort(); }
+
+void HttpExchange::start(ExchangeRequest request) {
+    request_ = std::move(request);
+    uint64_t max_body = listener_->config.max_body_size;
+    if (max_body && request_.head.content_length && *request_.head.content_length > max_body) {
+        respond_error(413, "request body too large", true);
+        return;
+    }
+    route();
+}
+
+void HttpExchange::refuse(ExchangeRequest request, int status, const char* why, bool close,
+                          std::string_view extra_headers) {
+    request_ = std::move(request);
+    reject(status, why, close, extra_headers);
+}
+
+void HttpExchange::reject(int status, const char* why, bool close, std::string_view extra_headers) {
+    if (response_started()) {
+        cut(why);
+        return;
+    }
+    error_ = why;
+    respond_local(status, "text/plain; charset=utf-8", error_body(status), close, extra_headers);
+}
+
+void HttpExchange::route() {
+    const HttpHead& head = request_.head;
+    thread_local std::vector<std::pair<std::string_view, std::string_view>> header_views;
+    header_views.clear();
+    for (const auto& [name, value] : head.headers) header_views.emplace_back(name, value);
+    RequestView view;
+    view.method = head.method;
+    view.host = request_.checked.host;
+    view.path = request_.checked.path;
+    view.query = request_.checked.query;
+    view.headers = &header_views;
+    view.source = &request_.client;
+    const conf::Action* action = listener_->rules->match(view);
+
+    switch (action->kind) {
+        case conf::Action::Kind::fixed_response: {
+            const auto& fixed = action->fixed_response;
+            respond_local(fixed.status, fixed.content_type, fixed.body, false);
+            return;
+        }
+        case conf::Action::Kind::redirect: {
+            RedirectRequest redirect_request;
+            redirect_request.protocol = request_.tls ? "https" : "http";
+            redirect_request.host = request_.checked.host;
+            std::string port = std::to_string(listener_->config.listen.port());
+            redirect_request.port = port;
+            redirect_request.path = request_.checked.path;
+            redirect_request.query = request_.checked.query;
+            std::string location = redirect_location(action->redirect, redirect_request);
+            respond_local(action->redirect.status, "", "", false, "Location: " + location + "\r\n");
+            return;
+        }
+        case conf::Action::Kind::forward:
+            forward(action->forward);
+            return;
+    }
+}
+
+const conf::WeightedTargetGroup* HttpExchange::choose_group(const conf::ForwardAction& action) {
+    const auto& groups = action.target_groups;
+    if (groups.size() == 1) return &groups.front();
+    const StickyCookieSigner& signer = *snapshot_->runtime->sticky_signer;
+    std::string scope;
+    int64_t seconds = action.stickiness_duration.count() / 1000;
+    if (action.stickiness) {
+        scope = "tg:" + listener_->config.name;
+        for (const auto& g : groups) scope += ":" + g.name;
+        if (auto cookie = find_cookie(request_.head, kGroupStickyCookie)) {
+            if (auto name = signer.decode(*cookie, scope, unix_now())) {
+                for (const auto& g : groups) {
+                    if (g.name == *name && g.weight > 0) {
+                        set_cookies_ = set_cookie_header(kGroupStickyCookie,
+                                                         signer.encode(scope, g.name, unix_now() + seconds), seconds,
+                                                         request_.tls);
+                        return &g;
+                    }
+                }
+            }
+        }
+    }
+    const conf::WeightedTargetGroup* choice = &pick_weighted_group(action);
+    if (action.stickiness) {
+        set_cookies_ = set_cookie_header(kGroupStickyCookie, signer.encode(scope, choice->name, unix_now() + seconds),
+                                         seconds, request_.tls);
+    }
+    return choice;
+}
+
+void HttpExchange::forward(const conf::ForwardAction& action) {
+    const Runtime& runtime = *snapshot_->runtime;
+    const conf::WeightedTargetGroup* choice = choose_group(action);
+    group_ = runtime.group(choice->name);
+    if (!group_) {
+        respond_error(503, "target group missing", false);
+        return;
+    }
+    if (group_->cookie_sticky())
+        sticky_ = read_sticky_cookie(*group_, *runtime.sticky_signer, request_.head, unix_now());
+    // lb's cookies are lb's business, whichever group issued them.
+    for (const std::string& name : runtime.lb_cookie_names) remove_cookie(request_.head, name);
+    attempts_ = std::make_unique<UpstreamAttempts>(host_.upstreams(), *snapshot_, *group_,
+                                                   hash_client_address(request_.client), sticky_.target);
+    if (!open_upstream()) respond_error(503, "no target available", false);
+}
+
+void HttpExchange::request_body(std::string_view data) {
+    request_body_bytes_ += data.size();
+    uint64_t max_body = listener_->config.max_body_size;
+    if (max_body && request_body_bytes_ > max_body) {
+        reject(413, "request body too large", true);
+        body_ = Body::discarded;
+        return;
+    }
+    if (body_ == Body::discarded || !upstream_) return;
+    // Upload progress: the target is not late while we are still sending.
+    schedule_upstream_timeout();
+    bool chunked = request_.head.chunked;
+    if (chunked) write_chunk(*upstream_, data);
+    else upstream_->write(data);
+    if (replayable_) {
+        if (replay_.size() + data.size() <= Stream::kHighWater) {
+            if (chunked) {
+                char size_line[24];
+                int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", data.size());
+                replay_.append(size_line, static_cast<size_t>(n));
+                replay_.append(data);
+                replay_.append("\r\n");
+            } else {
+                replay_.append(data);
+            }
+        } else {
+            replayable_ = false;
+            replay_.clear();
+        }
+    }
+    if (upstream_->output_high() && !upstream_paused_) {
+        upstream_paused_ = true;
+        downstream_.pause_request_body();
+    }
+}
+
+void HttpExchange::request_complete() {
+    if (body_ == Body::discarded) return;
+    body_ = Body::complete;
+    if (upstream_ && request_.head.chunked) {
+        upstream_->write("0\r\n\r\n");
+        if (replayable_) replay_.append("0\r\n\r\n");
+    }
+}
+
+void HttpExchange::respond_local(int status, std::string_view content_type, std::string_view body, bool close,
+                                 std::string_view extra_headers) {
+    release_target();
+    release_upstream(false);
+    local_ = true;
+    phase_ = Phase::complete;
+    status_ = status;
+    bytes_out_ = request_.head.method == "HEAD" ? 0 : body.size();
+    if (body_ == Body::receiving) body_ = Body::discarded;
+    host_.counters().responses_local.fetch_add(1, std::memory_order_relaxed);
+    downstream_.local_response(status, content_type, body, extra_headers, close);
+}
+
+void HttpExchange::respond_error(int status, const char* why, bool close) {
+    error_ = why;
+    respond_local(status, "text/plain; charset=utf-8", error_body(status), close);
+}
+
+void HttpExchange::cut(const char* why) {
+    if (phase_ == Phase::cut) return;
+    error_ = why;
+    phase_ = Phase::cut;
+    release_target();
+    release_upstream(false);
+    downstream_.response_cut(why);
+}
+
+void HttpExchange::abort() {
+    release_target();
+    release_upstream(false);
+}
+
+void HttpExchange::target_drained(const TargetState& target) {
+    if (!upstream_ || this->target() != &target) return;
+    // Still waiting on the target when its deregistration delay ran out.
+    if (response_started()) {
+        cut("target deregistered mid-response");
+        return;
+    }
+    respond_error(504, "target deregistered before it answered", true);
+}
+
+void HttpExchange::log() {
+    if (logged_) return;
+    logged_ = true;
+    const HttpHead& head = request_.head;
+    AccessLogEntry entry;
+    entry.listener = listener_->config.name;
+    // A request that never got a parsed head is logged with the peer.
+    const SocketAddress& client = request_.client.valid() ? request_.client : peer_;
+    std::string client_ip = client.ip_string();
+    entry.client = client_ip;
+    entry.client_port = client.port();
+    entry.method = head.method;
+    entry.host = request_.checked.host;
+    entry.url = head.url;
+    entry.protocol = request_.protocol.empty() ? std::string_view("HTTP/1.1") : request_.protocol;
+    entry.status = status_;
+    entry.bytes_in = request_body_bytes_;
+    entry.bytes_out = bytes_out_;
+    entry.duration_ms = host_.now_ms() - start_ms_;
+    std::string target = attempts_ && attempts_->target() && !local_ ? attempts_->target()->key : std::string();
+    entry.target = target;
+    entry.target_group = group_ ? std::string_view(group_->config.name) : std::string_view();
+    auto user_agent = head.header("user-agent");
+    entry.user_agent = user_agent.value_or("");
+    entry.error = error_;
+    host_.access_log().record(entry);
+    host_.counters().count_response(status_);
+}
+
+}  // namespace lb

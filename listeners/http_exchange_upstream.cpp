@@ -1,0 +1,242 @@
+// HttpExchange's target half: an attempt per target (UpstreamAttempts), a
+// retry on another while nothing was answered and the request can be sent
+// again, the response parsed and handed to the codec with its framing
+// decided by plan_response, back-pressure from the client, the response
+// timeout, and the hand-over to a tunnel after a 101. The request half is
+// listeners/http_exchange.cpp.
+#include "listeners/http_exchange.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "lb/base/log.h"
+
+namespace lb {
+
+bool HttpExchange::open_upstream() {
+    upstream_ = attempts_->next(this, UpstreamAttempts::Reuse::pooled);
+    if (!upstream_) return false;
+    upstream_got_bytes_ = false;
+    phase_ = Phase::forwarding;
+    if (attempts_->attempts() == 1) {
+        std::string peer_ip = peer_.ip_string();
+        ForwardedFor forwarded{peer_ip, request_.tls ? "https" : "http", listener_->config.listen.port()};
+        replay_ = serialize_upstream_request(request_.head, request_.checked.target, request_.checked.authority,
+                                             forwarded);
+    }
+    upstream_->write(replay_);
+    upstream_->start_reading();
+    response_parser_.reset();
+    TargetState& target = *attempts_->target();
+    target.requests_total.fetch_add(1, std::memory_order_relaxed);
+    target.outstanding_requests.fetch_add(1, std::memory_order_relaxed);
+    outstanding_counted_ = true;
+    schedule_upstream_timeout();
+    return true;
+}
+
+void HttpExchange::schedule_upstream_timeout() {
+    host_.timers().schedule(upstream_timer_, group_->config.response_timeout.count());
+}
+
+void HttpExchange::release_target() {
+    if (outstanding_counted_ && attempts_) {
+        attempts_->target()->outstanding_requests.fetch_sub(1, std::memory_order_relaxed);
+        outstanding_counted_ = false;
+    }
+}
+
+void HttpExchange::release_upstream(bool reusable) {
+    host_.timers().cancel(upstream_timer_);
+    if (!upstream_) return;
+    const std::shared_ptr<TargetState>& target = attempts_->target();
+    if (reusable && target->routable() && !host_.draining()) {
+        host_.upstreams().put_idle(target, std::move(upstream_));
+    } else {
+        Stream::close(std::move(upstream_), reusable ? CloseMode::graceful : CloseMode::abort);
+    }
+}
+
+// Nothing was answered on this attempt. Another target gets the request if
+// all of it can be sent again and attempts are left; else lb answers.
+void HttpExchange::retry_or_fail(int connect_error, int status, const char* why) {
+    release_target();
+    release_upstream(false);
+    attempts_->failed(connect_error);
+    if (replayable_ && !upstream_got_bytes_ && open_upstream()) return;
+    respond_error(status, why, body_ == Body::receiving);
+}
+
+// ---------------------------------------------------------------- stream events
+
+void HttpExchange::on_stream_connected(Stream& stream, int error) {
+    if (&stream != upstream_.get() || error == 0) return;
+    LB_LOG_DEBUG("connect to %s failed: %s", attempts_->target()->key.c_str(), strerror(-error));
+    const char* why = error == -ETIMEDOUT ? "target connect timeout"
+                      : error == -EPROTO  ? "target TLS handshake failed"
+                                          : "target refused";
+    retry_or_fail(error, error == -ETIMEDOUT ? 504 : 502, why);
+}
+
+void HttpExchange::on_stream_data(Stream& stream, std::string_view data) {
+    if (&stream != upstream_.get()) return;
+    upstream_got_bytes_ = true;
+    replay_.clear();
+    replayable_ = false;
+    schedule_upstream_timeout();
+    auto outcome = response_parser_.feed(data);
+    if (!upstream_) return;  // the exchange ended inside the parse
+    switch (outcome.status) {
+        case HttpParser::Status::ok:
+            return;
+        case HttpParser::Status::paused:
+            // The response is complete. Bytes after it were asked for by
+            // nobody: the connection cannot be trusted with another request.
+            release_upstream(upstream_reusable_ && outcome.consumed == data.size());
+            return;
+        case HttpParser::Status::upgraded:
+            switch_to_tunnel(data.substr(outcome.consumed));
+            return;
+        case HttpParser::Status::header_too_large:
+        case HttpParser::Status::error: {
+            const char* why = response_error_ ? response_error_ : "invalid response from target";
+            LB_LOG_DEBUG("invalid response from %s: %s (%s)", attempts_->target()->key.c_str(), why,
+                         response_parser_.error_reason());
+            if (response_started()) cut(why);
+            else respond_error(502, why, body_ == Body::receiving);
+            return;
+        }
+    }
+}
+
+void HttpExchange::on_stream_eof(Stream& stream) {
+    if (&stream == upstream_.get()) on_upstream_closed(false);
+}
+
+void HttpExchange::on_stream_error(Stream& stream, int error) {
+    if (&stream != upstream_.get()) return;
+    LB_LOG_DEBUG("target %s: %s", attempts_->target()->key.c_str(), strerror(-error));
+    on_upstream_closed(true);
+}
+
+// Upload back-pressure released.
+void HttpExchange::on_stream_drained(Stream& stream) {
+    if (&stream != upstream_.get() || !upstream_paused_) return;
+    upstream_paused_ = false;
+    schedule_upstream_timeout();
+    downstream_.resume_request_body();
+}
+
+void HttpExchange::resume_response() {
+    if (!upstream_ || phase_ != Phase::streaming) return;
+    schedule_upstream_timeout();
+    upstream_->start_reading();
+}
+
+void HttpExchange::on_upstream_closed(bool error) {
+    if (!error && phase_ == Phase::streaming) {
+        // A body delimited by the close completes here.
+        response_parser_.finish();
+        if (phase_ == Phase::complete) {
+            release_upstream(false);
+            return;
+        }
+    }
+    if (phase_ == Phase::complete || phase_ == Phase::cut) return;
+    if (response_started()) {
+        cut(error ? "target reset the connection mid-response" : "target closed the connection mid-response");
+        return;
+    }
+    // Nothing answered. A pooled connection the target had already closed is
+    // retried like a refused connect.
+    retry_or_fail(0, 502, error ? "target reset the connection" : "target closed the connection");
+}
+
+void HttpExchange::on_upstream_timeout() {
+    if (response_started()) cut("target response timeout");
+    else respond_error(504, "target response timeout", body_ == Body::receiving);
+}
+
+// ---------------------------------------------------------------- the response
+
+int HttpExchange::on_response_head(HttpHead& response) {
+    if (!upstream_) return HttpParserSink::kError;  // ended inside the parse
+    int status = response.status;
+    bool head_method = request_.head.method == "HEAD";
+    ResponsePlan plan = plan_response(response, head_method, !request_.head.is_http11_or_later());
+    if (plan.status) {
+        response_error_ = plan.error;
+        return HttpParserSink::kError;
+    }
+    if (status >= 100 && status < 200 && status != 101) {
+        phase_ = Phase::interim;
+        downstream_.interim_response(response);
+        return HttpParserSink::kSkipBody;  // an interim response never has a body
+    }
+    TargetState& target = *attempts_->target();
+    if (group_->cookie_sticky()) {
+        set_cookies_ += sticky_response_cookies(*group_, *snapshot_->runtime->sticky_signer, sticky_, response,
+                                                *attempts_->entry(), request_.tls, unix_now());
+    }
+    if (status == 101) {
+        if (!request_.head.upgrade) return HttpParserSink::kError;
+        status_ = 101;
+        phase_ = Phase::upgraded;
+        upgrade_response_ = std::move(response);
+        // What follows a 101 is the new protocol's, byte for byte, whatever
+        // Content-Length or Transfer-Encoding the head claims: llhttp must
+        // not read (or de-chunk) it as a body.
+        return HttpParserSink::kSkipBody;
+    }
+    phase_ = Phase::streaming;
+    status_ = status;
+    response_framing_ = plan.framing;
+    upstream_reusable_ = plan.reusable;
+    if (status >= 500) target.responses_5xx.fetch_add(1, std::memory_order_relaxed);
+    downstream_.response_head(response, plan, set_cookies_, target.draining.load(std::memory_order_relaxed));
+    // Responses to HEAD, 204 and 304 end with their head (RFC 9112 section
+    // 6.3); llhttp 8.1 would read a 204's Content-Length as a body.
+    return plan.framing == BodyFraming::none ? HttpParserSink::kSkipBody : HttpParserSink::kContinue;
+}
+
+int HttpExchange::on_response_body(std::string_view data) {
+    if (!upstream_ || phase_ != Phase::streaming) return HttpParserSink::kError;
+    bytes_out_ += data.size();
+    downstream_.response_body(data);
+    if (!upstream_ || phase_ != Phase::streaming) return HttpParserSink::kError;
+    if (downstream_.response_blocked()) {
+        // Download back-pressure: the target waits for the client now, so
+        // the target's clock stops (the codec runs the client's).
+        upstream_->stop_reading();
+        host_.timers().cancel(upstream_timer_);
+    }
+    return HttpParserSink::kContinue;
+}
+
+int HttpExchange::on_response_complete() {
+    if (!upstream_) return HttpParserSink::kError;
+    if (phase_ == Phase::interim) {
+        phase_ = Phase::forwarding;
+        return HttpParserSink::kContinue;
+    }
+    if (phase_ == Phase::upgraded) return HttpParserSink::kContinue;  // llhttp reports the upgrade next
+    if (phase_ != Phase::streaming) return HttpParserSink::kError;
+    phase_ = Phase::complete;
+    release_target();
+    // The connection can carry another request only if the target said so
+    // and it has seen our whole request; on_stream_data releases it once it
+    // knows nothing follows the response.
+    upstream_reusable_ = upstream_reusable_ && response_parser_.keep_alive() && body_ == Body::complete;
+    // Answered early (e.g. 401 to an upload): the rest of the body is dropped.
+    if (body_ == Body::receiving) body_ = Body::discarded;
+    downstream_.response_complete();
+    return HttpParserSink::kPause;
+}
+
+void HttpExchange::switch_to_tunnel(std::string_view upstream_rest) {
+    release_target();
+    host_.timers().cancel(upstream_timer_);
+    downstream_.upgraded(upgrade_response_, set_cookies_, std::move(upstream_), upstream_rest, attempts_->target());
+}
+
+}  // namespace lb
