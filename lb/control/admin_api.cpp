@@ -260,7 +260,7 @@ void AdminApi::on_accept(UniqueFd fd) {
     if (getpeername(fd.get(), peer.sa(), peer.len_ptr()) != 0 ||
         (connections_.size() >= kMaxConnections && !evict_one()))
         return;
-    auto* connection = new AdminConnection(*this, std::make_unique<TcpStream>(loop_, fd.release(), peer), ++accepted_);
+    auto* connection = new AdminConnection(*this, std::make_unique<TcpStream>(loop_, std::move(fd), peer), ++accepted_);
     connections_.insert(connection);
     connection->start();
 }

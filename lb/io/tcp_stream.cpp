@@ -32,8 +32,8 @@ TcpStream::TcpStream(EventLoop& loop) : loop_(loop), close_timer_([this] { finis
     loop_.stream_opened();
 }
 
-TcpStream::TcpStream(EventLoop& loop, int fd, const SocketAddress& peer) : TcpStream(loop) {
-    fd_.reset(fd);
+TcpStream::TcpStream(EventLoop& loop, UniqueFd fd, const SocketAddress& peer) : TcpStream(loop) {
+    fd_ = std::move(fd);
     peer_ = peer;
 }
 

@@ -33,7 +33,7 @@ public:
 class TcpStream final : public Stream, private Lingering {
 public:
     // Adopts a connected socket (accepted, or connected elsewhere).
-    TcpStream(EventLoop& loop, int fd, const SocketAddress& peer);
+    TcpStream(EventLoop& loop, UniqueFd fd, const SocketAddress& peer);
     // Starts a non-blocking connect. The handler hears on_stream_connected
     // (never from inside this call).
     static std::unique_ptr<TcpStream> connect(EventLoop& loop, const SocketAddress& to, int64_t timeout_ms,

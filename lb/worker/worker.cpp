@@ -192,7 +192,7 @@ void Worker::handle_connection(ListenerSlot& slot, UniqueFd fd) {
     }
     set_tcp_nodelay(fd.get());
     set_tcp_keepalive(fd.get(), config.tcp_keepalive);
-    protocols_.accepted(*this, listener, std::make_unique<TcpStream>(*loop_, fd.release(), peer), std::move(ticket));
+    protocols_.accepted(*this, listener, std::make_unique<TcpStream>(*loop_, std::move(fd), peer), std::move(ticket));
 }
 
 // Per-client connection limits apply once the client is known (after any

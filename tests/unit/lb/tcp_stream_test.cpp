@@ -82,7 +82,7 @@ protected:
 TEST_F(TcpStreamTest, WritesOfEverySizeArriveWholeAndInOrderWhileTheReaderLags) {
     auto [near, far] = loopback_pair(16384);
     Recorder recorder;
-    auto stream = std::make_unique<TcpStream>(*loop_, near, SocketAddress());
+    auto stream = std::make_unique<TcpStream>(*loop_, UniqueFd(near), SocketAddress());
     stream->set_handler(&recorder);
 
     // Sizes around the direct-send threshold and far above the socket's room,
@@ -122,7 +122,7 @@ TEST_F(TcpStreamTest, WritesOfEverySizeArriveWholeAndInOrderWhileTheReaderLags) 
 TEST_F(TcpStreamTest, ABulkWriteToAResetPeerReportsTheError) {
     auto [near, far] = loopback_pair(0);
     Recorder recorder;
-    auto stream = std::make_unique<TcpStream>(*loop_, near, SocketAddress());
+    auto stream = std::make_unique<TcpStream>(*loop_, UniqueFd(near), SocketAddress());
     stream->set_handler(&recorder);
     linger reset{1, 0};
     ::setsockopt(far, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));

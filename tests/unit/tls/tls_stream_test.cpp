@@ -225,7 +225,7 @@ TEST_F(LoopFixture, ServerEchoAndCleanCloseNotify) {
     Peer peer([&] { client.run(pair.peer_side); });
 
     Recorder server;
-    auto stream = TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, pair.lb_side, SocketAddress()), context);
+    auto stream = TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, UniqueFd(pair.lb_side), SocketAddress()), context);
     std::unique_ptr<Stream> owned = std::move(stream);
     server.on_data = [](Stream& s, std::string_view bytes) { s.write(bytes); };
     server.on_eof = [&](Stream&) { Stream::close(std::move(owned), CloseMode::graceful); };
@@ -253,7 +253,7 @@ TEST_F(LoopFixture, SignatureAlgorithmsPickRsaOrEcdsa) {
         Peer peer([&] { client.run(pair.peer_side); });
         Recorder server;
         std::unique_ptr<Stream> owned =
-            TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, pair.lb_side, SocketAddress()), context);
+            TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, UniqueFd(pair.lb_side), SocketAddress()), context);
         owned->set_handler(&server);
         owned->start_reading();
         run_until([&] { return server.eof || server.error; });
@@ -274,7 +274,7 @@ TEST_F(LoopFixture, UploadWithBackPressureThenDownload) {
 
     Recorder server;
     std::unique_ptr<Stream> owned =
-        TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, pair.lb_side, SocketAddress()), context);
+        TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, UniqueFd(pair.lb_side), SocketAddress()), context);
     // Stop reading every 64 KiB for a moment: what arrives meanwhile must be
     // held and delivered in order.
     size_t next_pause = 64 * 1024;
@@ -309,7 +309,7 @@ TEST_F(LoopFixture, HandshakeTimeout) {
     SocketPair pair;  // the peer never says a word
     Recorder server;
     std::unique_ptr<Stream> owned =
-        TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, pair.lb_side, SocketAddress()), context);
+        TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, UniqueFd(pair.lb_side), SocketAddress()), context);
     owned->set_handler(&server);
     owned->start_reading();
     int64_t start = loop->now_ms();
@@ -351,7 +351,7 @@ TEST_F(LoopFixture, VersionOutsideThePolicyGetsProtocolVersionAlert) {
     Peer peer([&] { client.run(pair.peer_side); });
     Recorder server;
     std::unique_ptr<Stream> owned =
-        TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, pair.lb_side, SocketAddress()), context);
+        TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, UniqueFd(pair.lb_side), SocketAddress()), context);
     owned->set_handler(&server);
     owned->start_reading();
     EXPECT_TRUE(run_until([&] { return server.error != 0; }));
@@ -374,7 +374,7 @@ std::string LoopFixture::garbage_exchange(const std::string& bytes, int& error, 
     });
     Recorder server;
     std::unique_ptr<Stream> owned =
-        TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, pair.lb_side, SocketAddress()), context);
+        TlsStream::accept(*loop, std::make_unique<TcpStream>(*loop, UniqueFd(pair.lb_side), SocketAddress()), context);
     owned->set_handler(&server);
     owned->start_reading();
     run_until([&] { return server.error != 0; });
