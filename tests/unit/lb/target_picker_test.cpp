@@ -7,16 +7,13 @@
 
 #include <gtest/gtest.h>
 
-#include <climits>
 #include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "conf/config_loader.h"
-#include "lb/runtime/runtime.h"
-#include "lb/worker/worker.h"
+#include "tests/unit/lb/worker_snapshot_support.h"
 
 namespace lb {
 namespace {
@@ -33,16 +30,7 @@ protected:
             "target_groups:\n"
             "  - name: g\n" +
             extra + "    targets: [" + targets + "]\n";
-        auto config = conf::load_config_string(yaml, "lb.yaml");
-        ASSERT_TRUE(config) << config.error();
-        auto runtime = builder_.build(*config, 1, /*bind_sockets=*/false);
-        ASSERT_TRUE(runtime) << runtime.error();
-        snapshot_.runtime = *runtime;
-        for (const auto& group : snapshot_.runtime->groups) {
-            snapshot_.balancers.push_back(group->balancer->create());
-            snapshot_.zone_rotations.push_back(group->zones ? ZoneRotation(*group->zones) : ZoneRotation());
-        }
-        snapshot_.fail_open_logged_ms.assign(snapshot_.runtime->groups.size(), INT64_MIN);
+        testing::build_snapshot(builder_, yaml, snapshot_);
     }
 
     const TargetGroupRuntime& group() const { return *snapshot_.runtime->groups.front(); }

@@ -8,15 +8,13 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
-#include <climits>
 #include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "conf/config_loader.h"
 #include "lb/http/http_parser.h"
-#include "lb/runtime/runtime.h"
+#include "tests/unit/lb/worker_snapshot_support.h"
 
 namespace lb {
 namespace {
@@ -195,17 +193,8 @@ protected:
             "  - name: g\n"
             "    algorithm: round_robin\n" +
             extra + "    targets: [" + targets + "]\n";
-        auto config = conf::load_config_string(yaml, "lb.yaml");
-        ASSERT_TRUE(config) << config.error();
-        auto runtime = builder_.build(*config, 1, /*bind_sockets=*/false);
-        ASSERT_TRUE(runtime) << runtime.error();
         snapshot_ = std::make_shared<WorkerSnapshot>();
-        snapshot_->runtime = *runtime;
-        for (const auto& group : snapshot_->runtime->groups) {
-            snapshot_->balancers.push_back(group->balancer->create());
-            snapshot_->zone_rotations.push_back(ZoneRotation());
-        }
-        snapshot_->fail_open_logged_ms.assign(snapshot_->runtime->groups.size(), INT64_MIN);
+        testing::build_snapshot(builder_, yaml, *snapshot_);
     }
 
     TargetState& target(int port) {
