@@ -22,15 +22,7 @@ class PickTarget : public ::testing::Test {
 protected:
     // One listener and group "g" with `targets` (YAML flow items) plus `extra` group keys.
     void build(const std::string& targets, const std::string& extra = "") {
-        std::string yaml =
-            "listeners:\n"
-            "  - name: web\n"
-            "    listen: 127.0.0.1:8080\n"
-            "    default_action: { forward: { target_group: g } }\n"
-            "target_groups:\n"
-            "  - name: g\n" +
-            extra + "    targets: [" + targets + "]\n";
-        testing::build_snapshot(builder_, yaml, snapshot_);
+        testing::build_snapshot(builder_, testing::one_group_yaml(targets, extra), snapshot_);
     }
 
     const TargetGroupRuntime& group() const { return *snapshot_.runtime->groups.front(); }

@@ -14,6 +14,18 @@
 
 namespace lb::testing {
 
+// One http listener "web" forwarding to group "g": `group_keys` (YAML
+// lines at the group's indentation) and `targets` (flow items).
+inline std::string one_group_yaml(const std::string& targets, const std::string& group_keys = "") {
+    return "listeners:\n"
+           "  - name: web\n"
+           "    listen: 127.0.0.1:8080\n"
+           "    default_action: { forward: { target_group: g } }\n"
+           "target_groups:\n"
+           "  - name: g\n" +
+           group_keys + "    targets: [" + targets + "]\n";
+}
+
 // Fills `snapshot` from `yaml`; a config or build error fails the test.
 inline void build_snapshot(RuntimeBuilder& builder, const std::string& yaml, WorkerSnapshot& snapshot) {
     auto config = conf::load_config_string(yaml, "lb.yaml");

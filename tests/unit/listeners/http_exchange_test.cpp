@@ -184,17 +184,9 @@ protected:
         for (int port : ports)
             targets += (targets.empty() ? "" : ", ") + std::string("{ address: 10.0.0.1, port: ") +
                        std::to_string(port) + " }";
-        std::string yaml =
-            "listeners:\n"
-            "  - name: web\n"
-            "    listen: 127.0.0.1:8080\n"
-            "    default_action: { forward: { target_group: g } }\n"
-            "target_groups:\n"
-            "  - name: g\n"
-            "    algorithm: round_robin\n" +
-            extra + "    targets: [" + targets + "]\n";
         snapshot_ = std::make_shared<WorkerSnapshot>();
-        testing::build_snapshot(builder_, yaml, *snapshot_);
+        testing::build_snapshot(builder_, testing::one_group_yaml(targets, "    algorithm: round_robin\n" + extra),
+                                *snapshot_);
     }
 
     TargetState& target(int port) {
