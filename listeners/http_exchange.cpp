@@ -140,8 +140,9 @@ void HttpExchange::request_body(std::string_view data) {
     request_body_bytes_ += data.size();
     uint64_t max_body = listener_->config.max_body_size;
     if (max_body && request_body_bytes_ > max_body) {
-        reject(413, "request body too large", true);
         body_ = Body::discarded;
+        if (response_started()) downstream_.abort_client();
+        else reject(413, "request body too large", true);
         return;
     }
     if (body_ == Body::discarded || !upstream_) return;

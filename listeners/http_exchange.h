@@ -72,6 +72,10 @@ public:
     // The target failed after the answer began: end the client's view of
     // it so it cannot be taken for complete.
     virtual void response_cut(const char* why) = 0;
+    // The client broke its request after the answer began (a body over
+    // max_body_size): end the client's side at once (HTTP/1.1: reset the
+    // connection).
+    virtual void abort_client() = 0;
     // Upload back-pressure: stop, and later resume, taking request body.
     virtual void pause_request_body() = 0;
     virtual void resume_request_body() = 0;

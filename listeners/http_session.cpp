@@ -99,6 +99,10 @@ void HttpSession::parse_client(std::string_view data) {
             if (pending_input_.size() > kMaxPendingInput && client_) client_->stop_reading();
             return;
         case HttpParser::Status::header_too_large:
+            if (exchange_ && exchange_->response_started()) {
+                close_client(CloseMode::abort);  // trailers too large after the answer began
+                return;
+            }
             reject(431, "request header too large", true);
             return;
         case HttpParser::Status::error:
@@ -261,6 +265,10 @@ void HttpSession::interim_response(const HttpHead& response) {
     } else if (!framing_.http10) {
         client_->write(serialize_client_response(response, BodyFraming::none, std::nullopt, false, false));
     }
+    // The target moved: the client's clock starts again (a 100 Continue is
+    // its cue to send the body).
+    if (framing_.request_complete) worker_.timers().cancel(client_timer_);
+    else worker_.timers().schedule(client_timer_, listener_->config.idle_timeout.count());
 }
 
 void HttpSession::response_head(const HttpHead& response, const ResponsePlan& plan, std::string_view set_cookies,

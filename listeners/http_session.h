@@ -85,6 +85,7 @@ private:
     bool response_blocked() const override { return client_->output_high(); }
     void response_complete() override;
     void response_cut(const char* why) override;
+    void abort_client() override { close_client(CloseMode::abort); }
     void pause_request_body() override;
     void resume_request_body() override;
     void upgraded(const HttpHead& response, std::string_view set_cookies, std::unique_ptr<Stream> upstream,

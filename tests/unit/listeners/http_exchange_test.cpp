@@ -152,6 +152,7 @@ public:
     bool response_blocked() const override { return blocked; }
     void response_complete() override { events.push_back("complete"); }
     void response_cut(const char* why) override { events.push_back(std::string("cut ") + why); }
+    void abort_client() override { events.push_back("abort"); }
     void pause_request_body() override { events.push_back("pause"); }
     void resume_request_body() override { events.push_back("resume"); }
     void upgraded(const HttpHead&, std::string_view, std::unique_ptr<Stream> upstream, std::string_view rest,
