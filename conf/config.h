@@ -43,6 +43,20 @@ struct Admin {
     std::string token_file;        // empty = no token (only allowed on loopback)
 };
 
+// Where and how DNS names of targets are resolved (README "Targets by DNS
+// name"). No nameservers: /etc/resolv.conf (and /etc/hosts).
+struct Resolver {
+    std::vector<SocketAddress> nameservers;
+    Duration timeout = 2s;         // per try, 100ms..30s
+    int attempts = 2;              // tries per server, 1..10
+    // NXDOMAIN or an empty answer empties a name's targets only after this
+    // long; a failing server (timeout, SERVFAIL, refused) never does.
+    Duration hold = 5min;
+    // The record's TTL, bounded by these, sets the next lookup.
+    Duration min_ttl = 1s;
+    Duration max_ttl = 1h;
+};
+
 struct Global {
     int workers = 0;               // 0 = auto (one per core)
     std::string zone;              // zone this appliance runs in
@@ -52,6 +66,7 @@ struct Global {
     AccessLog access_log;
     Admin admin;
     std::string sticky_secret_file;
+    Resolver resolver;
     SourcePos pos;
 };
 
@@ -211,12 +226,28 @@ enum class TargetProtocol { http, https, tcp, udp };
 enum class Algorithm { round_robin, least_outstanding_requests, weighted_random, source_ip_hash };
 
 struct Target {
-    std::string address;           // IP literal as written
+    std::string address;           // IP literal, or a DNS name, as written
     uint16_t port = 0;
-    SocketAddress addr;            // address + port, resolved
+    // address + port. For a DNS name: invalid in the YAML's config; the
+    // targets served are one per address it resolves to (lb/discovery).
+    SocketAddress addr;
     int weight = 1;                // 0..1000; 0 = no new traffic
     std::string zone;
+    // Only the lowest tier with a target that may take traffic is used
+    // (SRV priority). YAML targets are all tier 0.
+    int tier = 0;
+    // The DNS name this target was found by (a name target's, or the SRV
+    // record's); empty for an IP literal.
+    std::string discovered_by;
     SourcePos pos;
+
+    bool is_name() const { return !addr.valid(); }
+};
+
+// Targets from a DNS SRV record instead of a `targets` list.
+struct Discovery {
+    std::string srv;               // e.g. _http._tcp.app.service.consul; empty = none
+    Duration refresh = 0s;         // 0 = follow the records' TTLs
 };
 
 struct HealthCheck {
@@ -265,12 +296,20 @@ struct TargetGroup {
     Stickiness stickiness;
     HealthCheck health_check;
     UpstreamTls tls;                          // protocol: https
+    Discovery discovery;
     std::vector<Target> targets;
     SourcePos pos;
 
     bool names_target(const SocketAddress& address) const {
         for (const auto& target : targets)
             if (target.addr == address) return true;
+        return false;
+    }
+    // Some of its targets come from DNS (names, or an SRV record).
+    bool discovered() const {
+        if (!discovery.srv.empty()) return true;
+        for (const auto& target : targets)
+            if (target.is_name()) return true;
         return false;
     }
 };

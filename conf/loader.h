@@ -28,6 +28,7 @@ public:
 private:
     void load_global(const YamlValue& value);
     void load_admin(const YamlValue& value);
+    void load_resolver(const YamlValue& value);
     TargetGroup load_target_group(const YamlValue& value);
     void load_stickiness(const YamlValue& value, TargetGroup& group);
     void load_health_check(const YamlValue& value, TargetGroup& group);

@@ -22,7 +22,7 @@ bool is_loopback(const SocketAddress& address) {
 
 void Loader::load_global(const YamlValue& value) {
     YamlMapping map(value, {"workers", "zone", "max_connections", "shutdown_timeout", "pid_file", "access_log", "admin",
-                            "sticky_secret_file"});
+                            "sticky_secret_file", "resolver"});
     Global& global = config_.global;
     global.pos = value.pos();
 
@@ -60,6 +60,32 @@ void Loader::load_global(const YamlValue& value) {
     }
     if (auto admin = map.get("admin")) load_admin(*admin);
     if (auto secret = map.get("sticky_secret_file")) global.sticky_secret_file = readable_file(*secret);
+    if (auto resolver = map.get("resolver")) load_resolver(*resolver);
+}
+
+void Loader::load_resolver(const YamlValue& value) {
+    YamlMapping map(value, {"nameservers", "timeout", "attempts", "hold", "min_ttl", "max_ttl"});
+    Resolver& resolver = config_.global.resolver;
+    if (auto servers = map.get("nameservers")) {
+        for (const auto& item : servers->items()) {
+            std::string text = item.string();
+            // "10.0.0.2" or "10.0.0.2:53" / "[::1]:5353"
+            std::optional<SocketAddress> address = SocketAddress::from_ip(text, 53);
+            if (!address) address = SocketAddress::parse(text);
+            if (!address) item.fail("must be an IP address with an optional port, got '" + text + "'");
+            resolver.nameservers.push_back(*address);
+        }
+        if (resolver.nameservers.empty()) servers->fail("must name at least one server (leave it out for /etc/resolv.conf)");
+    }
+    if (auto timeout = map.get("timeout")) resolver.timeout = timeout->duration(100ms, 30s);
+    if (auto attempts = map.get("attempts")) resolver.attempts = static_cast<int>(attempts->integer(1, 10));
+    if (auto hold = map.get("hold")) resolver.hold = hold->duration(0s, std::chrono::days(1));
+    if (auto min_ttl = map.get("min_ttl")) resolver.min_ttl = min_ttl->duration(1s, std::chrono::days(1));
+    if (auto max_ttl = map.get("max_ttl")) {
+        resolver.max_ttl = max_ttl->duration(1s, std::chrono::days(1));
+        if (resolver.max_ttl < resolver.min_ttl)
+            max_ttl->fail("must not be less than min_ttl (" + format_duration(resolver.min_ttl) + ")");
+    }
 }
 
 void Loader::load_admin(const YamlValue& value) {

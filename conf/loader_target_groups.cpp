@@ -13,7 +13,7 @@ namespace lb::conf {
 TargetGroup Loader::load_target_group(const YamlValue& value) {
     YamlMapping map(value, {"name", "protocol", "algorithm", "cross_zone", "zone_weights", "deregistration_delay",
                             "slow_start", "connect_timeout", "response_timeout", "stickiness", "health_check", "tls",
-                            "targets"});
+                            "discovery", "targets"});
     TargetGroup group;
     group.pos = value.pos();
 
@@ -56,6 +56,16 @@ TargetGroup Loader::load_target_group(const YamlValue& value) {
         }
     }
 
+    if (auto discovery = map.get("discovery")) {
+        YamlMapping discovery_map(*discovery, {"srv", "refresh"});
+        auto srv = discovery_map.require("srv");
+        group.discovery.srv = srv.string();
+        check(srv, check_dns_name(group.discovery.srv));
+        if (auto refresh = discovery_map.get("refresh")) group.discovery.refresh = refresh->duration(1s, std::chrono::days(1));
+        // One source of targets per group: with both, which one a target
+        // came from (and which wins when they disagree) would be a guess.
+        map.reject("targets", "a group takes its targets from discovery or from targets, not both");
+    }
     if (auto targets = map.get("targets")) {
         // An empty list is fine: the group answers 503 until targets appear.
         for (const auto& item : targets->items()) group.targets.push_back(load_target(item, group));
@@ -173,22 +183,29 @@ Target Loader::load_target(const YamlValue& value, const TargetGroup& group) {
     target.pos = value.pos();
     auto address = map.require("address");
     target.address = address.string();
-    // IP literals only: resolving names at load time would pin whatever DNS
-    // said once, which is worse than refusing.
-    if (!SocketAddress::from_ip(target.address, 0)) {
-        if (SocketAddress::parse(target.address))
-            address.fail("must be an IP address without a port; put the port in 'port'");
-        address.fail("must be an IPv4 or IPv6 address, got '" + target.address + "'");
-    }
-    if (const char* why = SocketAddress::from_ip(target.address, 0)->unusable_as_target()) address.fail(why);
     target.port = static_cast<uint16_t>(map.require("port").integer(1, 65535));
-    target.addr = *SocketAddress::from_ip(target.address, target.port);
+    if (auto ip = SocketAddress::from_ip(target.address, target.port)) {
+        if (const char* why = ip->unusable_as_target()) address.fail(why);
+        target.addr = *ip;
+    } else {
+        if (SocketAddress::parse(target.address))
+            address.fail("must be an IP address or a DNS name without a port; put the port in 'port'");
+        // A DNS name: every address it resolves to is a target, followed
+        // live (README "Targets by DNS name").
+        if (auto why = check_dns_name(target.address))
+            address.fail("must be an IPv4 or IPv6 address or a DNS name, got '" + target.address + "': " + *why);
+    }
     if (auto weight = map.get("weight")) target.weight = static_cast<int>(weight->integer(0, 1000));
     if (auto zone = map.get("zone")) target.zone = zone->string();
-    for (const auto& other : group.targets)
-        if (other.addr == target.addr)
-            value.fail("duplicate target " + target.addr.to_string() + " (first at line " +
-                       std::to_string(other.pos.line) + ")");
+    for (const auto& other : group.targets) {
+        bool same = target.is_name() ? other.is_name() && other.port == target.port &&
+                                           lower(other.address) == lower(target.address)
+                                     : other.addr == target.addr;
+        if (same)
+            value.fail("duplicate target " +
+                       (target.is_name() ? target.address + ":" + std::to_string(target.port) : target.addr.to_string()) +
+                       " (first at line " + std::to_string(other.pos.line) + ")");
+    }
     return target;
 }
 

@@ -1,5 +1,7 @@
 #include "conf/patterns.h"
 
+#include <algorithm>
+
 namespace lb::conf {
 
 namespace {
@@ -96,6 +98,29 @@ std::optional<std::string> check_host_name(std::string_view name) {
         if (!is_alnum(c) && c != '-' && c != '.')
             return "host name may only contain letters, digits, '-' and '.'; " + quoted(c) + " is not allowed";
     return std::nullopt;
+}
+
+std::optional<std::string> check_dns_name(std::string_view name) {
+    if (name.ends_with('.')) name.remove_suffix(1);  // fully qualified
+    if (name.empty()) return "must not be empty";
+    if (name.size() > 253) return "must be at most 253 characters";
+    size_t start = 0;
+    while (true) {
+        size_t dot = name.find('.', start);
+        std::string_view label = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        if (label.empty()) return "has an empty label";
+        if (label.size() > 63) return "has a label longer than 63 characters";
+        for (char c : label)
+            if (!is_alnum(c) && c != '-' && c != '_')
+                return "may only contain letters, digits, '-', '_' and '.'; " + quoted(c) + " is not allowed";
+        if (dot == std::string_view::npos) {
+            // "10.0.0.256" is a mistyped address, not a name.
+            if (std::all_of(label.begin(), label.end(), [](char c) { return c >= '0' && c <= '9'; }))
+                return "is neither an IP address nor a DNS name (its last label is all digits)";
+            return std::nullopt;
+        }
+        start = dot + 1;
+    }
 }
 
 std::optional<std::string> check_object_name(std::string_view name) {

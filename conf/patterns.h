@@ -31,6 +31,9 @@ std::optional<std::string> check_query_pattern(std::string_view pattern);
 std::optional<std::string> check_cookie_name(std::string_view name);
 // A DNS name without wildcards (upstream SNI).
 std::optional<std::string> check_host_name(std::string_view name);
+// A DNS name to resolve: a target's address or an SRV record (labels of
+// letters, digits, '-' and '_', a trailing '.' allowed).
+std::optional<std::string> check_dns_name(std::string_view name);
 // Listener and target group names appear in logs, metrics and admin URLs.
 std::optional<std::string> check_object_name(std::string_view name);
 

@@ -28,6 +28,7 @@
 #include "lb/base/result.h"
 #include "lb/base/unique_fd.h"
 #include "lb/control/admin_request.h"
+#include "lb/discovery/dns_discovery.h"
 #include "lb/control/metrics.h"
 #include "lb/io/event_loop.h"
 #include "lb/runtime/runtime.h"
@@ -57,6 +58,8 @@ public:
     virtual Result<uint64_t> reload_config() = 0;
     virtual bool stopping() const = 0;
     virtual ServerStats stats() const = 0;
+    // What DNS said about the names behind discovered groups.
+    virtual const DnsDiscovery* discovery() const = 0;
 
 protected:
     ~AdminControl() = default;

@@ -186,6 +186,22 @@ json AdminApi::group_json(const TargetGroupRuntime& group, bool with_targets) co
                 {"deregistration_delay_ms", config.deregistration_delay.count()},
                 {"health_check", health_check_json(config.health_check)},
                 {"target_counts", std::move(counts)}};
+    std::vector<DnsDiscovery::NameStatus> discovered;
+    if (control_.discovery()) discovered = control_.discovery()->names_of(config.name);
+    if (!discovered.empty()) {
+        json names = json::array();
+        for (const auto& name : discovered) {
+            json entry = {{"name", name.name},
+                          {"type", name.kind == DnsDiscovery::Kind::srv ? "SRV" : "A/AAAA"},
+                          {"resolved", name.resolved},
+                          {"answer", name.answer},
+                          {"last_error", name.last_error}};
+            if (name.resolved_unix_ms) entry["resolved_at_unix_ms"] = name.resolved_unix_ms;
+            if (name.next_lookup_unix_ms) entry["next_lookup_unix_ms"] = name.next_lookup_unix_ms;
+            names.push_back(std::move(entry));
+        }
+        out["discovery"] = std::move(names);
+    }
     if (with_targets) {
         json targets = json::array();
         for (const auto& entry : group.targets) targets.push_back(target_json(group, entry));
@@ -207,7 +223,9 @@ json AdminApi::target_json(const TargetGroupRuntime& group, const TargetEntry& e
                 {"port", entry.config.addr.port()},
                 {"weight", entry.config.weight},
                 {"zone", entry.config.zone},
-                {"source", to_string(control_.target_source(group.config.name, entry.config.addr))},
+                {"source", entry.config.discovered_by.empty()
+                               ? to_string(control_.target_source(group.config.name, entry.config.addr))
+                               : "dns"},
                 {"state", state.state_name()},
                 {"health", to_string(health)},
                 {"reason", reason},
@@ -218,6 +236,7 @@ json AdminApi::target_json(const TargetGroupRuntime& group, const TargetEntry& e
                   {"connections", state.connections_total.load(std::memory_order_relaxed)},
                   {"connect_failures", state.connect_failures.load(std::memory_order_relaxed)},
                   {"responses_5xx", state.responses_5xx.load(std::memory_order_relaxed)}}}};
+    if (!entry.config.discovered_by.empty()) out["discovered_by"] = entry.config.discovered_by;
     if (draining) {
         int64_t left = state.drain_deadline_ms.load(std::memory_order_relaxed) - steady_now_ms();
         out["drain_remaining_ms"] = left > 0 ? left : 0;

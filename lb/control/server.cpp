@@ -67,14 +67,6 @@ int Server::run() {
     }
     config_ = std::move(*loaded);
     workers_ = worker_count(config_);
-    if (auto applied = apply_config(config_); !applied) {
-        LB_LOG_ERROR("%s", applied.error().c_str());
-        return 1;
-    }
-    if (auto status = AccessLogSink::instance().configure(config_.global.access_log); !status) {
-        LB_LOG_ERROR("%s", status.error().c_str());
-        return 1;
-    }
 
     EventLoop::Options control_options;
     control_options.ring_entries = 64;
@@ -86,6 +78,21 @@ int Server::run() {
         return 1;
     }
     loop_ = std::move(*loop);
+    // Names are looked up from the start; until they answer, their groups
+    // have no targets (503), and each answer rebuilds the snapshot.
+    discovery_ = std::make_unique<DnsDiscovery>(*loop_, [this] { dns_changed(); });
+    if (auto configured = discovery_->configure(config_); !configured) {
+        LB_LOG_ERROR("%s", configured.error().c_str());
+        return 1;
+    }
+    if (auto applied = apply_config(config_); !applied) {
+        LB_LOG_ERROR("%s", applied.error().c_str());
+        return 1;
+    }
+    if (auto status = AccessLogSink::instance().configure(config_.global.access_log); !status) {
+        LB_LOG_ERROR("%s", status.error().c_str());
+        return 1;
+    }
     admin_ = std::make_unique<AdminApi>(*loop_, static_cast<AdminControl&>(*this));
     auto admin_settings = admin_->prepare(config_.global.admin);
     if (!admin_settings) {
@@ -190,10 +197,12 @@ Result<uint64_t> Server::read_and_apply_config() {
     }
     auto admin_settings = admin_->prepare(loaded->global.admin);
     if (!admin_settings) return Error{admin_settings.error()};
+    if (auto configured = discovery_->configure(*loaded); !configured) return Error{configured.error()};
     TargetRegistrations previous = registrations_;
     registrations_.prune(*loaded);
     if (auto applied = apply_config(*loaded); !applied) {
         registrations_ = std::move(previous);
+        (void)discovery_->configure(config_);  // back to the names the running config uses
         return Error{applied.error()};
     }
     admin_->commit(std::move(*admin_settings));
@@ -214,7 +223,9 @@ std::string api_target_id(const std::string& group, const std::string& key) { re
 }  // namespace
 
 Status Server::apply_config(const conf::Config& base, FileReads files) {
-    conf::Config effective = registrations_.apply(base);
+    // The YAML, then the admin API's changes, then names turned into the
+    // addresses they resolve to now.
+    conf::Config effective = discovery_->apply(registrations_.apply(base));
     int64_t now = steady_now_ms();
 
     // Targets serving now that the new config no longer names. A group that
@@ -291,6 +302,11 @@ AdminOutcome Server::register_target(const std::string& group_name, TargetRegist
     if (stopping_) return {503, "lb is stopping"};
     const conf::TargetGroup* group = config_.find_target_group(group_name);
     if (!group) return {404, "no target group '" + group_name + "'"};
+    // One source of targets per group: DNS decides what a discovered group
+    // holds, and an API target there could not be told apart from a record.
+    if (group->discovered())
+        return {409, "target group '" + group_name + "' takes its targets from DNS (" + config_.path + ", line " +
+                         std::to_string(group->pos.line) + "): change the records instead"};
     const conf::Target& target = registration.target;
     for (const auto& defined : group->targets) {
         if (defined.addr != target.addr) continue;
@@ -330,7 +346,11 @@ ServerStats Server::stats() const {
 
 AdminOutcome Server::deregister_target(const std::string& group_name, const SocketAddress& address) {
     if (stopping_) return {503, "lb is stopping"};
-    if (!config_.find_target_group(group_name)) return {404, "no target group '" + group_name + "'"};
+    const conf::TargetGroup* group = config_.find_target_group(group_name);
+    if (!group) return {404, "no target group '" + group_name + "'"};
+    if (group->discovered())
+        return {409, "target group '" + group_name + "' takes its targets from DNS (" + config_.path + ", line " +
+                         std::to_string(group->pos.line) + "): change the records instead"};
     const TargetGroupRuntime* current = runtime_->group(group_name);
     const TargetEntry* found = nullptr;
     for (const auto& entry : current->targets)
@@ -344,6 +364,12 @@ AdminOutcome Server::deregister_target(const std::string& group_name, const Sock
         return {500, applied.error()};
     }
     return {202, ""};
+}
+
+void Server::dns_changed() {
+    if (stopping_) return;
+    if (auto applied = apply_config(config_, FileReads::reuse); !applied)
+        LB_LOG_ERROR("dns: applying new addresses: %s", applied.error().c_str());
 }
 
 void Server::poll_drains() {

@@ -14,6 +14,7 @@
 #include "conf/config.h"
 #include "health/health_checker.h"
 #include "lb/control/admin_api.h"
+#include "lb/discovery/dns_discovery.h"
 #include "lb/io/event_loop.h"
 #include "lb/runtime/runtime.h"
 #include "lb/targets/target_registrations.h"
@@ -61,7 +62,10 @@ private:
     Result<uint64_t> reload_config() override { return reload(); }
     bool stopping() const override { return stopping_; }
     ServerStats stats() const override;
+    const DnsDiscovery* discovery() const override { return discovery_.get(); }
     void poll_drains();
+    // An answer behind some target changed: rebuild with the new addresses.
+    void dns_changed();
     void begin_stop(bool graceful);
     int worker_count(const conf::Config& config) const;
 
@@ -78,6 +82,7 @@ private:
     std::atomic<int64_t> connection_budget_{0};
     std::unique_ptr<EventLoop> loop_;
     std::unique_ptr<AdminApi> admin_;  // after loop_: destroyed before it
+    std::unique_ptr<DnsDiscovery> discovery_;  // after loop_: destroyed before it, once it stopped
     int signal_fd_ = -1;
     char signal_buffer_[128];
     bool stopping_ = false;

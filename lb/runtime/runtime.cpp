@@ -68,6 +68,9 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         group->config = group_config;
         std::vector<BalancerTarget> balancer_targets;
         for (const auto& target : group_config.targets) {
+            // A DNS name serves through the addresses lb/discovery put in
+            // its place; one left here (lb -t, or not resolved) has none.
+            if (target.is_name()) continue;
             bool created = false;
             auto state = targets.get_or_create(group_config.name, target.addr, &created);
             if (created) {
@@ -90,6 +93,8 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
                                         leaving.state->key});
             group->targets.push_back({leaving.state, leaving.target});
         }
+        for (const auto& entry : group->targets)
+            group->tiered = group->tiered || entry.config.tier != group->targets.front().config.tier;
         // source_ip stickiness is Maglev hashing whatever the algorithm says.
         group->client_hashed = group_config.stickiness.type == conf::Stickiness::Type::source_ip ||
                                group_config.algorithm == conf::Algorithm::source_ip_hash;

@@ -50,6 +50,9 @@ struct TargetGroupRuntime {
     // Set when the client address picks the target (source_ip stickiness or
     // the source_ip_hash algorithm): the zone is then hashed too, not rotated.
     bool client_hashed = false;
+    // Targets in more than one tier (SRV priorities): only the lowest tier
+    // with a target that may take traffic is picked from.
+    bool tiered = false;
     // cross_zone: false with more than one zone; null otherwise.
     std::unique_ptr<const ZoneSplit> zones;
     // Cookie stickiness (listeners/target_stickiness.h): lb's cookie for

@@ -36,6 +36,14 @@ void warn_fail_open(WorkerSnapshot& snapshot, const TargetGroupRuntime& group) {
                 group.config.name.c_str(), unhealthy, initial);
 }
 
+// Tiered groups (SRV priorities): only the lowest tier among `eligible` stays.
+void keep_lowest_tier(const TargetGroupRuntime& group, std::vector<uint32_t>& eligible) {
+    if (!group.tiered || eligible.empty()) return;
+    int lowest = group.targets[eligible.front()].config.tier;
+    for (uint32_t i : eligible) lowest = std::min(lowest, group.targets[i].config.tier);
+    std::erase_if(eligible, [&](uint32_t i) { return group.targets[i].config.tier != lowest; });
+}
+
 }  // namespace
 
 const conf::WeightedTargetGroup& pick_weighted_group(const conf::ForwardAction& action) {
@@ -57,10 +65,13 @@ const TargetGroupRuntime* pick_group(const Runtime& runtime, const conf::Forward
     return runtime.group(pick_weighted_group(action).name);
 }
 
+
 const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntime& group, uint64_t client_hash,
                                std::span<const TargetState* const> exclude, const TargetEntry* sticky) {
-    // A sticky client keeps its target while that target may take traffic.
-    if (sticky && sticky->state->routable() && !excluded(exclude, sticky->state.get())) return sticky;
+    // A sticky client keeps its target while that target may take traffic
+    // (in a tiered group: while its tier is the one serving, below).
+    bool sticky_routable = sticky && sticky->state->routable() && !excluded(exclude, sticky->state.get());
+    if (sticky_routable && !group.tiered) return sticky;
     thread_local std::vector<uint32_t> eligible;
     eligible.clear();
     const auto& targets = group.targets;
@@ -69,6 +80,9 @@ const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntim
         if (entry.config.weight > 0 && entry.state->routable() && !excluded(exclude, entry.state.get()))
             eligible.push_back(i);
     }
+    keep_lowest_tier(group, eligible);
+    if (sticky_routable && (eligible.empty() || targets[eligible.front()].config.tier == sticky->config.tier))
+        return sticky;
     if (eligible.empty()) {
         // Fail open: a group whose every target looks unhealthy still gets
         // traffic, rather than answering 503 for a health check's mistake.
@@ -81,6 +95,7 @@ const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntim
                 any_unhealthy = true;
             }
         }
+        keep_lowest_tier(group, eligible);
         if (any_unhealthy && exclude.empty()) warn_fail_open(snapshot, group);
         // With every target failing open, the sticky one is as good as any.
         if (sticky && !sticky->state->draining.load(std::memory_order_relaxed) &&

@@ -729,15 +729,22 @@ target_groups:
               "lb.yaml:3:11: target_groups[1].name: target group 'web' is already defined at line 2");
 }
 
-TEST(ConfigErrors, TargetAddressMustBeAnIp) {
+TEST(ConfigErrors, TargetAddressMustBeAnIpOrADnsName) {
     auto target = [](const std::string& body) {
         return load_error("target_groups:\n  - name: web\n    targets:\n      - " + body + "\n");
     };
-    EXPECT_EQ(target("{ address: backend.local, port: 80 }"),
-              "lb.yaml:4:20: target_groups[0].targets[0].address: must be an IPv4 or IPv6 address, got 'backend.local'");
+    EXPECT_EQ(target("{ address: backend..local, port: 80 }"),
+              "lb.yaml:4:20: target_groups[0].targets[0].address: must be an IPv4 or IPv6 address or a DNS name, got "
+              "'backend..local': has an empty label");
+    EXPECT_EQ(target("{ address: \"app/1\", port: 80 }"),
+              "lb.yaml:4:20: target_groups[0].targets[0].address: must be an IPv4 or IPv6 address or a DNS name, got "
+              "'app/1': may only contain letters, digits, '-', '_' and '.'; '/' is not allowed");
+    EXPECT_EQ(target("{ address: 10.0.0.256, port: 80 }"),
+              "lb.yaml:4:20: target_groups[0].targets[0].address: must be an IPv4 or IPv6 address or a DNS name, got "
+              "'10.0.0.256': is neither an IP address nor a DNS name (its last label is all digits)");
     EXPECT_EQ(target("{ address: \"10.0.0.1:80\", port: 80 }"),
-              "lb.yaml:4:20: target_groups[0].targets[0].address: must be an IP address without a port; put the "
-              "port in 'port'");
+              "lb.yaml:4:20: target_groups[0].targets[0].address: must be an IP address or a DNS name without a "
+              "port; put the port in 'port'");
     EXPECT_EQ(target("{ address: 0.0.0.0, port: 80 }"),
               "lb.yaml:4:20: target_groups[0].targets[0].address: the unspecified address cannot be a target");
     EXPECT_EQ(target("{ address: 255.255.255.255, port: 80 }"),
@@ -860,6 +867,40 @@ target_groups:
 TEST(ConfigErrors, BadObjectName) {
     EXPECT_EQ(load_error("target_groups:\n  - name: my group\n"),
               "lb.yaml:2:11: target_groups[0].name: may only contain letters, digits, '-', '_' and '.'");
+}
+
+}  // namespace
+}  // namespace lb::conf
+
+namespace lb::conf {
+namespace {
+
+TEST(ConfigErrors, DiscoveryRules) {
+    EXPECT_EQ(load_error(testing::yaml(R"(
+target_groups:
+  - name: app
+    discovery: { srv: _http._tcp.app }
+    targets: [{ address: 10.0.0.1, port: 80 }]
+)")),
+              "lb.yaml:4:5: target_groups[0].targets: a group takes its targets from discovery or from targets, not "
+              "both");
+    EXPECT_EQ(load_error(testing::yaml(R"(
+target_groups:
+  - name: app
+    discovery: { refresh: 10s }
+)")),
+              "lb.yaml:3:16: target_groups[0].discovery: missing required key 'srv'");
+    EXPECT_EQ(load_error(testing::yaml(R"(
+global:
+  resolver: { nameservers: ["dns.example:53"] }
+)")),
+              "lb.yaml:2:29: global.resolver.nameservers[0]: must be an IP address with an optional port, got "
+              "'dns.example:53'");
+    EXPECT_EQ(load_error(testing::yaml(R"(
+global:
+  resolver: { min_ttl: 10s, max_ttl: 5s }
+)")),
+              "lb.yaml:2:38: global.resolver.max_ttl: must not be less than min_ttl (10s)");
 }
 
 }  // namespace

@@ -449,3 +449,54 @@ TEST(ConfigLoader, ErrorsFromFileNameTheFile) {
 
 }  // namespace
 }  // namespace lb::conf
+
+namespace lb::conf {
+namespace {
+
+TEST(ConfigLoader, DnsNamesAndDiscovery) {
+    Config config = load_ok(yaml(R"(
+global:
+  resolver: { nameservers: ["127.0.0.1:5353", "10.0.0.2"], timeout: 500ms, attempts: 3, hold: 1m, min_ttl: 2s, max_ttl: 10m }
+listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    default_action: { forward: { target_group: web } }
+target_groups:
+  - name: web
+    targets:
+      - { address: Web.Internal., port: 3000, zone: a }
+      - { address: 10.0.0.9, port: 3000 }
+  - name: app
+    discovery: { srv: _http._tcp.app.service.consul, refresh: 10s }
+)"));
+    const Resolver& resolver = config.global.resolver;
+    ASSERT_EQ(resolver.nameservers.size(), 2u);
+    EXPECT_EQ(resolver.nameservers[0].to_string(), "127.0.0.1:5353");
+    EXPECT_EQ(resolver.nameservers[1].to_string(), "10.0.0.2:53");
+    EXPECT_EQ(resolver.timeout, 500ms);
+    EXPECT_EQ(resolver.attempts, 3);
+    EXPECT_EQ(resolver.hold, 60s);
+    EXPECT_EQ(resolver.min_ttl, 2s);
+    EXPECT_EQ(resolver.max_ttl, 600s);
+    const TargetGroup& web = config.target_groups[0];
+    EXPECT_TRUE(web.discovered());
+    EXPECT_TRUE(web.targets[0].is_name());
+    EXPECT_EQ(web.targets[0].address, "Web.Internal.");
+    EXPECT_EQ(web.targets[0].zone, "a");
+    EXPECT_FALSE(web.targets[1].is_name());
+    const TargetGroup& app = config.target_groups[1];
+    EXPECT_TRUE(app.discovered());
+    EXPECT_EQ(app.discovery.srv, "_http._tcp.app.service.consul");
+    EXPECT_EQ(app.discovery.refresh, 10s);
+    EXPECT_TRUE(app.targets.empty());
+}
+
+TEST(ConfigLoader, ResolverDefaultsToTheSystem) {
+    Config config = load_ok(minimal);
+    EXPECT_TRUE(config.global.resolver.nameservers.empty());
+    EXPECT_EQ(config.global.resolver.hold, 300s);
+    EXPECT_FALSE(config.target_groups[0].discovered());
+}
+
+}  // namespace
+}  // namespace lb::conf

@@ -117,5 +117,25 @@ TEST_F(PickTarget, SourceIpHashIsStablePerClient) {
     }
 }
 
+// SRV priorities: the lowest tier with a target that may take traffic
+// serves alone; the next one only when none of it can; a sticky client of
+// the backup tier moves back once the preferred tier recovers.
+TEST_F(PickTarget, LowestTierServesWhileAnyOfItCan) {
+    auto config = conf::load_config_string(testing::one_group_yaml(kThree), "lb.yaml");
+    ASSERT_TRUE(config) << config.error();
+    config->target_groups[0].targets[2].tier = 10;  // port 3: the backup
+    testing::build_snapshot(builder_, *config, snapshot_);
+    EXPECT_EQ(distinct(picks(60)), (std::set<uint16_t>{1, 2}));
+    state(1).health.store(TargetHealth::unhealthy);
+    EXPECT_EQ(distinct(picks(30)), (std::set<uint16_t>{2}));
+    state(2).health.store(TargetHealth::unhealthy);
+    EXPECT_EQ(distinct(picks(30)), (std::set<uint16_t>{3}));
+    EXPECT_EQ(distinct(picks(5, {}, &entry(3))), (std::set<uint16_t>{3}));
+    state(2).health.store(TargetHealth::healthy);
+    EXPECT_EQ(distinct(picks(30, {}, &entry(3))), (std::set<uint16_t>{2}));
+    // A retry may still go down a tier when the preferred one is used up.
+    EXPECT_EQ(distinct(picks(10, {&state(2)})), (std::set<uint16_t>{3}));
+}
+
 }  // namespace
 }  // namespace lb

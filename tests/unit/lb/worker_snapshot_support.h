@@ -26,11 +26,10 @@ inline std::string one_group_yaml(const std::string& targets, const std::string&
            group_keys + "    targets: [" + targets + "]\n";
 }
 
-// Fills `snapshot` from `yaml`; a config or build error fails the test.
-inline void build_snapshot(RuntimeBuilder& builder, const std::string& yaml, WorkerSnapshot& snapshot) {
-    auto config = conf::load_config_string(yaml, "lb.yaml");
-    ASSERT_TRUE(config) << config.error();
-    auto runtime = builder.build(*config, 1, /*bind_sockets=*/false);
+// Fills `snapshot` from `config`, as it would be served (after discovery
+// expanded its names); a build error fails the test.
+inline void build_snapshot(RuntimeBuilder& builder, const conf::Config& config, WorkerSnapshot& snapshot) {
+    auto runtime = builder.build(config, 1, /*bind_sockets=*/false);
     ASSERT_TRUE(runtime) << runtime.error();
     snapshot.runtime = *runtime;
     for (const auto& group : snapshot.runtime->groups) {
@@ -38,6 +37,13 @@ inline void build_snapshot(RuntimeBuilder& builder, const std::string& yaml, Wor
         snapshot.zone_rotations.push_back(group->zones ? ZoneRotation(*group->zones) : ZoneRotation());
     }
     snapshot.fail_open_logged_ms.assign(snapshot.runtime->groups.size(), INT64_MIN);
+}
+
+// Fills `snapshot` from `yaml`; a config or build error fails the test.
+inline void build_snapshot(RuntimeBuilder& builder, const std::string& yaml, WorkerSnapshot& snapshot) {
+    auto config = conf::load_config_string(yaml, "lb.yaml");
+    ASSERT_TRUE(config) << config.error();
+    build_snapshot(builder, *config, snapshot);
 }
 
 }  // namespace lb::testing
