@@ -64,13 +64,13 @@ def port_accepts(port, host=HOST):
         return False
 
 
-def wait_port(port, timeout=START_TIMEOUT, proc=None, what="process"):
+def wait_port(port, timeout=START_TIMEOUT, proc=None, what="process", host=HOST):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{what} exited with code {proc.returncode} "
                                f"before listening on {port}")
-        if port_accepts(port):
+        if port_accepts(port, host):
             return
         time.sleep(0.05)
     raise RuntimeError(f"{what} not listening on {port} after {timeout}s")
@@ -136,13 +136,14 @@ class Backend:
     tls=(cert_path, key_path); udp_echo=True adds a UDP echo on the same
     port number)."""
 
-    def __init__(self, name, log_dir, port=None, tcp_echo=False, tls=None, udp_echo=False):
+    def __init__(self, name, log_dir, port=None, tcp_echo=False, tls=None, udp_echo=False, host=HOST):
         self.name = name
+        self.host = host
         self.port = port or free_port()
         self.tcp_echo = tcp_echo
         self.tls = tls
         self.log_path = os.path.join(log_dir, f"backend-{name}.log")
-        cmd = [sys.executable, BACKEND_SCRIPT, "--port", str(self.port), "--name", name]
+        cmd = [sys.executable, BACKEND_SCRIPT, "--port", str(self.port), "--name", name, "--host", host]
         if tcp_echo:
             cmd.append("--tcp-echo")
         if udp_echo:
@@ -153,17 +154,17 @@ class Backend:
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         try:
-            wait_port(self.port, proc=self.proc, what=f"backend {name}")
+            wait_port(self.port, host=host, proc=self.proc, what=f"backend {name}")
         except Exception:
             self.stop()
             raise
 
     @property
     def target(self):
-        return {"address": HOST, "port": self.port}
+        return {"address": self.host, "port": self.port}
 
     def _admin(self, method, path):
-        conn = HttpConn(self.port, tls=bool(self.tls))
+        conn = HttpConn(self.port, host=self.host, tls=bool(self.tls))
         try:
             conn.request(method, path)
             return json.loads(conn.read_response().body)
