@@ -145,6 +145,7 @@ json stats_json(const ServerStats& stats, const Runtime& runtime) {
                 {"started_unix_s", stats.started_unix_s},
                 {"workers", stats.workers},
                 {"reloads", {{"accepted", stats.reloads}, {"rejected", stats.reloads_rejected}}},
+                {"dns", {{"answered", stats.dns_answered}, {"failed", stats.dns_failures}, {"changes", stats.dns_changes}}},
                 {"connections",
                  {{"accepted", stats.connections_accepted},
                   {"refused_allow", stats.connections_refused_allow},
@@ -170,6 +171,13 @@ std::string prometheus_text(const ServerStats& stats, const Runtime& runtime) {
     out.family("lb_reloads_total", "counter", "Config reloads since start, by result.");
     out.sample("result=\"accepted\"", stats.reloads);
     out.sample("result=\"rejected\"", stats.reloads_rejected);
+    out.family("lb_dns_lookups_total", "counter",
+               "DNS lookups of target names and SRV records, by result (failed: no answer, an error, or no such "
+               "name).");
+    out.sample("result=\"ok\"", stats.dns_answered);
+    out.sample("result=\"failed\"", stats.dns_failures);
+    out.family("lb_dns_changes_total", "counter", "DNS answers that changed a name's addresses or SRV records.");
+    out.sample("", stats.dns_changes);
     out.family("lb_connections_accepted_total", "counter", "Client connections accepted on every listener.");
     out.sample("", stats.connections_accepted);
     out.family("lb_connections_refused_total", "counter",

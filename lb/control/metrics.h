@@ -26,6 +26,10 @@ struct ServerStats {
     int workers = 0;
     uint64_t reloads = 0;           // accepted since start (SIGHUP, lb -s reload, admin API)
     uint64_t reloads_rejected = 0;
+    // DNS discovery (lb/discovery/dns_discovery.h), main thread
+    uint64_t dns_answered = 0;      // lookups that got records
+    uint64_t dns_failures = 0;      // failed or no such name
+    uint64_t dns_changes = 0;       // answers that differed from the one before
 
     // summed over the workers
     uint64_t connections_accepted = 0;

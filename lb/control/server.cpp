@@ -341,6 +341,12 @@ ServerStats Server::stats() const {
     stats.reloads = reloads_;
     stats.reloads_rejected = reloads_rejected_;
     for (const auto& worker : workers_list_) stats.add(worker->counters());
+    if (discovery_) {
+        const DnsDiscovery::Counters& dns = discovery_->counters();
+        stats.dns_answered = dns.answered;
+        stats.dns_failures = dns.failures;
+        stats.dns_changes = dns.changes;
+    }
     return stats;
 }
 

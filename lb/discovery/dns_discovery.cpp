@@ -144,7 +144,6 @@ const DnsDiscovery::Record* DnsDiscovery::find(Kind kind, const std::string& nam
 void DnsDiscovery::lookup(Record& record) {
     if (record.in_flight || !resolver_) return;
     record.in_flight = true;
-    counters_.lookups++;
     Key key{record.kind, record.name};
     auto done = [this, alive = alive_, key](DnsAnswer answer) {
         if (!*alive) return;
@@ -160,6 +159,7 @@ void DnsDiscovery::answered(Record& record, DnsAnswer answer) {
     const int64_t now = steady_now_ms();
     bool changed = false;
     if (answer.status == DnsStatus::ok) {
+        counters_.answered++;
         changed = !record.resolved || answer.addresses != record.answer.addresses || answer.srv != record.answer.srv;
         if (changed)
             LB_LOG_INFO("dns: %s %s: %s%s", kind_name(record.kind), record.name.c_str(),

@@ -47,8 +47,8 @@ public:
         std::string last_error;              // of the last lookup; empty if it succeeded
     };
     struct Counters {
-        uint64_t lookups = 0;
-        uint64_t failures = 0;               // failed or no such name
+        uint64_t answered = 0;               // lookups that got records
+        uint64_t failures = 0;               // lookups that failed or found no such name
         uint64_t changes = 0;                // answers that differed from the one before
     };
 

@@ -101,6 +101,9 @@ def test_three_a_records_are_three_targets(start_lb, dns, loopback_backends):
     assert name["name"] == "web.test" and name["type"] == "A/AAAA"
     assert name["answer"] == list(IPS) and name["last_error"] == ""
     assert name["next_lookup_unix_ms"] > name["resolved_at_unix_ms"]
+    metrics = lb.admin_get("/metrics")
+    assert lbtest.metric(metrics, "lb_dns_lookups_total", result="ok") >= 1
+    assert lbtest.metric(metrics, "lb_dns_changes_total") == 1
 
 
 def test_removed_record_drains_then_goes_and_added_record_enters(start_lb, dns, loopback_backends):
@@ -152,6 +155,7 @@ def test_dns_down_keeps_the_last_answer(start_lb, dns, loopback_backends):
         "lookup failed"), what="the error shown")
     assert set(served_by(port_of(listen), 10)) == {"ip1", "ip2"}
     assert len(target_ids(lb)) == 2
+    assert lbtest.metric(lb.admin_get("/metrics"), "lb_dns_lookups_total", result="failed") >= 1
 
 
 def test_nxdomain_empties_the_name_only_after_hold(start_lb, dns, loopback_backends):

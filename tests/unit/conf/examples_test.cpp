@@ -64,8 +64,11 @@ TEST(Examples, FullLoadsWithItsFilesBesideIt) {
     EXPECT_EQ(config.listeners[2].proxy_protocol, ProxyProtocol::v2);
     EXPECT_EQ(config.listeners[3].protocol, ListenerProtocol::tls_passthrough);
     EXPECT_EQ(config.listeners[4].protocol, ListenerProtocol::udp);
-    EXPECT_EQ(config.target_groups.size(), 6u);
+    EXPECT_EQ(config.target_groups.size(), 7u);
     EXPECT_TRUE(config.find_target_group("web")->health_check.enabled);
+    EXPECT_TRUE(config.find_target_group("api-v2")->targets[1].is_name());
+    EXPECT_EQ(config.find_target_group("api-v3")->discovery.srv, "_http._tcp.api-v3.service.consul");
+    EXPECT_EQ(config.global.resolver.nameservers.size(), 1u);
 
     // Without its files it must say which one is missing, not load.
     std::filesystem::remove(dir.path() / "certs/a.key");
