@@ -12,6 +12,7 @@
 #include "conf/config_loader.h"
 #include "lb/base/log.h"
 #include "lb/control/server.h"
+#include "lb/discovery/name_check.h"
 #include "lb/runtime/runtime.h"
 
 namespace {
@@ -30,6 +31,9 @@ int test_config(const std::string& path, std::optional<int> workers) {
         std::cerr << "lb: configuration file " << path << " test failed\n";
         return 1;
     }
+    // Names that do not resolve now are no reason to refuse the config:
+    // lb starts without them and follows them once they resolve.
+    for (const std::string& warning : lb::unresolved_names(*config)) std::cerr << "lb: warning: " << warning << "\n";
     std::cout << "lb: configuration file " << path << " syntax is ok\n";
     std::cout << "lb: configuration file " << path << " test is successful\n";
     return 0;

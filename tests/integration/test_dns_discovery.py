@@ -262,3 +262,20 @@ def test_two_instances_agree_on_targets_cookies_and_client_hashing(start_lb, dns
             conn.request("GET", "/")
             at_d = conn.read_response().json()["backend"]
         assert at_c == at_d, source
+
+
+def test_config_check_warns_about_names_that_do_not_resolve(dns, tmp_path, loopback_backends):
+    server = dns(hosts=[(IPS[0], "web.test")])
+    config, _ = config_for(server, [name_group("web.test", loopback_backends[0].port),
+                                    dict(name_group("late.test", 80), name="late"),
+                                    {"name": "svc", "protocol": "http", "discovery": {"srv": "_http._tcp.none.test"}}])
+    path = tmp_path / "check.yaml"
+    path.write_text(lbtest.to_yaml(config))
+    result = lbtest.run_lb("-t", "-c", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("lb: warning:")]
+    assert warnings == [
+        "lb: warning: target group late: late.test (A/AAAA) does not resolve now: Domain name not found",
+        "lb: warning: target group svc: _http._tcp.none.test (SRV) does not resolve now: Domain name not found",
+    ], result.stderr
