@@ -250,6 +250,8 @@ conf::Config DnsDiscovery::apply(const conf::Config& config) const {
             const Record* record = find(Kind::host, host);
             if (!record) return;
             for (const auto& address : record->answer.addresses) {
+                // 0.0.0.0, broadcast or multicast: an answer lb cannot connect to.
+                if (address.unusable_as_target()) continue;
                 conf::Target target = model;
                 target.addr = address;
                 target.addr.set_port(model.port);

@@ -106,6 +106,16 @@ def test_three_a_records_are_three_targets(start_lb, dns, loopback_backends):
     assert lbtest.metric(metrics, "lb_dns_changes_total") == 1
 
 
+def test_addresses_lb_cannot_connect_to_are_skipped(start_lb, dns, loopback_backends):
+    port = loopback_backends[0].port
+    server = dns(hosts=[(IPS[0], "web.test"), ("0.0.0.0", "web.test"), ("224.0.0.1", "web.test")])
+    config, listen = config_for(server, [name_group("web.test", port)])
+    lb = start_lb(config)
+    lb.wait_log(r"dns: A/AAAA web\.test: ")
+    wait_for(lambda: target_ids(lb) == [f"{IPS[0]}:{port}"], what="only the usable address")
+    assert set(served_by(port_of(listen), 5)) == {"ip1"}
+
+
 def test_removed_record_drains_then_goes_and_added_record_enters(start_lb, dns, loopback_backends):
     port = loopback_backends[0].port
     server = dns(hosts=[(IPS[0], "web.test"), (IPS[1], "web.test")])
