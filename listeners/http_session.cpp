@@ -5,6 +5,7 @@
 #include "lb/base/log.h"
 #include "lb/http/chunk_writer.h"
 #include "lb/http/http_validation.h"
+#include "listeners/request_admission.h"
 #include "listeners/trusted_proxies.h"
 #include "listeners/tunnel.h"
 
@@ -172,8 +173,11 @@ int HttpSession::on_request_head(HttpHead& head) {
         exchange_->refuse(std::move(request), refused, why, true);
         return HttpParserSink::kError;
     }
-    int64_t retry_after_us = 0;
-    if (const char* limited = client_limited(request.client, &retry_after_us)) {
+    // Over a client limit: the connection's own (refuse_first_request), or
+    // this client's request_rate.
+    int64_t retry_after_us = 1'000'000;
+    const char* limited = refusal_ ? refusal_ : request_rate_limited(worker_, *listener_, request.client, &retry_after_us);
+    if (limited) {
         std::string retry_after =
             "Retry-After: " + std::to_string(std::max<int64_t>(1, (retry_after_us + 999'999) / 1'000'000)) + "\r\n";
         exchange_->refuse(std::move(request), 429, limited, refusal_ != nullptr, retry_after);
@@ -197,25 +201,6 @@ int HttpSession::on_request_complete() {
     if (exchange_->answered()) schedule_finish();
     // Hold pipelined requests until this one is answered.
     return HttpParserSink::kPause;
-}
-
-// Over a client limit: the connection's own (refuse_first_request), or this
-// client's request_rate, counted across workers by the listener's limiter.
-const char* HttpSession::client_limited(const SocketAddress& client, int64_t* retry_after_us) {
-    if (refusal_) {
-        *retry_after_us = 1'000'000;
-        return refusal_;
-    }
-    const conf::ClientRate& rate = listener_->config.client_limits.request_rate;
-    if (!listener_->client_limiter || rate.per_second == 0) return nullptr;
-    ListenerState& state = *listener_->state;
-    auto verdict = listener_->client_limiter->admit(ClientLimiter::Rate::request, client, rate.per_second, rate.burst,
-                                                    monotonic_us(), retry_after_us);
-    if (verdict == ClientLimiter::Verdict::table_full) state.client_limiter_full.fetch_add(1, std::memory_order_relaxed);
-    if (verdict != ClientLimiter::Verdict::refused) return nullptr;
-    state.client_limited_request_rate.fetch_add(1, std::memory_order_relaxed);
-    worker_.log_client_limited(*listener_, client, "request_rate");
-    return "client over its request rate";
 }
 
 void HttpSession::on_client_timeout() {

@@ -100,7 +100,6 @@ private:
     // Answers without an exchange's routing: a head that did not parse, a
     // timeout, a refused request.
     void reject(int status, const char* why, bool close, std::string_view extra_headers = {});
-    const char* client_limited(const SocketAddress& client, int64_t* retry_after_us);
     void schedule_finish();
     void finish_exchange();
     void start_next_request();
