@@ -80,11 +80,13 @@ void Loader::load_resolver(const YamlValue& value) {
     if (auto timeout = map.get("timeout")) resolver.timeout = timeout->duration(100ms, 30s);
     if (auto attempts = map.get("attempts")) resolver.attempts = static_cast<int>(attempts->integer(1, 10));
     if (auto hold = map.get("hold")) resolver.hold = hold->duration(0s, std::chrono::days(1));
-    if (auto min_ttl = map.get("min_ttl")) resolver.min_ttl = min_ttl->duration(1s, std::chrono::days(1));
-    if (auto max_ttl = map.get("max_ttl")) {
-        resolver.max_ttl = max_ttl->duration(1s, std::chrono::days(1));
-        if (resolver.max_ttl < resolver.min_ttl)
-            max_ttl->fail("must not be less than min_ttl (" + format_duration(resolver.min_ttl) + ")");
+    auto min_ttl = map.get("min_ttl");
+    if (min_ttl) resolver.min_ttl = min_ttl->duration(1s, std::chrono::days(1));
+    auto max_ttl = map.get("max_ttl");
+    if (max_ttl) resolver.max_ttl = max_ttl->duration(1s, std::chrono::days(1));
+    if (resolver.max_ttl < resolver.min_ttl) {
+        if (max_ttl) max_ttl->fail("must not be less than min_ttl (" + format_duration(resolver.min_ttl) + ")");
+        min_ttl->fail("must not be more than max_ttl (" + format_duration(resolver.max_ttl) + ")");
     }
 }
 

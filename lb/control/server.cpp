@@ -81,10 +81,11 @@ int Server::run() {
     // Names are looked up from the start; until they answer, their groups
     // have no targets (503), and each answer rebuilds the snapshot.
     discovery_ = std::make_unique<DnsDiscovery>(*loop_, [this] { dns_changed(); });
-    if (auto configured = discovery_->configure(config_); !configured) {
-        LB_LOG_ERROR("%s", configured.error().c_str());
+    if (auto prepared = discovery_->prepare(config_); !prepared) {
+        LB_LOG_ERROR("%s", prepared.error().c_str());
         return 1;
     }
+    discovery_->follow(config_);
     if (auto applied = apply_config(config_); !applied) {
         LB_LOG_ERROR("%s", applied.error().c_str());
         return 1;
@@ -197,14 +198,17 @@ Result<uint64_t> Server::read_and_apply_config() {
     }
     auto admin_settings = admin_->prepare(loaded->global.admin);
     if (!admin_settings) return Error{admin_settings.error()};
-    if (auto configured = discovery_->configure(*loaded); !configured) return Error{configured.error()};
+    if (auto prepared = discovery_->prepare(*loaded); !prepared) return Error{prepared.error()};
     TargetRegistrations previous = registrations_;
     registrations_.prune(*loaded);
     if (auto applied = apply_config(*loaded); !applied) {
         registrations_ = std::move(previous);
-        (void)discovery_->configure(config_);  // back to the names the running config uses
         return Error{applied.error()};
     }
+    // Names new in this config are looked up from now on (their targets
+    // come with the rebuild their first answer triggers); names it dropped
+    // are forgotten.
+    discovery_->follow(*loaded);
     admin_->commit(std::move(*admin_settings));
     if (auto status = AccessLogSink::instance().configure(loaded->global.access_log); !status) {
         LB_LOG_ERROR("reload: %s", status.error().c_str());

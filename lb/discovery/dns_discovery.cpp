@@ -44,11 +44,12 @@ std::string describe(const DnsAnswer& answer, DnsDiscovery::Kind kind) {
 }  // namespace
 
 struct DnsDiscovery::Record {
-    Record(DnsDiscovery* owner, Kind k, std::string n)
-        : kind(k), name(std::move(n)), timer([owner, this] { owner->lookup(*this); }) {}
+    Record(DnsDiscovery* owner, Kind k, std::string n, std::string q)
+        : kind(k), name(std::move(n)), query(std::move(q)), timer([owner, this] { owner->lookup(*this); }) {}
 
     Kind kind;
-    std::string name;
+    std::string name;               // lower case, no trailing dot: the key
+    std::string query;              // as asked
     bool resolved = false;          // `answer` is a good one (possibly emptied after hold)
     DnsAnswer answer;
     int64_t resolved_unix_ms = 0;
@@ -58,6 +59,7 @@ struct DnsDiscovery::Record {
     int64_t retry_ms = 0;           // back-off after failures
     int64_t refresh_ms = 0;         // fixed interval (discovery.refresh); 0 = the TTL
     bool in_flight = false;
+    uint64_t lookup_id = 0;         // of the lookup in flight
     bool wanted = false;
     Timer timer;
 };
@@ -71,7 +73,7 @@ DnsDiscovery::~DnsDiscovery() {
     resolver_.reset();
 }
 
-Status DnsDiscovery::configure(const conf::Config& config) {
+Status DnsDiscovery::prepare(const conf::Config& config) {
     const conf::Resolver& settings = config.global.resolver;
     bool uses_names = false;
     for (const auto& group : config.target_groups) uses_names = uses_names || group.discovered();
@@ -84,56 +86,60 @@ Status DnsDiscovery::configure(const conf::Config& config) {
                              settings.attempts != settings_.attempts)) {
         LB_LOG_WARN("global.resolver nameservers, timeout or attempts changed: takes effect on restart");
     }
-    if (resolver_) {
-        // hold and the TTL bounds apply at once.
-        settings_.hold = settings.hold;
-        settings_.min_ttl = settings.min_ttl;
-        settings_.max_ttl = settings.max_ttl;
-    }
-    sweep_and_add(config);
     return Ok{};
 }
 
-// Marks what `config` and the SRV answers use, forgets the rest, and looks
-// up what is new.
-void DnsDiscovery::sweep_and_add(const conf::Config& config) {
+void DnsDiscovery::follow(const conf::Config& config) {
+    if (resolver_) {
+        // hold and the TTL bounds apply at once.
+        settings_.hold = config.global.resolver.hold;
+        settings_.min_ttl = config.global.resolver.min_ttl;
+        settings_.max_ttl = config.global.resolver.max_ttl;
+    }
+    groups_.clear();
+    for (const auto& group : config.target_groups) {
+        GroupNames names;
+        names.refresh_ms = group.discovery.refresh.count();
+        if (!group.discovery.srv.empty()) names.keys.emplace_back(Kind::srv, group.discovery.srv);
+        for (const auto& target : group.targets)
+            if (target.is_name()) names.keys.emplace_back(Kind::host, target.address);
+        if (!names.keys.empty()) groups_[group.name] = std::move(names);
+    }
+    sweep();
+}
+
+// Keeps the records the configured names and the current SRV answers use,
+// forgets the others (a lookup in flight for one is ignored when it ends),
+// and looks up those that are new.
+void DnsDiscovery::sweep() {
     for (auto& [key, record] : records_) {
         record->wanted = false;
         record->refresh_ms = 0;
     }
     std::vector<Record*> fresh;
-    auto use = [&](Kind kind, const std::string& name, int64_t refresh_ms) {
-        size_t before = records_.size();
-        Record& record = want(kind, name);
-        if (records_.size() != before) fresh.push_back(&record);
-        if (refresh_ms > 0 && (record.refresh_ms == 0 || refresh_ms < record.refresh_ms)) record.refresh_ms = refresh_ms;
-        return &record;
-    };
-    group_names_.clear();
-    for (const auto& group : config.target_groups) {
-        int64_t refresh_ms = group.discovery.refresh.count();
-        std::vector<Key>& names = group_names_[group.name];
-        if (!group.discovery.srv.empty()) {
-            Record* srv = use(Kind::srv, group.discovery.srv, refresh_ms);
-            names.emplace_back(Kind::srv, srv->name);
-            for (const auto& target : srv->answer.srv) use(Kind::host, target.host, refresh_ms);
+    // `query`: the name as it is asked (as written; an SRV target absolute).
+    auto use = [&](Kind kind, const std::string& query, int64_t refresh_ms) -> Record& {
+        Key key{kind, lower(query)};
+        auto it = records_.find(key);
+        if (it == records_.end()) {
+            it = records_.emplace(key, std::make_unique<Record>(this, kind, key.second, query)).first;
+            fresh.push_back(it->second.get());
         }
-        for (const auto& target : group.targets)
-            if (target.is_name()) names.emplace_back(Kind::host, use(Kind::host, target.address, 0)->name);
-        if (names.empty()) group_names_.erase(group.name);
+        Record& record = *it->second;
+        record.wanted = true;
+        if (refresh_ms > 0 && (record.refresh_ms == 0 || refresh_ms < record.refresh_ms)) record.refresh_ms = refresh_ms;
+        return record;
+    };
+    for (const auto& [group, names] : groups_) {
+        for (const auto& [kind, name] : names.keys) {
+            Record& record = use(kind, name, kind == Kind::srv ? names.refresh_ms : 0);
+            if (kind != Kind::srv) continue;
+            // SRV targets are fully qualified (RFC 2782): no search domains.
+            for (const auto& target : record.answer.srv) use(Kind::host, target.host + ".", names.refresh_ms);
+        }
     }
     std::erase_if(records_, [](const auto& entry) { return !entry.second->wanted; });
     for (Record* record : fresh) lookup(*record);
-}
-
-DnsDiscovery::Record& DnsDiscovery::want(Kind kind, const std::string& name) {
-    Key key{kind, lower(name)};
-    auto it = records_.find(key);
-    if (it == records_.end()) {
-        it = records_.emplace(key, std::make_unique<Record>(this, kind, key.second)).first;
-    }
-    it->second->wanted = true;
-    return *it->second;
 }
 
 const DnsDiscovery::Record* DnsDiscovery::find(Kind kind, const std::string& name) const {
@@ -144,14 +150,16 @@ const DnsDiscovery::Record* DnsDiscovery::find(Kind kind, const std::string& nam
 void DnsDiscovery::lookup(Record& record) {
     if (record.in_flight || !resolver_) return;
     record.in_flight = true;
+    record.lookup_id = ++lookups_started_;
     Key key{record.kind, record.name};
-    auto done = [this, alive = alive_, key](DnsAnswer answer) {
+    auto done = [this, alive = alive_, key, id = record.lookup_id](DnsAnswer answer) {
         if (!*alive) return;
         auto it = records_.find(key);
-        if (it != records_.end()) answered(*it->second, std::move(answer));  // else forgotten meanwhile
+        // Forgotten meanwhile (and perhaps made again, with a lookup of its own).
+        if (it != records_.end() && it->second->lookup_id == id) answered(*it->second, std::move(answer));
     };
-    if (record.kind == Kind::srv) resolver_->resolve_srv(record.name, std::move(done));
-    else resolver_->resolve_host(record.name, std::move(done));
+    if (record.kind == Kind::srv) resolver_->resolve_srv(record.query, std::move(done));
+    else resolver_->resolve_host(record.query, std::move(done));
 }
 
 void DnsDiscovery::answered(Record& record, DnsAnswer answer) {
@@ -196,28 +204,23 @@ void DnsDiscovery::answered(Record& record, DnsAnswer answer) {
                             record.name.c_str(), conf::format_duration(settings_.hold).c_str());
                 record.answer = DnsAnswer();
                 record.answer.status = DnsStatus::ok;
+                record.no_name_since_ms = 0;
+                holding = false;
                 changed = true;
             }
         }
         record.retry_ms = record.retry_ms ? std::min(record.retry_ms * 2, kMaxRetryMs) : kFirstRetryMs;
         int64_t next = record.retry_ms;
-        if (record.no_name_since_ms && !changed)  // look again when the hold runs out
+        // Still holding an answer the name lost: look again when the hold runs out.
+        if (holding && record.no_name_since_ms)
             next = std::min(next, std::max<int64_t>(1, record.no_name_since_ms + settings_.hold.count() - now));
         schedule(record, next);
     }
     if (!changed) return;
     counters_.changes++;
-    if (record.kind == Kind::srv) {
-        // The hosts it names now: new ones are looked up, dropped ones forgotten
-        // (unless something else uses them) at the next configure.
-        for (const auto& target : record.answer.srv) {
-            size_t before = records_.size();
-            Record& host = want(Kind::host, target.host);
-            if (record.refresh_ms > 0 && (host.refresh_ms == 0 || record.refresh_ms < host.refresh_ms))
-                host.refresh_ms = record.refresh_ms;
-            if (records_.size() != before) lookup(host);
-        }
-    }
+    // The hosts an SRV answer names now: new ones are looked up, those it
+    // no longer names forgotten (unless something else uses them).
+    if (record.kind == Kind::srv) sweep();
     notify();
 }
 
@@ -300,14 +303,14 @@ DnsDiscovery::NameStatus DnsDiscovery::status_of(const Record& record) const {
 
 std::vector<DnsDiscovery::NameStatus> DnsDiscovery::names_of(const std::string& group) const {
     std::vector<NameStatus> out;
-    auto names = group_names_.find(group);
-    if (names == group_names_.end()) return out;
+    auto names = groups_.find(group);
+    if (names == groups_.end()) return out;
     std::set<Key> seen;
     auto add = [&](Kind kind, const std::string& name) {
         if (!seen.insert({kind, lower(name)}).second) return;
         if (const Record* record = find(kind, name)) out.push_back(status_of(*record));
     };
-    for (const auto& [kind, name] : names->second) {
+    for (const auto& [kind, name] : names->second.keys) {
         add(kind, name);
         if (kind != Kind::srv) continue;
         if (const Record* srv = find(Kind::srv, name))

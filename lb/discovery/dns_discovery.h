@@ -58,16 +58,20 @@ public:
     DnsDiscovery(const DnsDiscovery&) = delete;
     DnsDiscovery& operator=(const DnsDiscovery&) = delete;
 
-    // Follows the names `config` uses from now on and forgets the others.
-    // The resolver is made on first use; later changes of its nameservers
-    // apply at once, of its timeout or attempts at the next restart.
-    Status configure(const conf::Config& config);
+    // Before a config is applied: makes the resolver on first use (what can
+    // fail). Later changes of its nameservers, timeout or attempts take
+    // effect on restart.
+    Status prepare(const conf::Config& config);
+    // Once it is applied: follows the names `config` uses from now on,
+    // keeping what is known of each, and forgets the others. A rejected
+    // config never gets here, so it changes nothing.
+    void follow(const conf::Config& config);
     // `config` with each name target replaced by one target per address it
     // resolves to (an unresolved name: none), and each discovery group given
     // its SRV targets. Within a group an address:port is listed once.
     conf::Config apply(const conf::Config& config) const;
 
-    // The names behind the group called `group` in the last configure():
+    // The names behind the group called `group` in the last follow():
     // its SRV name first with the hosts it points at, then its name targets.
     std::vector<NameStatus> names_of(const std::string& group) const;
     const Counters& counters() const { return counters_; }
@@ -77,8 +81,13 @@ private:
     struct Record;
     using Key = std::pair<Kind, std::string>;
 
-    void sweep_and_add(const conf::Config& config);
-    Record& want(Kind kind, const std::string& name);
+    // The names one group uses, as configured.
+    struct GroupNames {
+        std::vector<Key> keys;       // its SRV name first, then its name targets (as written)
+        int64_t refresh_ms = 0;      // discovery.refresh; 0 = TTLs
+    };
+
+    void sweep();
     void lookup(Record& record);
     void answered(Record& record, DnsAnswer answer);
     void schedule(Record& record, int64_t delay_ms);
@@ -91,7 +100,8 @@ private:
     conf::Resolver settings_;
     std::unique_ptr<DnsResolver> resolver_;
     std::map<Key, std::unique_ptr<Record>> records_;
-    std::map<std::string, std::vector<Key>> group_names_;  // as configured, SRV first
+    std::map<std::string, GroupNames> groups_;
+    uint64_t lookups_started_ = 0;
     Counters counters_;
     bool notify_pending_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

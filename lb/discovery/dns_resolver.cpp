@@ -204,9 +204,12 @@ void DnsResolver::on_socket_state(void* data, int fd, int readable, int writable
     else if (changed) resolver->loop_.cancel(watch.completion);  // re-armed with the new interest
 }
 
+// One poll per watch at a time: c-ares may change its interest from inside
+// ares_process_fd, called from the watch's own completion, which re-arms
+// after it (a second poll would outlive the watch's cancel).
 void DnsResolver::arm(Watch& watch) {
     unsigned mask = (watch.want_read ? POLLIN : 0) | (watch.want_write ? POLLOUT : 0);
-    if (!mask || watch.dead) return;
+    if (!mask || watch.dead || watch.polling) return;
     io_uring_prep_poll_add(loop_.sqe_for(&watch.completion), watch.fd, mask);
     watch.polling = true;
 }

@@ -41,11 +41,13 @@ std::vector<std::string> unresolved_names(const conf::Config& config) {
         if (name.srv) (*resolver)->resolve_srv(name.name, done);
         else (*resolver)->resolve_host(name.name, done);
     }
-    // c-ares gives up on its own after its tries; this is a backstop.
+    // c-ares gives up on its own after its tries (the timeout doubles each
+    // round, and search domains add rounds); this is only a backstop.
     const conf::Resolver& settings = config.global.resolver;
     int64_t servers = std::max<int64_t>(1, static_cast<int64_t>(settings.nameservers.size()));
+    int64_t rounds_ms = settings.timeout.count() * ((int64_t{1} << settings.attempts) - 1) * servers;
     Timer deadline([&] { (*loop)->stop(); });
-    (*loop)->timers().schedule(deadline, settings.timeout.count() * settings.attempts * servers + 1000);
+    (*loop)->timers().schedule(deadline, 4 * rounds_ms + 1000);
     (*loop)->run();
     (*loop)->timers().cancel(deadline);
     if (pending > 0) warnings.push_back(std::to_string(pending) + " name(s) not answered in time");

@@ -66,6 +66,15 @@ void TargetRegistrations::prune(const conf::Config& base) {
             it = groups_.erase(it);
             continue;
         }
+        if (group->discovered()) {
+            // DNS decides what a discovered group holds (README "Targets by DNS name").
+            if (!it->second.added.empty())
+                LB_LOG_WARN("target group %s now takes its targets from DNS: dropping its %zu target(s) registered "
+                            "through the admin API",
+                            it->first.c_str(), it->second.added.size());
+            it = groups_.erase(it);
+            continue;
+        }
         GroupChanges& changes = it->second;
         std::erase_if(changes.removed, [&](const SocketAddress& a) { return !group->names_target(a); });
         // The YAML now names a target the API had added: the YAML owns it.

@@ -3,8 +3,10 @@ against a real DNS server: dnsmasq on a loopback port, its records changed
 by the tests while lb runs."""
 
 import collections
+import json
 import os
 import threading
+import time
 
 import pytest
 
@@ -120,7 +122,7 @@ def test_removed_record_drains_then_goes_and_added_record_enters(start_lb, dns, 
     port = loopback_backends[0].port
     server = dns(hosts=[(IPS[0], "web.test"), (IPS[1], "web.test")])
     config, listen = config_for(server, [name_group("web.test", port, deregistration_delay="10s",
-                                                    slow_start="2s")])
+                                                    slow_start="60s")])
     lb = start_lb(config)
     wait_for(lambda: len(target_ids(lb)) == 2, what="two targets")
     gone = f"{IPS[1]}:{port}"
@@ -145,6 +147,11 @@ def test_removed_record_drains_then_goes_and_added_record_enters(start_lb, dns, 
     wait_for(lambda: gone in target_ids(lb, state="draining"), timeout=10, what="ip2 draining")
     # The new address came in; while ip2 drains, new requests avoid it.
     wait_for(lambda: f"{IPS[2]}:{port}" in target_ids(lb), what="ip3 registered")
+    # It entered as a new registration does: ramping up under slow start,
+    # behind ip1, which has been in service for longer.
+    targets = {t["id"]: t for t in lb.admin_get("/api/v1/target-groups/web")["targets"]}
+    assert 0 <= targets[f"{IPS[2]}:{port}"]["slow_start_share"] < targets[f"{IPS[0]}:{port}"].get(
+        "slow_start_share", 1)
     assert "ip2" not in served_by(port_of(listen), 10)
     slow.join(10)
     assert answers["slow"].status == 200
@@ -168,6 +175,37 @@ def test_dns_down_keeps_the_last_answer(start_lb, dns, loopback_backends):
     assert lbtest.metric(lb.admin_get("/metrics"), "lb_dns_lookups_total", result="failed") >= 1
 
 
+def test_rejected_reload_keeps_what_dns_said(start_lb, dns, loopback_backends):
+    port = loopback_backends[0].port
+    server = dns(hosts=[(IPS[0], "web.test"), (IPS[1], "web.test")])
+    static = lbtest.target_group("static", [loopback_backends[0]])
+    config, listen = config_for(server, [name_group("web.test", port), static])
+    lb = start_lb(config)
+    wait_for(lambda: len(target_ids(lb)) == 2, what="two targets")
+    server.stop()
+    lb.wait_log(r"dns: A/AAAA web\.test: lookup failed")
+    # A config that loads (it names another host) but cannot be applied: its
+    # new listener's address is taken.
+    rejected = json.loads(json.dumps(config))
+    rejected["target_groups"][0]["targets"] = [{"address": "other.test", "port": port}]
+    rejected["listeners"].append(lbtest.http_listener(port, "static", name="taken"))
+    lb.write_config(rejected)
+    lb.send_signal(lbtest.signal.SIGHUP)
+    lb.wait_log(r"reload rejected")
+    failures = lbtest.metric(lb.admin_get("/metrics"), "lb_dns_lookups_total", result="failed")
+    wait_for(lambda: lbtest.metric(lb.admin_get("/metrics"), "lb_dns_lookups_total", result="failed") > failures,
+             timeout=10, what="a lookup after the rejected reload")
+    # Any rebuild now (an admin API change elsewhere) keeps the last answer.
+    host, admin_port = config["global"]["admin"]["listen"].rsplit(":", 1)
+    with HttpConn(int(admin_port), host=host) as conn:
+        conn.request("POST", "/api/v1/target-groups/static/targets",
+                     body=f'{{"address": "{IPS[1]}", "port": {port}}}'.encode(),
+                     headers=[("Content-Type", "application/json")])
+        assert conn.read_response().status == 201
+    assert target_ids(lb, state="unused") == sorted(f"{ip}:{port}" for ip in IPS[:2])
+    assert set(served_by(port_of(listen), 6)) == {"ip1", "ip2"}
+
+
 def test_nxdomain_empties_the_name_only_after_hold(start_lb, dns, loopback_backends):
     port = loopback_backends[0].port
     server = dns(hosts=[(IPS[0], "web.test")])
@@ -180,6 +218,12 @@ def test_nxdomain_empties_the_name_only_after_hold(start_lb, dns, loopback_backe
     lb.wait_log(r"dns: A/AAAA web\.test: gone for 3s \(resolver\.hold\)", timeout=15)
     wait_for(lambda: target_ids(lb) == [], what="the target removed")
     assert lbtest.get(port_of(listen)).status == 503
+    # Gone for good: looked up again with back-off, not in a tight loop.
+    failed = lbtest.metric(lb.admin_get("/metrics"), "lb_dns_lookups_total", result="failed")
+    wait_for(lambda: lbtest.metric(lb.admin_get("/metrics"), "lb_dns_lookups_total", result="failed") > failed,
+             timeout=10, what="another lookup")
+    name = lb.admin_get("/api/v1/target-groups/web")["discovery"][0]
+    assert name["next_lookup_unix_ms"] - time.time() * 1000 > 500, name
 
 
 def test_unresolvable_at_start_503_until_the_record_appears(start_lb, dns, loopback_backends):
