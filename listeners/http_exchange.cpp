@@ -3,8 +3,6 @@
 // the response on its way down) is listeners/http_exchange_upstream.cpp.
 #include "listeners/http_exchange.h"
 
-#include <cstdio>
-
 #include "lb/base/hash.h"
 #include "lb/http/chunk_writer.h"
 #include "lb/http/cookies.h"
@@ -153,15 +151,8 @@ void HttpExchange::request_body(std::string_view data) {
     else upstream_->write(data);
     if (replayable_) {
         if (replay_.size() + data.size() <= Stream::kHighWater) {
-            if (chunked) {
-                char size_line[24];
-                int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", data.size());
-                replay_.append(size_line, static_cast<size_t>(n));
-                replay_.append(data);
-                replay_.append("\r\n");
-            } else {
-                replay_.append(data);
-            }
+            if (chunked) append_chunk(replay_, data);
+            else replay_.append(data);
         } else {
             replayable_ = false;
             replay_.clear();
