@@ -143,7 +143,6 @@ public:
     void log();
 
     Phase phase() const { return phase_; }
-    Body body() const { return body_; }
     bool answered() const { return phase_ == Phase::complete; }
     bool response_started() const { return phase_ >= Phase::streaming; }
     // The request body no longer goes anywhere.
@@ -151,7 +150,6 @@ public:
     bool local() const { return local_; }
     int status() const { return status_; }
     uint64_t request_body_bytes() const { return request_body_bytes_; }
-    const HttpHead& request() const { return request_.head; }
     const TargetState* target() const { return attempts_ ? attempts_->target().get() : nullptr; }
     // The error lb answered or cut the response with, for the access log.
     const std::string& error() const { return error_; }

@@ -75,7 +75,6 @@ public:
     // its SRV name first with the hosts it points at, then its name targets.
     std::vector<NameStatus> names_of(const std::string& group) const;
     const Counters& counters() const { return counters_; }
-    bool empty() const { return records_.empty(); }
 
 private:
     struct Record;

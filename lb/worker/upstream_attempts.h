@@ -46,7 +46,6 @@ public:
 
     const TargetEntry* entry() const { return entry_; }
     const std::shared_ptr<TargetState>& target() const { return target_; }
-    const TargetGroupRuntime& group() const { return *group_; }
     bool reused() const { return reused_; }
     int attempts() const { return attempts_; }
     bool exhausted() const { return attempts_ >= kMaxConnectAttempts; }
