@@ -239,9 +239,8 @@ void DnsDiscovery::notify() {
     });
 }
 
-conf::Config DnsDiscovery::apply(const conf::Config& config) const {
-    conf::Config out = config;
-    for (auto& group : out.target_groups) {
+conf::Config DnsDiscovery::apply(conf::Config config) const {
+    for (auto& group : config.target_groups) {
         if (!group.discovered()) continue;
         std::vector<conf::Target> targets;
         auto add = [&](conf::Target target) {
@@ -283,7 +282,7 @@ conf::Config DnsDiscovery::apply(const conf::Config& config) const {
         }
         group.targets = std::move(targets);
     }
-    return out;
+    return config;
 }
 
 DnsDiscovery::NameStatus DnsDiscovery::status_of(const Record& record) const {

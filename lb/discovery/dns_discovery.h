@@ -69,7 +69,7 @@ public:
     // `config` with each name target replaced by one target per address it
     // resolves to (an unresolved name: none), and each discovery group given
     // its SRV targets. Within a group an address:port is listed once.
-    conf::Config apply(const conf::Config& config) const;
+    conf::Config apply(conf::Config config) const;
 
     // The names behind the group called `group` in the last follow():
     // its SRV name first with the hosts it points at, then its name targets.
