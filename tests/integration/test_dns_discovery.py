@@ -334,3 +334,23 @@ def test_config_check_warns_about_names_that_do_not_resolve(dns, tmp_path, loopb
         "lb: warning: target group late: late.test (A/AAAA) does not resolve now: Domain name not found",
         "lb: warning: target group svc: _http._tcp.none.test (SRV) does not resolve now: Domain name not found",
     ], result.stderr
+
+
+def test_srv_answer_too_large_for_udp_comes_over_tcp(start_lb, dns):
+    # 40 records do not fit a 512-byte UDP answer: dnsmasq truncates and
+    # c-ares asks again over TCP (the path where a socket changes interest
+    # from inside its own completion).
+    srv_name = "_http._tcp.big.test"
+    records = [(srv_name, f"node{i:02d}.big.test", 20000 + i, 10, 1) for i in range(40)]
+    server = dns(hosts=[("127.0.0.1", f"node{i:02d}.big.test") for i in range(40)], srv=records)
+    group = {"name": "big", "protocol": "http", "discovery": {"srv": srv_name}}
+    config, _ = config_for(server, [group])
+    lb = start_lb(config)
+    wait_for(lambda: len(target_ids(lb, "big")) == 40, timeout=15, what="40 targets from one SRV answer")
+    srv = lb.admin_get("/api/v1/target-groups/big")["discovery"][0]
+    assert srv["type"] == "SRV" and len(srv["answer"]) == 40
+    # dnsmasq answers TCP in a forked child: the query came again from
+    # another dnsmasq process.
+    with open(server.log_path) as f:
+        pids = {line.split("[", 1)[1].split("]", 1)[0] for line in f if f"query[SRV] {srv_name}" in line}
+    assert len(pids) >= 2, pids
