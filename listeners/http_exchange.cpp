@@ -218,6 +218,8 @@ void HttpExchange::target_drained(const TargetState& target) {
 void HttpExchange::log() {
     if (logged_) return;
     logged_ = true;
+    host_.counters().count_response(status_);
+    if (!host_.access_log().enabled()) return;
     const HttpHead& head = request_.head;
     AccessLogEntry entry;
     entry.listener = listener_->config.name;
@@ -241,7 +243,6 @@ void HttpExchange::log() {
     entry.user_agent = user_agent.value_or("");
     entry.error = error_;
     host_.access_log().record(entry);
-    host_.counters().count_response(status_);
 }
 
 }  // namespace lb

@@ -1,13 +1,15 @@
 #include "lb/http/http_head.h"
 
-#include <cctype>
 #include <cstring>
 
 namespace lb {
 
 namespace {
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+// ASCII only, as header names and tokens are (RFC 9110 §5.1); std::tolower
+// is a locale-aware library call, and was a tenth of the worker's user time
+// under keep-alive load.
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; }
 
 // Calls fn(token) for each comma-separated token of a header value.
 template <class Fn>
@@ -56,6 +58,9 @@ void HttpHead::clear() {
     http_major = 1;
     http_minor = 1;
     headers.clear();
+    // Room for a typical head at once, rather than growing 1, 2, 4, 8, 16
+    // (a head moved out to its exchange leaves no capacity behind).
+    headers.reserve(kTypicalHeaders);
     content_length.reset();
     chunked = false;
     upgrade = false;

@@ -16,6 +16,8 @@ bool iequals(std::string_view a, std::string_view b);
 std::string_view trim_spaces(std::string_view s);
 
 struct HttpHead {
+    static constexpr size_t kTypicalHeaders = 16;
+
     // request
     std::string method;
     std::string url;

@@ -66,6 +66,11 @@ std::string dash_if_empty(std::string_view s) { return s.empty() ? "-" : std::st
 
 }  // namespace
 
+bool AccessLogWriter::enabled() const {
+    auto& sink = AccessLogSink::instance();
+    return sink.format() != conf::AccessLogFormat::off && sink.fd() >= 0;
+}
+
 void AccessLogWriter::record(const AccessLogEntry& e) {
     auto& sink = AccessLogSink::instance();
     auto format = sink.format();

@@ -51,6 +51,8 @@ private:
 
 class AccessLogWriter {
 public:
+    // Lines are written at all: callers skip building an entry when not.
+    bool enabled() const;
     void record(const AccessLogEntry& entry);
     void flush();
 

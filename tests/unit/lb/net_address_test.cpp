@@ -19,6 +19,18 @@ TEST(SocketAddress, ParsesV4V6AndWildcard) {
     EXPECT_FALSE(SocketAddress::parse("host.example:80"));
 }
 
+TEST(SocketAddress, IpStringFormatsEveryOctetWidthAndMappedV4) {
+    // Every width of octet, both ends of the range: the dotted quad is
+    // formatted by hand, not by inet_ntop.
+    for (const char* ip : {"0.0.0.0", "255.255.255.255", "1.22.133.4", "10.100.9.200", "127.0.0.1"}) {
+        auto address = SocketAddress::from_ip(ip, 80);
+        ASSERT_TRUE(address) << ip;
+        EXPECT_EQ(address->ip_string(), ip);
+    }
+    EXPECT_EQ(SocketAddress::from_ip("::ffff:192.0.2.70", 1)->ip_string(), "192.0.2.70");
+    EXPECT_EQ(SocketAddress::from_ip("2001:db8::a", 1)->ip_string(), "2001:db8::a");
+}
+
 TEST(Cidr, MatchesV4V6AndMappedPeers) {
     auto net = Cidr::parse("10.0.0.0/8");
     ASSERT_TRUE(net);
