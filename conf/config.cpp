@@ -20,5 +20,6 @@ const char* to_string(ListenerProtocol protocol) { return name_of(kListenerProto
 const char* to_string(TargetProtocol protocol) { return name_of(kTargetProtocolNames, protocol); }
 const char* to_string(Algorithm algorithm) { return name_of(kAlgorithmNames, algorithm); }
 const char* to_string(HealthCheck::Protocol protocol) { return name_of(kHealthCheckProtocolNames, protocol); }
+const char* to_string(Http2Mode mode) { return name_of(kHttp2ModeNames, mode); }
 
 }  // namespace lb::conf

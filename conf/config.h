@@ -181,6 +181,26 @@ struct ClientRate {
     uint32_t burst = 0;            // >= 1 when limited (default: per_second)
 };
 
+// HTTP/2 to clients (README "HTTP/2"). `on`: offered in ALPN on https
+// listeners; `prior_knowledge`: h2c on http listeners, for clients that
+// start with the HTTP/2 preface.
+enum class Http2Mode { off, on, prior_knowledge };
+
+struct Http2 {
+    Http2Mode mode = Http2Mode::off;        // the loader sets https listeners on
+    uint32_t max_concurrent_streams = 128;
+    // What a client may send ahead of lb's reading: per stream, and over
+    // the whole connection (which bounds one connection's buffered uploads).
+    uint32_t stream_window = 64 * 1024;
+    uint32_t connection_window = 1024 * 1024;
+    // Streams the client resets before their answer is complete (rapid
+    // reset, CVE-2023-44487), and frames that carry no request (PING,
+    // SETTINGS, PRIORITY, empty DATA): over the rate, GOAWAY
+    // ENHANCE_YOUR_CALM.
+    ClientRate reset_rate{100, 400};
+    ClientRate control_frame_rate{100, 1000};
+};
+
 struct ClientLimits {
     int connections = 0;           // open at once per client; 0 = no limit
     ClientRate connection_rate;    // new connections
@@ -207,6 +227,7 @@ struct Listener {
 
     std::vector<Cidr> allow;       // empty = everyone
     PathNormalization path_normalization;       // http, https
+    Http2 http2;                                // http, https
     ClientLimits client_limits;
     std::vector<Rule> rules;       // sorted by priority after loading
     Action default_action;
@@ -333,5 +354,6 @@ const char* to_string(ListenerProtocol protocol);
 const char* to_string(TargetProtocol protocol);
 const char* to_string(Algorithm algorithm);
 const char* to_string(HealthCheck::Protocol protocol);
+const char* to_string(Http2Mode mode);
 
 }  // namespace lb::conf

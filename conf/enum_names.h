@@ -69,6 +69,13 @@ inline constexpr EnumName<bool> kPathForwardNames[] = {
     {"original", false},
 };
 
+// `http2:` takes a boolean or prior_knowledge; these are its spellings.
+inline constexpr EnumName<Http2Mode> kHttp2ModeNames[] = {
+    {"true", Http2Mode::on},
+    {"false", Http2Mode::off},
+    {"prior_knowledge", Http2Mode::prior_knowledge},
+};
+
 template <class E, size_t N>
 constexpr const char* name_of(const EnumName<E> (&names)[N], E value) {
     for (const auto& entry : names)

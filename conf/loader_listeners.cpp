@@ -30,7 +30,7 @@ Listener Loader::load_listener(const YamlValue& value) {
     YamlMapping map(value, {"name", "protocol", "listen", "idle_timeout", "header_timeout", "tunnel_idle_timeout",
                             "max_header_size", "max_body_size", "max_connections", "allow", "rules", "default_action",
                             "tls", "proxy_protocol", "accept_proxy_protocol", "trusted_proxies", "tcp_keepalive",
-                            "udp", "path_normalization", "client_limits"});
+                            "udp", "path_normalization", "client_limits", "http2", "http2_limits"});
     Listener listener;
     listener.pos = value.pos();
 
@@ -70,7 +70,8 @@ Listener Loader::load_listener(const YamlValue& value) {
         map.reject("header_timeout", "header_timeout only applies to http, https and tls_passthrough listeners "
                                      "(and tcp listeners with accept_proxy_protocol: true)");
     if (!is_http(protocol)) {
-        for (const char* key : {"tunnel_idle_timeout", "max_header_size", "max_body_size", "path_normalization"})
+        for (const char* key : {"tunnel_idle_timeout", "max_header_size", "max_body_size", "path_normalization",
+                                "http2", "http2_limits"})
             map.reject(key, std::string(key) + " only applies to http and https listeners");
     }
     if (udp) {
@@ -141,17 +142,43 @@ Listener Loader::load_listener(const YamlValue& value) {
         if (auto forward = normalization_map.get("forward"))
             out.forward_normalized = choose(*forward, kPathForwardNames);
     }
+    auto rate = [](const YamlValue& value, ClientRate& rate) {
+        YamlMapping rate_map(value, {"per_second", "burst"});
+        rate.per_second = static_cast<uint32_t>(rate_map.require("per_second").integer(1, 1000000));
+        rate.burst = rate.per_second;
+        if (auto burst = rate_map.get("burst")) rate.burst = static_cast<uint32_t>(burst->integer(1, 1000000));
+    };
+    if (protocol == ListenerProtocol::https) listener.http2.mode = Http2Mode::on;
+    if (auto http2 = map.get("http2")) {
+        listener.http2.mode = choose(*http2, kHttp2ModeNames);
+        if (protocol == ListenerProtocol::https && listener.http2.mode == Http2Mode::prior_knowledge)
+            http2->fail("https listeners offer HTTP/2 through ALPN: write true (the default) or false");
+        if (protocol == ListenerProtocol::http && listener.http2.mode == Http2Mode::on)
+            http2->fail("HTTP/2 on a plain http listener is h2c for clients that know it is there: "
+                        "write prior_knowledge (or use an https listener, where ALPN offers it)");
+    }
+    if (auto limits = map.get("http2_limits")) {
+        YamlMapping limits_map(*limits, {"max_concurrent_streams", "stream_window", "connection_window", "reset_rate",
+                                         "control_frame_rate"});
+        Http2& out = listener.http2;
+        if (auto streams = limits_map.get("max_concurrent_streams"))
+            out.max_concurrent_streams = static_cast<uint32_t>(streams->integer(1, 10000));
+        // 16k: a DATA frame's default size; 2^31-1: the protocol's largest window.
+        if (auto window = limits_map.get("stream_window"))
+            out.stream_window = static_cast<uint32_t>(window->size(16 * 1024, 0x7fffffff));
+        if (auto window = limits_map.get("connection_window")) {
+            out.connection_window = static_cast<uint32_t>(window->size(64 * 1024, 0x7fffffff));
+            if (out.connection_window < out.stream_window)
+                window->fail("must be at least stream_window (" + std::to_string(out.stream_window) + " bytes)");
+        }
+        if (auto reset_rate = limits_map.get("reset_rate")) rate(*reset_rate, out.reset_rate);
+        if (auto control_rate = limits_map.get("control_frame_rate")) rate(*control_rate, out.control_frame_rate);
+    }
     if (auto limits = map.get("client_limits")) {
         YamlMapping limits_map(*limits, {"connections", "connection_rate", "request_rate"});
         ClientLimits& out = listener.client_limits;
         if (auto connections = limits_map.get("connections"))
             out.connections = static_cast<int>(connections->integer(0, 1000000));
-        auto rate = [](const YamlValue& value, ClientRate& rate) {
-            YamlMapping rate_map(value, {"per_second", "burst"});
-            rate.per_second = static_cast<uint32_t>(rate_map.require("per_second").integer(1, 1000000));
-            rate.burst = rate.per_second;
-            if (auto burst = rate_map.get("burst")) rate.burst = static_cast<uint32_t>(burst->integer(1, 1000000));
-        };
         if (auto connection_rate = limits_map.get("connection_rate")) rate(*connection_rate, out.connection_rate);
         if (!is_http(protocol))
             limits_map.reject("request_rate", "request_rate only applies to http and https listeners");

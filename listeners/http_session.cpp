@@ -5,6 +5,7 @@
 #include "lb/base/log.h"
 #include "lb/http/chunk_writer.h"
 #include "lb/http/http_validation.h"
+#include "listeners/http2_session.h"
 #include "listeners/request_admission.h"
 #include "listeners/trusted_proxies.h"
 #include "listeners/tunnel.h"
@@ -41,6 +42,15 @@ void HttpSession::start() {
 
 void HttpSession::on_stream_data(Stream&, std::string_view data) {
     if (closing_) return;
+    if (!protocol_chosen_) {
+        if (choose_http2(data)) return;
+        if (!preface_seen_.empty()) {
+            std::string seen = std::move(preface_seen_);
+            seen.append(data);
+            parse_client(seen);
+            return;
+        }
+    }
     bool busy = exchange_ && framing_.request_complete;
     if (busy || !pending_input_.empty() || finish_scheduled_) {
         // Pipelined bytes: keep them until the current exchange has ended.
@@ -75,6 +85,44 @@ void HttpSession::on_stream_drained(Stream&) {
     if (!exchange_ || exchange_->phase() != HttpExchange::Phase::streaming) return;
     worker_.timers().cancel(client_timer_);
     exchange_->resume_response();
+}
+
+bool HttpSession::choose_http2(std::string_view data) {
+    const conf::Http2Mode mode = listener_->config.http2.mode;
+    std::string seen;  // h2c: the connection's bytes so far
+    if (tls_) {
+        if (mode != conf::Http2Mode::on || client_->negotiated_protocol() != "h2") {
+            protocol_chosen_ = true;
+            return false;
+        }
+    } else {
+        if (mode != conf::Http2Mode::prior_knowledge) {
+            protocol_chosen_ = true;
+            return false;
+        }
+        std::string_view preface = Http2Session::kPreface;
+        seen = preface_seen_;
+        seen.append(data);
+        size_t n = std::min(seen.size(), preface.size());
+        if (seen.compare(0, n, preface, 0, n) != 0) {
+            protocol_chosen_ = true;  // HTTP/1.1; the caller parses preface_seen_ first
+            return false;
+        }
+        if (seen.size() < preface.size()) {
+            preface_seen_ = std::move(seen);  // perhaps the preface: wait for the rest
+            return true;
+        }
+        preface_seen_.clear();
+        data = seen;
+    }
+    protocol_chosen_ = true;
+    closing_ = true;
+    worker_.timers().cancel(client_timer_);
+    auto* session = new Http2Session(worker_, *listener_, std::move(client_), std::move(ticket_), tls_);
+    if (refusal_) session->refuse_first_request(refusal_);
+    session->start(data);
+    retire();
+    return true;
 }
 
 // ---------------------------------------------------------------- requests

@@ -91,6 +91,10 @@ private:
     void upgraded(const HttpHead& response, std::string_view set_cookies, std::unique_ptr<Stream> upstream,
                   std::string_view upstream_rest, std::shared_ptr<TargetState> target) override;
 
+    // The connection's first bytes decide HTTP/2 (ALPN h2, or the preface
+    // on a prior_knowledge listener): true once it went to an Http2Session
+    // or waits for more of a preface.
+    bool choose_http2(std::string_view data);
     void parse_client(std::string_view data);
     int on_request_head(HttpHead& head);
     int on_request_body(std::string_view data);
@@ -125,6 +129,8 @@ private:
     bool in_request_bytes_ = false;   // bytes of a not-yet-complete head received
     const TargetState* last_target_ = nullptr;  // compared only, never dereferenced
     const char* refusal_ = nullptr;   // refuse_first_request
+    bool protocol_chosen_ = false;    // HTTP/1.1 or HTTP/2 decided
+    std::string preface_seen_;        // h2c: the first bytes, while they may be the preface
 
     Framing framing_;
     // The current request's exchange, from its head (or its refusal) until

@@ -10,24 +10,21 @@ namespace lb::tls {
 
 namespace {
 
-constexpr unsigned char kHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
+// ALPN, in the server's order of preference (wire format: length-prefixed).
+// A client offering none of them goes on without ALPN rather than failing
+// the handshake; it gets HTTP/1.1.
+constexpr unsigned char kAlpnH2Http11[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
-// ALPN: http/1.1 when offered; a client offering only other protocols
-// (h2 alone) goes on without ALPN rather than failing the handshake.
+template <const unsigned char* Ours, size_t Size>
 int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
                 unsigned int in_length, void*) {
-    unsigned int i = 0;
-    while (i < in_length) {
-        unsigned int length = in[i];
-        if (i + 1 + length > in_length) break;
-        if (length == sizeof(kHttp11) && std::equal(in + i + 1, in + i + 1 + length, kHttp11)) {
-            *out = in + i + 1;
-            *out_length = static_cast<unsigned char>(length);
-            return SSL_TLSEXT_ERR_OK;
-        }
-        i += 1 + length;
-    }
-    return SSL_TLSEXT_ERR_NOACK;
+    unsigned char* chosen = nullptr;
+    // The first of ours the client offers (our order, not the client's).
+    if (SSL_select_next_proto(&chosen, out_length, Ours, Size, in, in_length) != OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = chosen;
+    return SSL_TLSEXT_ERR_OK;
 }
 
 // Sessions resume through tickets only: a server-side session cache would be
@@ -37,7 +34,8 @@ constexpr unsigned char kSessionContext[] = {'l', 'b'};
 }  // namespace
 
 Result<std::shared_ptr<const ServerContext>> ServerContext::create(const conf::ListenerTls& config,
-                                                                   std::shared_ptr<TicketKeys> ticket_keys) {
+                                                                   std::shared_ptr<TicketKeys> ticket_keys,
+                                                                   bool offer_h2) {
     auto context = std::make_shared<ServerContext>();
     context->ticket_keys_ = std::move(ticket_keys);
     context->handshake_timeout_ms_ = config.handshake_timeout.count();
@@ -87,7 +85,8 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(const conf::L
         SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext));
-        SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+        if (offer_h2) SSL_CTX_set_alpn_select_cb(ctx, select_alpn<kAlpnH2Http11, sizeof(kAlpnH2Http11)>, nullptr);
+        else SSL_CTX_set_alpn_select_cb(ctx, select_alpn<kAlpnHttp11, sizeof(kAlpnHttp11)>, nullptr);
         SSL_CTX_set_tlsext_servername_callback(ctx, &ServerContext::on_servername);
         SSL_CTX_set_tlsext_servername_arg(ctx, context.get());
         if (context->ticket_keys_) context->ticket_keys_->install(ctx);

@@ -30,8 +30,10 @@ namespace lb::tls {
 
 class ServerContext {
 public:
+    // `offer_h2`: ALPN offers h2 before http/1.1 (the listener's http2).
     static Result<std::shared_ptr<const ServerContext>> create(const conf::ListenerTls& config,
-                                                               std::shared_ptr<TicketKeys> ticket_keys);
+                                                               std::shared_ptr<TicketKeys> ticket_keys,
+                                                               bool offer_h2 = false);
 
     // A server-mode SSL for one accepted connection; null on allocation failure.
     SslPtr new_ssl() const;

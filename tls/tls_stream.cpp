@@ -397,4 +397,12 @@ long TlsStream::bio_ctrl(BIO*, int command, long, void*) {
     }
 }
 
+std::string_view TlsStream::negotiated_protocol() const {
+    if (!handshake_done_ || !ssl_) return {};
+    const unsigned char* data = nullptr;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(ssl_.get(), &data, &length);
+    return {reinterpret_cast<const char*>(data), length};
+}
+
 }  // namespace lb::tls

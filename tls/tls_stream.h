@@ -53,6 +53,7 @@ public:
     bool connected() const override { return handshake_done_ && !closing_ && !failed_; }
     const SocketAddress& peer() const override { return peer_; }
     const SocketAddress& local() const override;
+    std::string_view negotiated_protocol() const override;
 
     bool handshake_done() const { return handshake_done_; }
     SSL* ssl() const { return ssl_.get(); }

@@ -69,6 +69,9 @@ public:
     virtual bool connected() const = 0;
     virtual const SocketAddress& peer() const = 0;
     virtual const SocketAddress& local() const = 0;
+    // The protocol agreed in the TLS handshake (ALPN: "h2", "http/1.1"), or
+    // empty: no TLS, no ALPN, or the handshake is not done.
+    virtual std::string_view negotiated_protocol() const { return {}; }
 
     static void close(std::unique_ptr<Stream> stream, CloseMode mode) {
         if (stream) stream.release()->begin_close(mode);

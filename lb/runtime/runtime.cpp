@@ -159,7 +159,8 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         if (previous_listener && previous_listener->tls) {
             listener->tls = previous_listener->tls;
         } else if (listener_config.protocol == conf::ListenerProtocol::https && listener_config.tls) {
-            auto context = tls::ServerContext::create(*listener_config.tls, ticket_keys);
+            auto context = tls::ServerContext::create(*listener_config.tls, ticket_keys,
+                                                      listener_config.http2.mode == conf::Http2Mode::on);
             if (!context) return Error{context.error()};
             listener->tls = *context;
         }
