@@ -143,6 +143,7 @@ bool Http2Session::setup() {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, config.stream_window},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(listener_->config.max_header_size)},
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},  // WebSockets (RFC 8441)
     };
     if (nghttp2_submit_settings(h2_, NGHTTP2_FLAG_NONE, settings, std::size(settings)) != 0) return false;
     if (config.connection_window > NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE &&

@@ -1,6 +1,8 @@
 #include "listeners/http2_stream.h"
 
 #include <nghttp2/nghttp2.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "lb/base/log.h"
+#include "lb/base/thread_random.h"
 #include "listeners/http2_session.h"
 #include "listeners/request_admission.h"
 #include "listeners/trusted_proxies.h"
@@ -66,6 +69,17 @@ private:
     std::string status_;
 };
 
+// A Sec-WebSocket-Key for the target's handshake: 16 random bytes, base64.
+std::string websocket_key() {
+    unsigned char nonce[16];
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+        for (auto& byte : nonce) byte = static_cast<unsigned char>(random_below(256));
+    }
+    unsigned char encoded[25];
+    int length = EVP_EncodeBlock(encoded, nonce, sizeof(nonce));
+    return std::string(reinterpret_cast<char*>(encoded), static_cast<size_t>(length));
+}
+
 }  // namespace
 
 Http2Stream::Http2Stream(Http2Session& session, int32_t id)
@@ -75,6 +89,11 @@ Http2Stream::Http2Stream(Http2Session& session, int32_t id)
 
 Http2Stream::~Http2Stream() {
     session_.worker().timers().cancel(timer_);
+    if (tunnel_) {
+        bool clean = request_complete_ && answered();
+        Stream::close(std::move(tunnel_), clean ? CloseMode::graceful : CloseMode::abort);
+        tunnel_target_->active_connections.fetch_sub(1, std::memory_order_relaxed);
+    }
     if (exchange_) {
         exchange_->abort();
         exchange_->log();
@@ -96,7 +115,8 @@ void Http2Stream::header(std::string_view name, std::string_view value) {
         if (name == ":method") head_.method = value;
         else if (name == ":path") head_.url = value;
         else if (name == ":authority") authority_ = value;
-        return;  // :scheme is the listener's; :protocol is not offered
+        else if (name == ":protocol") protocol_ = value;
+        return;  // :scheme is the listener's
     }
     if (name == "cookie") {
         // Split into fields for compression; one line again for HTTP/1.1.
@@ -134,6 +154,16 @@ void Http2Stream::head_complete(bool end_stream) {
     }
     // A body of unknown length reaches the target chunked.
     head_.chunked = !end_stream && !head_.content_length;
+    if (head_.method == "CONNECT" && protocol_ == "websocket") {
+        // RFC 8441 §5: the HTTP/1.1 handshake the target expects.
+        websocket_ = true;
+        head_.method = "GET";
+        head_.upgrade = true;
+        head_.chunked = false;
+        head_.headers.emplace_back("upgrade", "websocket");
+        head_.headers.emplace_back("connection", "upgrade");
+        head_.headers.emplace_back("sec-websocket-key", websocket_key());
+    }
 
     ExchangeRequest request;
     if (header_too_large_) {
@@ -168,15 +198,24 @@ void Http2Stream::head_complete(bool end_stream) {
         return;
     }
     exchange_->start(std::move(request));
-    if (request_complete_ && exchange_) exchange_->request_complete();
+    // A WebSocket's request has no body: its DATA is the tunnel's.
+    if (request_complete_ || websocket_) exchange_->request_complete();
 }
 
 void Http2Stream::request_data(std::string_view data) {
-    if (!exchange_ || request_complete_) {
+    if (tunnel_) {
+        arm_timer();
+        tunnel_->write(data);
+        // Acknowledged once the target's connection drains.
+        if (tunnel_->output_high()) unacknowledged_ += data.size();
+        else nghttp2_session_consume(session_.h2(), id_, data.size());
+        return;
+    }
+    if (!exchange_ || request_complete_ || websocket_) {  // a WebSocket's DATA before its 200: dropped
         nghttp2_session_consume(session_.h2(), id_, data.size());
         return;
     }
-    if (!upload_paused_) session_.worker().timers().schedule(timer_, session_.listener().config.idle_timeout.count());
+    if (!upload_paused_) arm_timer();
     exchange_->request_body(data);
     // Paused by that very write: hold these bytes back too.
     if (upload_paused_) unacknowledged_ += data.size();
@@ -186,6 +225,11 @@ void Http2Stream::request_data(std::string_view data) {
 void Http2Stream::request_end() {
     if (request_complete_ || !exchange_) return;
     request_complete_ = true;
+    if (tunnel_) {
+        tunnel_->shutdown_write();
+        return;
+    }
+    if (websocket_) return;
     // Now waiting on the target, whose clock is the exchange's.
     if (!response_submitted_) session_.worker().timers().cancel(timer_);
     exchange_->request_complete();
@@ -234,7 +278,7 @@ void Http2Stream::submit_head(int status, const HttpHead* response, std::string_
         return;
     }
     if (!has_body) response_done_ = true;
-    session_.worker().timers().schedule(timer_, session_.listener().config.idle_timeout.count());
+    arm_timer();
     session_.schedule_flush();
 }
 
@@ -292,12 +336,50 @@ void Http2Stream::response_cut(const char*) { reset(NGHTTP2_INTERNAL_ERROR); }
 // max_body_size): only this stream ends.
 void Http2Stream::abort_client() { reset(NGHTTP2_CANCEL); }
 
-void Http2Stream::upgraded(const HttpHead&, std::string_view, std::unique_ptr<Stream> upstream, std::string_view,
-                           std::shared_ptr<TargetState>) {
-    // An HTTP/2 request cannot ask to upgrade (nghttp2 refuses the
-    // connection-specific fields): a 101 here is the target's error.
-    Stream::close(std::move(upstream), CloseMode::abort);
-    reset(NGHTTP2_INTERNAL_ERROR);
+void Http2Stream::upgraded(const HttpHead& response, std::string_view set_cookies, std::unique_ptr<Stream> upstream,
+                           std::string_view upstream_rest, std::shared_ptr<TargetState> target) {
+    if (!websocket_) {
+        // Nothing but an extended CONNECT asks to upgrade (nghttp2 refuses
+        // the HTTP/1.1 fields): a 101 here is the target's error.
+        Stream::close(std::move(upstream), CloseMode::abort);
+        reset(NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    tunnel_ = std::move(upstream);
+    tunnel_target_ = std::move(target);
+    tunnel_target_->active_connections.fetch_add(1, std::memory_order_relaxed);
+    tunnel_->set_handler(this);
+    // The 101's fields but those of HTTP/1.1's handshake.
+    HttpHead head = response;
+    std::erase_if(head.headers, [](const auto& field) { return iequals(field.first, "sec-websocket-accept"); });
+    submit_head(200, &head, set_cookies, true);
+    if (!upstream_rest.empty()) response_.append(upstream_rest);
+    tunnel_->start_reading();
+    exchange_->log();
+    arm_timer();
+}
+
+// ---------------------------------------------------------------- the tunnel
+
+void Http2Stream::on_stream_data(Stream&, std::string_view data) {
+    arm_timer();
+    response_body(data);
+    if (response_.size() >= kHighWater || !session_.client_writable()) {
+        maybe_paused_ = true;
+        tunnel_->stop_reading();
+    }
+}
+
+void Http2Stream::on_stream_eof(Stream&) { response_complete(); }
+
+void Http2Stream::on_stream_error(Stream&, int) { reset(NGHTTP2_CANCEL); }
+
+void Http2Stream::on_stream_drained(Stream&) { acknowledge(); }
+
+void Http2Stream::arm_timer() {
+    const conf::Listener& config = session_.listener().config;
+    session_.worker().timers().schedule(
+        timer_, (tunnel_ ? config.tunnel_idle_timeout : config.idle_timeout).count());
 }
 
 long Http2Stream::read_response(uint8_t* out, size_t length, bool* eof) {
@@ -315,27 +397,30 @@ long Http2Stream::read_response(uint8_t* out, size_t length, bool* eof) {
         response_deferred_ = true;
         return NGHTTP2_ERR_DEFERRED;
     }
-    if (copied) session_.worker().timers().schedule(timer_, session_.listener().config.idle_timeout.count());
+    if (copied) arm_timer();
     return static_cast<long>(copied);
 }
 
 void Http2Stream::maybe_resume_response() {
-    if (!maybe_paused_ || !exchange_ || response_.size() > kLowWater || !session_.client_writable()) return;
+    if (!maybe_paused_ || response_.size() > kLowWater || !session_.client_writable()) return;
     maybe_paused_ = false;
-    exchange_->resume_response();
+    if (tunnel_) tunnel_->start_reading();
+    else if (exchange_) exchange_->resume_response();
 }
 
 void Http2Stream::response_sent() {
     session_.worker().timers().cancel(timer_);
     // RFC 9113 §8.1: an answer before the whole request may end the
-    // request's side with NO_ERROR; the client stops sending.
-    if (!request_complete_) reset(NGHTTP2_NO_ERROR);
+    // request's side with NO_ERROR; the client stops sending. (A tunnel's
+    // client may still send after the target's FIN.)
+    if (!request_complete_ && !tunnel_) reset(NGHTTP2_NO_ERROR);
 }
 
 bool Http2Stream::answered() const { return response_done_ && response_.empty(); }
 
 void Http2Stream::target_drained(const TargetState& target) {
-    if (exchange_) exchange_->target_drained(target);
+    if (tunnel_target_.get() == &target) reset(NGHTTP2_CANCEL);
+    else if (exchange_) exchange_->target_drained(target);
 }
 
 void Http2Stream::reset(uint32_t code) {
@@ -346,7 +431,7 @@ void Http2Stream::reset(uint32_t code) {
 }
 
 void Http2Stream::on_timeout() {
-    if (!head_done_ || response_submitted_) {
+    if (!head_done_ || response_submitted_ || tunnel_) {
         // A head that never completes, or a client that stopped reading
         // (a window never opened): free what the stream holds.
         reset(NGHTTP2_CANCEL);

@@ -12,6 +12,12 @@
 // below kLowWater. Request bytes are acknowledged to the client only while
 // the exchange has not paused its upload.
 //
+// WebSockets (RFC 8441): an extended CONNECT with :protocol websocket goes
+// to the target as an HTTP/1.1 Upgrade (with a Sec-WebSocket-Key of lb's);
+// the target's 101 becomes a 200 on the stream, which from then on is a
+// tunnel to that connection: DATA both ways with the same back-pressure,
+// END_STREAM and FIN for each other, tunnel_idle_timeout.
+//
 // Lifetime: owned by the session's stream table; destroyed when nghttp2
 // closes the stream, never from inside the exchange's callbacks.
 #pragma once
@@ -28,7 +34,7 @@ namespace lb {
 
 class Http2Session;
 
-class Http2Stream final : private ExchangeDownstream {
+class Http2Stream final : private ExchangeDownstream, private StreamHandler {
 public:
     static constexpr size_t kHighWater = 64 * 1024;
     static constexpr size_t kLowWater = 16 * 1024;
@@ -79,7 +85,15 @@ private:
     void upgraded(const HttpHead& response, std::string_view set_cookies, std::unique_ptr<Stream> upstream,
                   std::string_view upstream_rest, std::shared_ptr<TargetState> target) override;
 
+    // StreamHandler: the target's connection once it is a tunnel
+    void on_stream_connected(Stream&, int) override {}
+    void on_stream_data(Stream& stream, std::string_view data) override;
+    void on_stream_eof(Stream& stream) override;
+    void on_stream_error(Stream& stream, int error) override;
+    void on_stream_drained(Stream& stream) override;
+
     void submit_head(int status, const HttpHead* response, std::string_view extra_lines, bool has_body);
+    void arm_timer();
     void reset(uint32_t code);
     void on_timeout();
     // Request bytes taken but not yet acknowledged to the client.
@@ -90,6 +104,8 @@ private:
     int64_t start_ms_;
     HttpHead head_;
     std::string authority_;
+    std::string protocol_;            // :protocol (extended CONNECT)
+    bool websocket_ = false;
     std::string cookies_;             // the cookie fields, joined
     size_t header_bytes_ = 0;
     bool header_too_large_ = false;
@@ -106,6 +122,8 @@ private:
     bool response_deferred_ = false;  // nghttp2 waits for more DATA
     mutable bool maybe_paused_ = false;  // the exchange may have stopped reading its target
     bool reset_sent_ = false;
+    std::unique_ptr<Stream> tunnel_;  // the target's connection after its 101
+    std::shared_ptr<TargetState> tunnel_target_;
     Timer timer_;
 };
 

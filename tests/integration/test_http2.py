@@ -348,3 +348,74 @@ def test_sigquit_sends_goaway_and_lets_streams_finish(h2_lb):
     assert "error_code=NO_ERROR" in output[goaway:goaway + 200], output[goaway:goaway + 200]
     assert output.index("recv (stream_id=13) :status: 200") > goaway, output  # answered after the GOAWAY
     assert lb.wait(10) == 0
+
+
+# ---------------------------------------------------------------- WebSockets over HTTP/2 (RFC 8441)
+
+def ws_frame(payload, opcode=0x1):
+    """A masked client frame (RFC 6455 §5.2), payloads under 64 KiB."""
+    mask = b"\x01\x02\x03\x04"
+    length = len(payload)
+    header = bytes([0x80 | opcode]) + (bytes([0x80 | length]) if length < 126
+                                       else bytes([0x80 | 126]) + length.to_bytes(2, "big"))
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def ws_messages(data):
+    """The (opcode, payload) of unmasked server frames in `data`, and what is left."""
+    messages = []
+    while len(data) >= 2:
+        length, offset = data[1] & 0x7F, 2
+        if length == 126:
+            if len(data) < 4:
+                break
+            length, offset = int.from_bytes(data[2:4], "big"), 4
+        if len(data) < offset + length:
+            break
+        messages.append((data[0] & 0x0F, bytes(data[offset:offset + length])))
+        data = data[offset + length:]
+    return messages, data
+
+
+def open_websocket(client, path="/ws"):
+    sid = client.conn.get_next_available_stream_id()
+    client.streams[sid] = h2test.StreamState()
+    client.conn.send_headers(sid, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"),
+                                   (":path", path), (":authority", "lb.test"), ("sec-websocket-version", "13")])
+    client.flush()
+    stream = client.streams[sid]
+    client.pump(time.monotonic() + 10, until=lambda: stream.headers is not None or stream.reset_code is not None)
+    return sid, stream
+
+
+def test_websocket_over_h2_extended_connect_echoes_and_is_logged(h2_lb):
+    lb, port = h2_lb()
+    client = h2test.H2Client.connect(port)
+    client.pump(time.monotonic() + 5, until=lambda: 8 in client.remote_settings)
+    assert client.remote_settings.get(8) == 1  # SETTINGS_ENABLE_CONNECT_PROTOCOL
+    sid, stream = open_websocket(client)
+    assert stream.status == 200, stream.headers
+    assert stream.header("sec-websocket-accept") is None
+    for text in (b"hello", b"x" * 5000, b"last"):
+        before = len(stream.data)
+        client.conn.send_data(sid, ws_frame(text))
+        client.flush()
+        client.pump(time.monotonic() + 10, until=lambda: ws_messages(bytes(stream.data[before:]))[0])
+        assert ws_messages(bytes(stream.data[before:]))[0] == [(0x1, text)]
+    # Plain requests share the connection meanwhile.
+    assert client.response(client.request("/beside")).status == 200
+    entries = access_entries(lb, 2)
+    websocket = [e for e in entries if e["url"] == "/ws"]
+    assert websocket and websocket[0]["protocol"] == "HTTP/2.0" and websocket[0]["status"] == 101, entries
+    # The client ends its side: the target gets FIN and the stream ends.
+    client.conn.end_stream(sid)
+    client.flush()
+    assert client.response(sid).ended
+
+
+def test_websocket_over_h2_to_a_target_that_refuses_the_upgrade(h2_lb):
+    _, port = h2_lb()
+    client = h2test.H2Client.connect(port)
+    client.pump(time.monotonic() + 5, until=lambda: 8 in client.remote_settings)
+    sid, stream = open_websocket(client, path="/status/403")
+    assert stream.status == 403
