@@ -337,10 +337,13 @@ void Http2Session::snapshot_changed() {
     const auto& current = worker_.snapshot();
     if (closing_ || current == snapshot_) return;
     // New streams follow the newest config if the listener is still there;
-    // streams in flight keep theirs.
+    // streams in flight keep theirs. A listener the reload removed takes no
+    // new streams: GOAWAY, as on SIGQUIT.
     if (const ListenerRuntime* listener = worker_.current_listener(*listener_)) {
         snapshot_ = current;
         listener_ = listener;
+    } else {
+        drain();
     }
 }
 

@@ -219,18 +219,33 @@ def read_until_closed(sock, timeout=10):
     return bytes(received), False
 
 
-def goaway_codes(data):
-    """The error codes of the GOAWAY frames in raw server bytes."""
-    from hyperframe.frame import Frame, GoAwayFrame
-    codes = []
+def parse_frames(data):
+    """The whole frames (hyperframe objects) in raw server bytes."""
+    from hyperframe.frame import Frame
+    frames = []
     offset = 0
     while offset + 9 <= len(data):
         frame, length = Frame.parse_frame_header(memoryview(data[offset:offset + 9]))
         body = data[offset + 9:offset + 9 + length]
         if len(body) < length:
             break
-        if isinstance(frame, GoAwayFrame):
-            frame.parse_body(memoryview(body))
-            codes.append(frame.error_code)
+        frame.parse_body(memoryview(body))
+        frames.append(frame)
         offset += 9 + length
-    return codes
+    return frames
+
+
+def goaway_codes(data):
+    """The error codes of the GOAWAY frames in raw server bytes."""
+    from hyperframe.frame import GoAwayFrame
+    return [frame.error_code for frame in parse_frames(data) if isinstance(frame, GoAwayFrame)]
+
+
+def request_frame(stream_id, path, authority="lb.test", encoder=None):
+    """A HEADERS frame (END_HEADERS, END_STREAM) for GET path, HPACK-encoded
+    by `encoder` (one hpack.Encoder per connection)."""
+    from hyperframe.frame import HeadersFrame
+    frame = HeadersFrame(stream_id, flags=["END_HEADERS", "END_STREAM"])
+    frame.data = encoder.encode([(":method", "GET"), (":path", path), (":scheme", "https"),
+                                 (":authority", authority)])
+    return frame.serialize()

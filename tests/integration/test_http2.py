@@ -267,11 +267,11 @@ def test_an_upload_to_a_slow_target_is_held_by_the_stream_window(h2_lb):
 def test_rapid_reset_gets_goaway_enhance_your_calm(h2_lb):
     lb, port = h2_lb({"http2_limits": {"reset_rate": {"per_second": 10, "burst": 20}}})
     client = h2test.H2Client.connect(port)
-    for _ in range(200):
-        sid = client.request("/delay/2000")
-        client.reset(sid)
-        if client.goaway or client.closed:
-            break
+    try:
+        for _ in range(200):
+            client.reset(client.request("/delay/2000"))
+    except OSError:
+        pass  # lb closed the connection while we were still resetting
     code, _ = client.wait_goaway()
     assert code == ENHANCE_YOUR_CALM
     assert client.wait_closed()
@@ -323,6 +323,22 @@ def test_header_list_over_max_header_size_is_431_and_the_connection_lives(h2_lb)
     stream = client.response(client.request("/big", headers=fields))
     assert stream.status == 431
     assert client.response(client.request("/fine")).status == 200
+
+
+def test_a_client_over_max_concurrent_streams_gets_goaway(h2_lb):
+    # Raw frames: python-h2 itself would not open more than the server allows.
+    import hpack
+    _, port = h2_lb({"http2_limits": {"max_concurrent_streams": 2}})
+    sock = h2test.raw_connection(port)
+    encoder = hpack.Encoder()
+    sock.sendall(h2test.PREFACE + SettingsFrame(0).serialize() + SettingsFrame(0, flags=["ACK"]).serialize()
+                 + b"".join(h2test.request_frame(sid, "/delay/500", encoder=encoder) for sid in (1, 3, 5)))
+    data, closed = h2test.read_until_closed(sock)
+    assert closed and h2test.goaway_codes(data) == [1], h2test.parse_frames(data)  # PROTOCOL_ERROR
+    settings = [f for f in h2test.parse_frames(data) if isinstance(f, SettingsFrame) and f.settings]
+    assert settings[0].settings[SettingsFrame.MAX_CONCURRENT_STREAMS] == 2
+    other = h2test.H2Client.connect(port)
+    assert other.response(other.request("/")).status == 200
 
 
 def test_a_client_that_never_opens_its_window_is_reset_after_idle_timeout(h2_lb):

@@ -84,11 +84,21 @@ def test_rsa_or_ecdsa_chosen_by_client_signature_algorithms(https_lb, tls_certs)
             assert result.peer_signature_type == signature, (args, result)
 
 
-def test_alpn_http11_advertised(https_lb, tls_certs):
+def test_alpn_prefers_h2_then_http11(https_lb, tls_certs):
     _, port = https_lb([tls_certs.default])
+    result = tlstest.s_client(port, args=["-alpn", "http/1.1,h2"])
+    assert result.alpn == "h2", result  # lb's order, not the client's
+    result = tlstest.s_client(port, args=["-alpn", "http/1.1"])
+    assert result.alpn == "http/1.1", result
+    # A client offering none of them still connects, without ALPN.
+    result = tlstest.s_client(port, args=["-alpn", "spdy/3"])
+    assert result.handshake_ok and result.alpn is None, result
+
+
+def test_alpn_without_h2_when_http2_is_off(https_lb, tls_certs):
+    _, port = https_lb([tls_certs.default], http2=False)
     result = tlstest.s_client(port, args=["-alpn", "h2,http/1.1"])
     assert result.alpn == "http/1.1", result
-    # A client offering only h2 still connects, without ALPN.
     result = tlstest.s_client(port, args=["-alpn", "h2"])
     assert result.handshake_ok and result.alpn is None, result
 
@@ -98,7 +108,7 @@ def test_alpn_http11_advertised(https_lb, tls_certs):
 def test_curl_https_to_plain_backend_sets_forwarded_proto(https_lb, tls_certs):
     _, port = https_lb([tls_certs.default], workers=2)
     # Verified by name against the certificate (it is its own CA).
-    result = curl("-v", "--cacert", tls_certs.default.cert, "--resolve", f"default.test:{port}:{HOST}",
+    result = curl("-v", "--http1.1", "--cacert", tls_certs.default.cert, "--resolve", f"default.test:{port}:{HOST}",
                   f"https://default.test:{port}/hello?x=1")
     assert result.returncode == 0, result.stderr
     assert "ALPN: server accepted http/1.1" in result.stderr
