@@ -18,7 +18,11 @@ namespace lb {
 class UpstreamPool final : private StreamHandler {
 public:
     static constexpr int64_t kIdleMs = 15000;
-    static constexpr size_t kMaxIdlePerTarget = 64;
+    // As many as the busiest burst a worker sees: HTTP/2 clients multiplex
+    // hundreds of streams, each its own HTTP/1.1 request to a target, and a
+    // cap below that closes and reconnects on every burst (nginx's bench
+    // config keeps 1024). Unused ones expire after kIdleMs.
+    static constexpr size_t kMaxIdlePerTarget = 1024;
 
     explicit UpstreamPool(EventLoop& loop);
     ~UpstreamPool();
