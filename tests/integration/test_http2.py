@@ -8,6 +8,7 @@ Real clients: curl --http2, nghttp (nghttp2-client), and python3-h2 for
 frame-level cases (h2test.H2Client)."""
 
 import hashlib
+import os
 import json
 import signal
 import socket
@@ -435,3 +436,33 @@ def test_websocket_over_h2_to_a_target_that_refuses_the_upgrade(h2_lb):
     client.pump(time.monotonic() + 5, until=lambda: 8 in client.remote_settings)
     sid, stream = open_websocket(client, path="/status/403")
     assert stream.status == 403
+
+
+# ---------------------------------------------------------------- big bodies
+
+GIB = 1024 ** 3
+RSS_LIMIT_KIB = int(os.environ.get("LB_TEST_RSS_LIMIT_MIB", "64")) * 1024
+
+
+@pytest.mark.big
+def test_gib_upload_on_one_stream_holds_memory_flat(h2_lb, backends, tmp_path):
+    # nghttp streams the file (sparse: zeros, no disk) as fast as the windows allow.
+    lb, port = h2_lb(targets=[backends[0]])
+    body = tmp_path / "gib"
+    with open(body, "wb") as f:
+        f.truncate(GIB)
+    digest = hashlib.sha256()
+    zeros = bytes(1 << 20)
+    for _ in range(GIB >> 20):
+        digest.update(zeros)
+    client = h2test.H2Client.connect(port)
+    assert client.response(client.request("/warm-up")).status == 200
+    baseline = lb.rss_kib()
+    with lbtest.RssSampler(lb.pid) as sampler:
+        result = subprocess.run(["nghttp", "-d", str(body), f"https://localhost:{port}/upload"],
+                                capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["body_len"] == GIB and answer["body_sha256"] == digest.hexdigest()
+    growth = sampler.peak_kib - baseline
+    assert growth < RSS_LIMIT_KIB, f"RSS grew {growth // 1024} MiB"
