@@ -155,9 +155,12 @@ def test_killed_backend_leaves_rotation_after_unhealthy_threshold_failed_connect
     # Marked by live traffic, well before two checks a second apart could.
     assert log_time(marked[0]) - killed < 0.9 * TIME_SCALE
     refused = re.findall(rf"connect to {re.escape(key(victim))} failed", lb.stderr())
-    assert len(refused) == 2, refused  # the threshold, then no more attempts
+    # The threshold, then no more attempts. Failures in a row count active
+    # checks too: a check that reached the dead target first leaves one
+    # refused connect for live traffic to find (seen under ASan).
+    assert 1 <= len(refused) <= 2, refused
     counted = {t["id"]: t["counters"]["connect_failures"] for t in lb.admin_get("/api/v1/target-groups/web")["targets"]}
-    assert counted == {key(live[0]): 0, key(live[1]): 0, key(victim): 2}
+    assert counted == {key(live[0]): 0, key(live[1]): 0, key(victim): len(refused)}
 
 
 def test_passive_signal_on_tcp_listener(start_lb, start_backend, echo_backends):
