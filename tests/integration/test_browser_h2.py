@@ -4,16 +4,12 @@ connection (RFC 8441) to the target's echo. Asserted from lb's access log,
 not assumed: both lines are HTTP/2.0 from the same client port."""
 
 import json
-import shutil
-import subprocess
-import time
 
 import pytest
 
+import browser
 import lbtest
 from lbtest import HOST, free_port, make_config, target_group
-
-CHROMIUM = shutil.which("chromium")
 
 PAGE = ("<html><body><p id=r>waiting</p><script>"
         "const ws = new WebSocket('wss://' + location.host + '/ws');"
@@ -23,7 +19,7 @@ PAGE = ("<html><body><p id=r>waiting</p><script>"
         "</script></body></html>")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (tools/dev installs it)")
+@pytest.mark.skipif(browser.CHROMIUM is None, reason="chromium is not installed (tools/dev installs it)")
 def test_chromium_page_and_websocket_share_one_h2_connection(start_lb, backends, tls_certs, tmp_path):
     port = free_port()
     listener = {"name": "web", "protocol": "https", "listen": f"{HOST}:{port}",
@@ -33,12 +29,14 @@ def test_chromium_page_and_websocket_share_one_h2_connection(start_lb, backends,
                                                          "body": PAGE}}}],
                 "default_action": {"forward": {"target_group": "web"}}}
     lb = start_lb(make_config([listener], [target_group("web", backends)]))
-    result = subprocess.run(
-        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
-         f"https://localhost:{port}/page"],
-        capture_output=True, text=True, timeout=90)
-    assert "echo:hello over h2" in result.stdout, (result.stdout[-500:], result.stderr[-2000:])
+    chromium = browser.Chromium(tmp_path / "profile")
+    try:
+        shown = chromium.open_and_wait(f"https://localhost:{port}/page", "document.getElementById('r') && "
+                                       "document.getElementById('r').textContent",
+                                       lambda text: bool(text) and text != "waiting")
+    finally:
+        chromium.close()
+    assert shown == "echo:hello over h2", shown
 
     def entries():
         return [json.loads(line) for line in lb.stdout().splitlines() if line.startswith("{")]

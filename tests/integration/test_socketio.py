@@ -15,6 +15,7 @@ import subprocess
 
 import pytest
 
+import browser
 import lbtest
 from lbtest import HOST, free_port, make_config, target_group
 
@@ -76,3 +77,28 @@ def test_without_stickiness_the_same_clients_are_refused(start_lb, tls_certs, so
     result, clients = run_clients(port)
     assert result.returncode != 0
     assert sum(1 for c in clients if c["error"]) > CLIENTS // 2, clients
+
+
+
+@pytest.mark.skipif(browser.CHROMIUM is None, reason="chromium is not installed (tools/dev installs it)")
+def test_socketio_in_chromium_over_h2_with_lb_cookie(start_lb, tls_certs, socketio_fleet, tmp_path):
+    # The browser takes h2: polling requests, lb's cookie and the WebSocket
+    # upgrade (RFC 8441) all ride one HTTP/2 connection.
+    lb, port = start(start_lb, tls_certs, socketio_fleet, stickiness={"type": "lb_cookie", "duration": "1h"})
+    chromium = browser.Chromium(tmp_path / "profile")
+    try:
+        shown = chromium.open_and_wait(f"https://localhost:{port}/page", "document.getElementById('r') && "
+                                       "document.getElementById('r').textContent",
+                                       lambda text: bool(text) and text != "waiting")
+    finally:
+        chromium.close()
+    assert shown == "ok:websocket:from the browser", shown
+
+    def entries():
+        return [json.loads(line) for line in lb.stdout().splitlines() if line.startswith("{")]
+    lbtest.wait_for(lambda: any(e["status"] == 101 for e in entries()), what="the upgrade's access log line")
+    socketio = [e for e in entries() if e["url"].startswith("/socket.io/") and "socket.io.js" not in e["url"]]
+    assert socketio and all(e["protocol"] == "HTTP/2.0" for e in socketio), socketio
+    assert len({e["client_port"] for e in socketio}) == 1, socketio  # one connection
+    assert len({e["target"] for e in socketio}) == 1, socketio  # sticky to one server
+    assert any(e["status"] == 101 for e in socketio)
