@@ -14,7 +14,6 @@
 #include "lb/base/thread_random.h"
 #include "listeners/http2_session.h"
 #include "listeners/request_admission.h"
-#include "listeners/trusted_proxies.h"
 
 namespace lb {
 
@@ -165,39 +164,19 @@ void Http2Stream::head_complete(bool end_stream) {
         head_.headers.emplace_back("sec-websocket-key", websocket_key());
     }
 
-    ExchangeRequest request;
     if (header_too_large_) {
         exchange_->reject(431, "request header too large", false);
         return;
     }
+    ExchangeRequest request;
     request.checked = check_request(head_, config.path_normalization);
     if (request.checked.authority.empty()) request.checked.authority = session_.client().local().to_string();
-    request.client = config.accept_proxy_protocol
-                         ? session_.client().peer()
-                         : client_behind_proxies(session_.client().peer(), head_, config.trusted_proxies);
     request.protocol = "HTTP/2.0";
     request.tls = session_.tls();
     request.head = std::move(head_);
-    int refused = request.checked.status;
-    const char* why = request.checked.error;
-    if (request.head.method == "CONNECT") {
-        refused = 405;
-        why = "CONNECT not supported";
-    }
-    if (refused) {
-        exchange_->refuse(std::move(request), refused, why, false);
+    if (admit_request(worker, listener, *exchange_, std::move(request), session_.client().peer(),
+                      session_.take_refusal(), false) != Admission::started)
         return;
-    }
-    int64_t retry_after_us = 1'000'000;
-    const char* limited = session_.take_refusal();
-    if (!limited) limited = request_rate_limited(worker, listener, request.client, &retry_after_us);
-    if (limited) {
-        std::string retry_after =
-            "Retry-After: " + std::to_string(std::max<int64_t>(1, (retry_after_us + 999'999) / 1'000'000)) + "\r\n";
-        exchange_->refuse(std::move(request), 429, limited, false, retry_after);
-        return;
-    }
-    exchange_->start(std::move(request));
     // A WebSocket's request has no body: its DATA is the tunnel's.
     if (request_complete_ || websocket_) exchange_->request_complete();
 }

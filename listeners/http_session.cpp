@@ -7,7 +7,6 @@
 #include "lb/http/http_validation.h"
 #include "listeners/http2_session.h"
 #include "listeners/request_admission.h"
-#include "listeners/trusted_proxies.h"
 #include "listeners/tunnel.h"
 
 namespace lb {
@@ -205,33 +204,12 @@ int HttpSession::on_request_head(HttpHead& head) {
     // HTTP/1.0 may leave Host out; the target gets the address the client
     // reached, as a strict HTTP/1.1 server requires a Host.
     if (request.checked.authority.empty()) request.checked.authority = client_->local().to_string();
-    // A PROXY header already named the client; otherwise trusted proxies may.
-    request.client = config.accept_proxy_protocol ? client_->peer()
-                                                  : client_behind_proxies(client_->peer(), head, config.trusted_proxies);
     request.protocol = framing_.http10 ? "HTTP/1.0" : "HTTP/1.1";
     request.tls = tls_;
     request.head = std::move(head);
-    int refused = request.checked.status;
-    const char* why = request.checked.error;
-    if (request.head.method == "CONNECT") {
-        refused = 405;
-        why = "CONNECT not supported";
-    }
-    if (refused) {
-        exchange_->refuse(std::move(request), refused, why, true);
+    if (admit_request(worker_, *listener_, *exchange_, std::move(request), client_->peer(), refusal_, true) ==
+        Admission::refused)
         return HttpParserSink::kError;
-    }
-    // Over a client limit: the connection's own (refuse_first_request), or
-    // this client's request_rate.
-    int64_t retry_after_us = 1'000'000;
-    const char* limited = refusal_ ? refusal_ : request_rate_limited(worker_, *listener_, request.client, &retry_after_us);
-    if (limited) {
-        std::string retry_after =
-            "Retry-After: " + std::to_string(std::max<int64_t>(1, (retry_after_us + 999'999) / 1'000'000)) + "\r\n";
-        exchange_->refuse(std::move(request), 429, limited, refusal_ != nullptr, retry_after);
-    } else {
-        exchange_->start(std::move(request));
-    }
     return closing_ ? HttpParserSink::kError : HttpParserSink::kContinue;
 }
 

@@ -1,7 +1,8 @@
-// Whether one HTTP request may go on, whichever codec brought it in: the
-// client's request_rate (README "Per-client limits"), counted across
-// workers by the listener's ClientLimiter. A refused request is answered
-// 429 with Retry-After by its exchange, so it is logged like any other.
+// Whether one HTTP request may go on, whichever codec brought it in: what
+// check_request found, CONNECT (not carried), and the client's
+// request_rate (README "Per-client limits"), counted across workers by the
+// listener's ClientLimiter. A refused request is answered by its exchange
+// (429 with Retry-After over a limit), so it is logged like any other.
 //
 // Threading: a worker's loop thread.
 #pragma once
@@ -9,8 +10,22 @@
 #include <cstdint>
 
 #include "lb/worker/worker.h"
+#include "listeners/http_exchange.h"
 
 namespace lb {
+
+// Starts `exchange` on `request` (its head and check_request's verdict
+// filled in), or refuses it. The client is `peer`, or who the listener's
+// trusted proxies say it is. `refusal`: the connection is over a client
+// limit (its first request is refused 429), or null. `close`: a refusal
+// also ends the connection (HTTP/1.1; HTTP/2 refuses only the stream).
+enum class Admission {
+    started,
+    refused,   // the request itself cannot be carried (a bad head, CONNECT)
+    limited,   // over a client limit (429)
+};
+Admission admit_request(Worker& worker, const ListenerRuntime& listener, HttpExchange& exchange, ExchangeRequest request,
+                   const SocketAddress& peer, const char* refusal, bool close);
 
 // nullptr, or why the request is refused (and *retry_after_us, when the
 // client may try again); a refusal is counted and logged (rate-limited).

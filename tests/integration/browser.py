@@ -68,6 +68,13 @@ class Chromium:
                 await asyncio.sleep(0.1)
             return value
 
+    def text_of(self, url, element_id, timeout=30):
+        """Opens url and waits until element `element_id` shows something
+        other than "waiting" (the tests' pages start so); returns it."""
+        return self.open_and_wait(url, f"document.getElementById('{element_id}') && "
+                                       f"document.getElementById('{element_id}').textContent",
+                                  lambda text: bool(text) and text != "waiting", timeout)
+
     def close(self):
         self.proc.terminate()
         try:

@@ -31,9 +31,7 @@ def test_chromium_page_and_websocket_share_one_h2_connection(start_lb, backends,
     lb = start_lb(make_config([listener], [target_group("web", backends)]))
     chromium = browser.Chromium(tmp_path / "profile")
     try:
-        shown = chromium.open_and_wait(f"https://localhost:{port}/page", "document.getElementById('r') && "
-                                       "document.getElementById('r').textContent",
-                                       lambda text: bool(text) and text != "waiting")
+        shown = chromium.text_of(f"https://localhost:{port}/page", "r")
     finally:
         chromium.close()
     assert shown == "echo:hello over h2", shown

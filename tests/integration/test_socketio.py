@@ -87,9 +87,7 @@ def test_socketio_in_chromium_over_h2_with_lb_cookie(start_lb, tls_certs, socket
     lb, port = start(start_lb, tls_certs, socketio_fleet, stickiness={"type": "lb_cookie", "duration": "1h"})
     chromium = browser.Chromium(tmp_path / "profile")
     try:
-        shown = chromium.open_and_wait(f"https://localhost:{port}/page", "document.getElementById('r') && "
-                                       "document.getElementById('r').textContent",
-                                       lambda text: bool(text) and text != "waiting")
+        shown = chromium.text_of(f"https://localhost:{port}/page", "r")
     finally:
         chromium.close()
     assert shown == "ok:websocket:from the browser", shown
