@@ -281,12 +281,31 @@ def test_rapid_reset_gets_goaway_enhance_your_calm(h2_lb):
     assert other.response(other.request("/")).status == 200
 
 
-def test_ping_flood_gets_goaway_enhance_your_calm(h2_lb):
-    _, port = h2_lb({"http2_limits": {"control_frame_rate": {"per_second": 10, "burst": 50}}})
-    client = h2test.H2Client.connect(port)
+def flood_ping(client):
     for i in range(300):
         client.conn.ping(i.to_bytes(8, "big"))
-    client.flush()
+
+
+def flood_settings(client):
+    for _ in range(300):
+        client.conn.update_settings({h2.settings.SettingCodes.ENABLE_PUSH: 0})
+
+
+def flood_empty_data(client):
+    sid = client.request("/upload", method="POST", end_stream=False)
+    for _ in range(300):
+        client.conn.send_data(sid, b"")
+
+
+@pytest.mark.parametrize("flood", [flood_ping, flood_settings, flood_empty_data], ids=["ping", "settings", "empty-data"])
+def test_frame_floods_get_goaway_enhance_your_calm(h2_lb, flood):
+    _, port = h2_lb({"http2_limits": {"control_frame_rate": {"per_second": 10, "burst": 50}}})
+    client = h2test.H2Client.connect(port)
+    try:
+        flood(client)
+        client.flush()
+    except OSError:
+        pass  # lb closed the connection while we were still flooding
     code, _ = client.wait_goaway()
     assert code == ENHANCE_YOUR_CALM
     other = h2test.H2Client.connect(port)
