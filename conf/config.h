@@ -189,8 +189,8 @@ enum class Http2Mode { off, on, prior_knowledge };
 struct Http2 {
     Http2Mode mode = Http2Mode::off;        // the loader sets https listeners on
     uint32_t max_concurrent_streams = 128;
-    // What a client may send ahead of lb's reading: per stream, and over
-    // the whole connection (which bounds one connection's buffered uploads).
+    // What a client may send ahead of lb's reading: per stream (a paused
+    // upload holds at most this), and over the whole connection.
     uint32_t stream_window = 64 * 1024;
     uint32_t connection_window = 1024 * 1024;
     // Streams the client resets before their answer is complete (rapid

@@ -29,10 +29,13 @@ struct Http2Callbacks {
 
     static int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t name_length,
                          const uint8_t* value, size_t value_length, uint8_t, void* user_data) {
-        if (Http2Stream* stream = self(user_data).find(frame->hd.stream_id))
-            stream->header({reinterpret_cast<const char*>(name), name_length},
-                           {reinterpret_cast<const char*>(value), value_length});
-        return 0;
+        Http2Stream* stream = self(user_data).find(frame->hd.stream_id);
+        if (!stream) return 0;
+        bool keep = stream->header({reinterpret_cast<const char*>(name), name_length},
+                                   {reinterpret_cast<const char*>(value), value_length});
+        // Far past the limit (an HPACK bomb): nghttp2 resets the stream and
+        // stops handing over (and checking) the rest of the block.
+        return keep ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
 
     static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
@@ -53,6 +56,7 @@ struct Http2Callbacks {
             case NGHTTP2_RST_STREAM:
                 // A stream cancelled before its answer went out: what rapid
                 // reset does thousands of times a second.
+                if (stream) stream->client_reset();
                 if (stream && !stream->answered() && !session.take_reset()) return NGHTTP2_ERR_CALLBACK_FAILURE;
                 break;
             case NGHTTP2_PING:
@@ -103,7 +107,8 @@ Http2Session::Http2Session(Worker& worker, const ListenerRuntime& listener, std:
       client_(std::move(client)),
       ticket_(std::move(ticket)),
       tls_(tls),
-      idle_timer_([this] { on_idle_timeout(); }) {}
+      idle_timer_([this] { on_idle_timeout(); }),
+      write_timer_([this] { on_write_stalled(); }) {}
 
 Http2Session::~Http2Session() {
     streams_.clear();  // their destructors still give window back through h2_
@@ -178,8 +183,10 @@ void Http2Session::receive(std::string_view data) {
     in_receive_ = false;
     if (rv < 0) {
         LB_LOG_DEBUG("h2 from %s: %s", client_->peer().to_string().c_str(), nghttp2_strerror(static_cast<int>(rv)));
-        if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
-            close_client(CloseMode::abort);  // not HTTP/2 at all: nothing to say
+        if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC || rv == NGHTTP2_ERR_FLOODED) {
+            // Not HTTP/2 at all, or a client that does not read what it
+            // asks for (PING and SETTINGS acknowledgements pile up).
+            close_client(CloseMode::abort);
             return;
         }
         // A protocol error: nghttp2 queued a GOAWAY with its code (or lb
@@ -204,7 +211,13 @@ void Http2Session::on_stream_eof(Stream&) {
 void Http2Session::on_stream_error(Stream&, int) { close_client(CloseMode::abort); }
 
 void Http2Session::on_stream_drained(Stream&) {
+    worker_.timers().cancel(write_timer_);
     if (!closing_) flush();
+}
+
+void Http2Session::on_write_stalled() {
+    LB_LOG_DEBUG("h2 to %s: not read for idle_timeout; closing", client_->peer().to_string().c_str());
+    close_client(CloseMode::abort);
 }
 
 // ---------------------------------------------------------------- output
@@ -239,6 +252,7 @@ void Http2Session::flush() {
     }
     if (!output_.empty()) client_->write(output_);
     if (closing_) return;
+    if (client_->output_high()) worker_.timers().schedule(write_timer_, listener_->config.idle_timeout.count());
     for (auto& [id, stream] : streams_) stream->maybe_resume_response();
     if (!nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_)) {
         close_client(CloseMode::graceful);
@@ -254,12 +268,27 @@ void Http2Session::flush() {
 // ---------------------------------------------------------------- streams
 
 void Http2Session::stream_opened(int32_t id) {
+    if (goaway_last_id_ >= 0 && id > goaway_last_id_) {
+        // Arrived after drain() queued its GOAWAY but before it went out
+        // (nghttp2 refuses only after sending): refused, so the client
+        // may safely retry it elsewhere.
+        nghttp2_submit_rst_stream(h2_, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+        return;
+    }
     streams_.emplace(id, std::make_unique<Http2Stream>(*this, id));
     worker_.timers().cancel(idle_timer_);
 }
 
-void Http2Session::stream_closed(int32_t id, uint32_t) {
-    streams_.erase(id);
+void Http2Session::stream_closed(int32_t id, uint32_t error_code) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    // nghttp2 reset it for the client's error (a zero WINDOW_UPDATE, DATA
+    // past content-length: "MadeYouReset") before its answer: as costly
+    // to lb as a reset the client sent, and counted the same way.
+    if (error_code != NGHTTP2_NO_ERROR && !it->second->answered() && !it->second->reset_by_lb() &&
+        !it->second->reset_by_client())
+        take_reset();
+    streams_.erase(it);
     if (streams_.empty() && !closing_) worker_.timers().schedule(idle_timer_, listener_->config.idle_timeout.count());
 }
 
@@ -317,8 +346,8 @@ void Http2Session::drain() {
     if (closing_ || going_away_) return;
     going_away_ = true;
     // The streams the client has opened finish; newer ones are refused.
-    nghttp2_submit_goaway(h2_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h2_), NGHTTP2_NO_ERROR,
-                          nullptr, 0);
+    goaway_last_id_ = nghttp2_session_get_last_proc_stream_id(h2_);
+    nghttp2_submit_goaway(h2_, NGHTTP2_FLAG_NONE, goaway_last_id_, NGHTTP2_NO_ERROR, nullptr, 0);
     schedule_flush();
 }
 
@@ -328,6 +357,7 @@ void Http2Session::close_client(CloseMode mode) {
     if (closing_) return;
     closing_ = true;
     worker_.timers().cancel(idle_timer_);
+    worker_.timers().cancel(write_timer_);
     streams_.clear();
     Stream::close(std::move(client_), mode);
     retire();

@@ -26,10 +26,12 @@
 // streams reset by the client before their answer (rapid reset) and frames
 // that carry no request: over a rate, GOAWAY ENHANCE_YOUR_CALM.
 //
-// Clocks: the connection's idle_timeout while no stream is open; each
-// stream's header_timeout until its head is complete, then idle_timeout
-// without progress either way (a client that never opens its window is
-// reset, freeing the upstream connection).
+// Clocks: the connection's idle_timeout while no stream is open, and while
+// the client does not read what lb has to send (then the connection is
+// closed: nothing else can be said to it); each stream's header_timeout
+// until its head is complete, then idle_timeout without progress while
+// lb waits on the client (an upload that stops, answer bytes a closed
+// window holds back).
 //
 // drain() (SIGQUIT, a listener removed by a reload) sends GOAWAY with the
 // last stream id: those streams finish, new ones are refused.
@@ -100,6 +102,7 @@ private:
     void terminate(uint32_t code, const char* why);
     void update_idle_timer();
     void on_idle_timeout();
+    void on_write_stalled();
     void stream_opened(int32_t id);
     void stream_closed(int32_t id, uint32_t error_code);
     Http2Stream* find(int32_t id);
@@ -129,8 +132,10 @@ private:
     bool flush_scheduled_ = false;
     bool in_receive_ = false;
     bool client_eof_ = false;
+    int32_t goaway_last_id_ = -1;     // drain(): streams above it are refused
     const char* refusal_ = nullptr;
     Timer idle_timer_;
+    Timer write_timer_;               // the client stopped reading our output
 };
 
 }  // namespace lb

@@ -97,33 +97,35 @@ Http2Stream::~Http2Stream() {
         exchange_->abort();
         exchange_->log();
     }
-    // Bytes the client sent that were never acknowledged still count
-    // against the connection's window.
-    if (unacknowledged_ && session_.h2()) nghttp2_session_consume_connection(session_.h2(), unacknowledged_);
 }
 
 // ---------------------------------------------------------------- the request
 
-void Http2Stream::header(std::string_view name, std::string_view value) {
-    if (head_done_) return;  // trailers: the HTTP/1.1 target gets none
+bool Http2Stream::header(std::string_view name, std::string_view value) {
     // RFC 9113 §6.5.2's accounting: each field costs its length plus 32.
     header_bytes_ += name.size() + value.size() + 32;
-    if (header_bytes_ > session_.listener().config.max_header_size) header_too_large_ = true;
-    if (header_too_large_) return;
+    uint64_t limit = session_.listener().config.max_header_size;
+    // Up to 4x the limit the head is read through and answered 431; past
+    // that nobody is sending a real request.
+    if (header_bytes_ > 4 * limit) return false;
+    if (head_done_) return true;  // trailers: the HTTP/1.1 target gets none
+    if (header_bytes_ > limit) header_too_large_ = true;
+    if (header_too_large_) return true;
     if (name.starts_with(':')) {
         if (name == ":method") head_.method = value;
         else if (name == ":path") head_.url = value;
         else if (name == ":authority") authority_ = value;
         else if (name == ":protocol") protocol_ = value;
-        return;  // :scheme is the listener's
+        return true;  // :scheme is the listener's
     }
     if (name == "cookie") {
         // Split into fields for compression; one line again for HTTP/1.1.
         if (!cookies_.empty()) cookies_.append("; ");
         cookies_.append(value);
-        return;
+        return true;
     }
     head_.headers.emplace_back(name, value);
+    return true;
 }
 
 void Http2Stream::head_complete(bool end_stream) {
@@ -159,8 +161,7 @@ void Http2Stream::head_complete(bool end_stream) {
         head_.method = "GET";
         head_.upgrade = true;
         head_.chunked = false;
-        head_.headers.emplace_back("upgrade", "websocket");
-        head_.headers.emplace_back("connection", "upgrade");
+        head_.headers.emplace_back("upgrade", "websocket");  // the serializer adds Connection
         head_.headers.emplace_back("sec-websocket-key", websocket_key());
     }
 
@@ -177,7 +178,9 @@ void Http2Stream::head_complete(bool end_stream) {
     if (admit_request(worker, listener, *exchange_, std::move(request), session_.client().peer(),
                       session_.take_refusal(), false) != Admission::started)
         return;
-    // A WebSocket's request has no body: its DATA is the tunnel's.
+    // A WebSocket's request has no body: its DATA is the tunnel's, and
+    // until the target answers the clock is the exchange's.
+    if (websocket_) session_.worker().timers().cancel(timer_);
     if (request_complete_ || websocket_) exchange_->request_complete();
 }
 
@@ -185,20 +188,30 @@ void Http2Stream::request_data(std::string_view data) {
     if (tunnel_) {
         arm_timer();
         tunnel_->write(data);
-        // Acknowledged once the target's connection drains.
+        nghttp2_session_consume_connection(session_.h2(), data.size());
+        // The stream's window reopens once the target's connection drains.
         if (tunnel_->output_high()) unacknowledged_ += data.size();
-        else nghttp2_session_consume(session_.h2(), id_, data.size());
+        else nghttp2_session_consume_stream(session_.h2(), id_, data.size());
         return;
     }
-    if (!exchange_ || request_complete_ || websocket_) {  // a WebSocket's DATA before its 200: dropped
+    if (websocket_ && exchange_ && !request_complete_) {
+        // Sent before the 200 (RFC 8441 asks clients to wait): kept for
+        // the tunnel, its stream window held meanwhile.
+        early_.append(data);
+        nghttp2_session_consume_connection(session_.h2(), data.size());
+        unacknowledged_ += data.size();
+        return;
+    }
+    if (!exchange_ || request_complete_) {
         nghttp2_session_consume(session_.h2(), id_, data.size());
         return;
     }
     if (!upload_paused_) arm_timer();
     exchange_->request_body(data);
-    // Paused by that very write: hold these bytes back too.
+    nghttp2_session_consume_connection(session_.h2(), data.size());
+    // Paused by that very write: this stream's window stays shut.
     if (upload_paused_) unacknowledged_ += data.size();
-    else nghttp2_session_consume(session_.h2(), id_, data.size());
+    else nghttp2_session_consume_stream(session_.h2(), id_, data.size());
 }
 
 void Http2Stream::request_end() {
@@ -208,7 +221,7 @@ void Http2Stream::request_end() {
         tunnel_->shutdown_write();
         return;
     }
-    if (websocket_) return;
+    if (websocket_) return;  // passed on as FIN once the tunnel is there
     // Now waiting on the target, whose clock is the exchange's.
     if (!response_submitted_) session_.worker().timers().cancel(timer_);
     exchange_->request_complete();
@@ -229,21 +242,24 @@ void Http2Stream::resume_request_body() {
 
 void Http2Stream::acknowledge() {
     if (!unacknowledged_) return;
-    nghttp2_session_consume(session_.h2(), id_, unacknowledged_);
+    nghttp2_session_consume_stream(session_.h2(), id_, unacknowledged_);
     unacknowledged_ = 0;
     session_.schedule_flush();
 }
 
 // ---------------------------------------------------------------- the answer
 
-void Http2Stream::submit_head(int status, const HttpHead* response, std::string_view extra_lines, bool has_body) {
+void Http2Stream::submit_head(int status, const HttpHead* response, std::string_view extra_lines, bool has_body,
+                              std::optional<uint64_t> content_length) {
     FieldList fields;
     if (response) {
         for (const auto& [name, value] : response->headers) {
-            if (is_hop_by_hop(*response, name)) continue;
+            // content-length is the plan's: a 204 or 304 must not carry one.
+            if (is_hop_by_hop(*response, name) || iequals(name, "content-length")) continue;
             fields.add(name, value);
         }
     }
+    if (content_length) fields.add("content-length", std::to_string(*content_length));
     fields.add_lines(extra_lines);
     auto nv = fields.nv(std::to_string(status));
     nghttp2_data_provider provider{};
@@ -257,22 +273,23 @@ void Http2Stream::submit_head(int status, const HttpHead* response, std::string_
         return;
     }
     if (!has_body) response_done_ = true;
-    arm_timer();
+    wait_on_client();
     session_.schedule_flush();
 }
 
 void Http2Stream::local_response(int status, std::string_view content_type, std::string_view body,
                                  std::string_view extra_headers, bool) {
     bool has_body = !body.empty() && !head_request_;
-    std::string lines = "content-type: " + std::string(content_type) + "\r\n" +
-                        "content-length: " + std::to_string(body.size()) + "\r\n" + std::string(extra_headers);
+    std::string lines = "content-type: " + std::string(content_type) + "\r\n" + std::string(extra_headers);
     if (has_body) response_.append(body);
     response_done_ = true;
-    submit_head(status, nullptr, lines, has_body);
+    submit_head(status, nullptr, lines, has_body, body.size());
 }
 
 void Http2Stream::interim_response(const HttpHead& response) {
     FieldList fields;
+    for (const auto& [name, value] : response.headers)  // a 103's Link fields, say
+        if (!is_hop_by_hop(response, name)) fields.add(name, value);
     auto nv = fields.nv(std::to_string(response.status));
     nghttp2_submit_headers(session_.h2(), NGHTTP2_FLAG_NONE, id_, nullptr, nv.data(), nv.size(), nullptr);
     session_.schedule_flush();
@@ -280,12 +297,13 @@ void Http2Stream::interim_response(const HttpHead& response) {
 
 void Http2Stream::response_head(const HttpHead& response, const ResponsePlan& plan, std::string_view set_cookies,
                                 bool) {
-    submit_head(response.status, &response, set_cookies, plan.framing != BodyFraming::none);
+    submit_head(response.status, &response, set_cookies, plan.framing != BodyFraming::none, plan.content_length);
 }
 
 void Http2Stream::response_body(std::string_view data) {
     if (reset_sent_) return;
     response_.append(data);
+    if (!timer_.armed()) arm_timer();  // now the client has to take it
     if (response_.size() >= kHighWater) maybe_paused_ = true;
     if (response_deferred_) {
         response_deferred_ = false;
@@ -331,8 +349,14 @@ void Http2Stream::upgraded(const HttpHead& response, std::string_view set_cookie
     // The 101's fields but those of HTTP/1.1's handshake.
     HttpHead head = response;
     std::erase_if(head.headers, [](const auto& field) { return iequals(field.first, "sec-websocket-accept"); });
-    submit_head(200, &head, set_cookies, true);
+    submit_head(200, &head, set_cookies, true, std::nullopt);
     if (!upstream_rest.empty()) response_.append(upstream_rest);
+    if (!early_.empty()) {
+        tunnel_->write(early_);
+        early_.clear();
+        if (!tunnel_->output_high()) acknowledge();
+    }
+    if (request_complete_) tunnel_->shutdown_write();
     tunnel_->start_reading();
     exchange_->log();
     arm_timer();
@@ -355,6 +379,15 @@ void Http2Stream::on_stream_error(Stream&, int) { reset(NGHTTP2_CANCEL); }
 
 void Http2Stream::on_stream_drained(Stream&) { acknowledge(); }
 
+void Http2Stream::wait_on_client() {
+    // Waiting on the client: answer bytes it has not taken, an upload it
+    // has not finished (unless lb paused it), a tunnel. A target that is
+    // silent mid-answer is the exchange's response_timeout, not this.
+    bool waiting = tunnel_ || !response_.empty() || (!request_complete_ && !upload_paused_ && !websocket_);
+    if (waiting) arm_timer();
+    else session_.worker().timers().cancel(timer_);
+}
+
 void Http2Stream::arm_timer() {
     const conf::Listener& config = session_.listener().config;
     session_.worker().timers().schedule(
@@ -376,7 +409,7 @@ long Http2Stream::read_response(uint8_t* out, size_t length, bool* eof) {
         response_deferred_ = true;
         return NGHTTP2_ERR_DEFERRED;
     }
-    if (copied) arm_timer();
+    if (copied) wait_on_client();
     return static_cast<long>(copied);
 }
 
@@ -388,7 +421,7 @@ void Http2Stream::maybe_resume_response() {
 }
 
 void Http2Stream::response_sent() {
-    session_.worker().timers().cancel(timer_);
+    if (!tunnel_) session_.worker().timers().cancel(timer_);  // a tunnel keeps tunnel_idle_timeout
     // RFC 9113 §8.1: an answer before the whole request may end the
     // request's side with NO_ERROR; the client stops sending. (A tunnel's
     // client may still send after the target's FIN.)

@@ -9,8 +9,9 @@
 // Back-pressure: response bytes wait in the stream's own queue until the
 // client's stream and connection windows take them; over kHighWater the
 // exchange stops reading the target (response_blocked) until the queue is
-// below kLowWater. Request bytes are acknowledged to the client only while
-// the exchange has not paused its upload.
+// below kLowWater. Request bytes go back to the connection's window at
+// once, and to the stream's only while the exchange has not paused its
+// upload: a paused stream holds its own window, never the connection's.
 //
 // WebSockets (RFC 8441): an extended CONNECT with :protocol websocket goes
 // to the target as an HTTP/1.1 Upgrade (with a Sec-WebSocket-Key of lb's);
@@ -46,14 +47,18 @@ public:
 
     int32_t id() const { return id_; }
 
-    // The header block, field by field (names lower case, checked by nghttp2).
-    void header(std::string_view name, std::string_view value);
+    // The header block, field by field (names lower case, checked by
+    // nghttp2). False: far past max_header_size, stop decoding it for us.
+    bool header(std::string_view name, std::string_view value);
     // The block is complete; `end_stream`: no body follows.
     void head_complete(bool end_stream);
     void request_data(std::string_view data);
     void request_end();
     // The whole answer went out (a reset before this is a cancel).
     bool answered() const;
+    bool reset_by_lb() const { return reset_sent_; }
+    bool reset_by_client() const { return client_reset_; }
+    void client_reset() { client_reset_ = true; }
     bool request_complete() const { return request_complete_; }
     const TargetState* target() const { return exchange_ ? exchange_->target() : nullptr; }
     void target_drained(const TargetState& target);
@@ -92,12 +97,16 @@ private:
     void on_stream_error(Stream& stream, int error) override;
     void on_stream_drained(Stream& stream) override;
 
-    void submit_head(int status, const HttpHead* response, std::string_view extra_lines, bool has_body);
+    void submit_head(int status, const HttpHead* response, std::string_view extra_lines, bool has_body,
+                     std::optional<uint64_t> content_length);
     void arm_timer();
     void reset(uint32_t code);
     void on_timeout();
-    // Request bytes taken but not yet acknowledged to the client.
+    // Request bytes taken but not yet acknowledged to the client (their
+    // stream window).
     void acknowledge();
+    // The stream's clock runs while lb waits on the client.
+    void wait_on_client();
 
     Http2Session& session_;
     int32_t id_;
@@ -122,6 +131,8 @@ private:
     bool response_deferred_ = false;  // nghttp2 waits for more DATA
     mutable bool maybe_paused_ = false;  // the exchange may have stopped reading its target
     bool reset_sent_ = false;
+    bool client_reset_ = false;
+    std::string early_;               // a WebSocket's DATA before its 200 (the window bounds it)
     std::unique_ptr<Stream> tunnel_;  // the target's connection after its 101
     std::shared_ptr<TargetState> tunnel_target_;
     Timer timer_;

@@ -312,6 +312,71 @@ def test_frame_floods_get_goaway_enhance_your_calm(h2_lb, flood):
     assert other.response(other.request("/")).status == 200
 
 
+def test_streams_lb_must_reset_for_the_client_count_as_resets(h2_lb):
+    # "MadeYouReset" (CVE-2025-8671): no RST_STREAM from the client, but
+    # DATA past its content-length on each request stream makes lb reset it.
+    # (A zero WINDOW_UPDATE, the other vector, is a connection error in
+    # nghttp2 1.52.)
+    import hpack
+    from hyperframe.frame import DataFrame, HeadersFrame as Headers, RstStreamFrame
+    _, port = h2_lb({"http2_limits": {"reset_rate": {"per_second": 10, "burst": 20}}})
+    sock = h2test.raw_connection(port)
+    encoder = hpack.Encoder()
+    sock.sendall(h2test.PREFACE + SettingsFrame(0).serialize() + SettingsFrame(0, flags=["ACK"]).serialize())
+    received = bytearray()
+    closed = False
+    sid = 1
+    while not closed and sid < 1000:
+        # A batch at a time, each answered by lb's RST_STREAMs before the
+        # next: well under max_concurrent_streams, like a paced attacker.
+        frames = []
+        for _ in range(8):
+            headers = Headers(sid, flags=["END_HEADERS"])
+            headers.data = encoder.encode([(":method", "POST"), (":path", "/delay/2000"), (":scheme", "https"),
+                                           (":authority", "lb.test"), ("content-length", "1")])
+            data = DataFrame(sid, flags=["END_STREAM"])
+            data.data = b"xx"
+            frames += [headers.serialize(), data.serialize()]
+            sid += 2
+        try:
+            sock.sendall(b"".join(frames))
+        except OSError:
+            break
+        resets_before = sum(isinstance(f, RstStreamFrame) for f in h2test.parse_frames(bytes(received)))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            frames_now = h2test.parse_frames(bytes(received))
+            if sum(isinstance(f, RstStreamFrame) for f in frames_now) >= resets_before + 8 or \
+                    h2test.goaway_codes(bytes(received)):
+                break
+            sock.settimeout(1)
+            try:
+                chunk = sock.recv(65536)
+            except (TimeoutError, OSError):
+                chunk = b""
+            if not chunk:
+                closed = True
+                break
+            received += chunk
+        if h2test.goaway_codes(bytes(received)):
+            break
+    rest, _ = h2test.read_until_closed(sock)
+    assert h2test.goaway_codes(bytes(received) + rest) == [ENHANCE_YOUR_CALM]
+
+
+def test_a_client_that_stops_reading_its_socket_is_closed_after_idle_timeout(h2_lb):
+    lb, port = h2_lb({"idle_timeout": "1s"})
+    # Windows wide open, then the socket is never read again: lb's output
+    # backs up in the kernel and in lb, and nothing more can be said.
+    client = h2test.H2Client.connect(port, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2 ** 31 - 1})
+    client.conn.increment_flow_control_window(2 ** 31 - 1 - 65535)
+    client.request("/bytes/200000000")
+    lbtest.wait_for(lambda: lb.listener_stats("web")["connections"]["open"] == 1, what="the connection")
+    lbtest.wait_for(lambda: lb.listener_stats("web")["connections"]["open"] == 0, timeout=15,
+                    what="lb to close the connection nobody reads")
+    client.close()
+
+
 def test_continuation_flood_ends_the_connection(h2_lb):
     _, port = h2_lb()
     sock = h2test.raw_connection(port)
@@ -334,14 +399,17 @@ def test_continuation_flood_ends_the_connection(h2_lb):
     assert other.response(other.request("/")).status == 200
 
 
-def test_header_list_over_max_header_size_is_431_and_the_connection_lives(h2_lb):
+def test_header_list_over_max_header_size_is_431_a_bomb_is_reset_and_the_connection_lives(h2_lb):
     _, port = h2_lb({"max_header_size": "4k"})
     client = h2test.H2Client.connect(port)
-    # Each field is small and indexed after its first use: a few bytes on
-    # the wire decode to far more than the limit (an HPACK bomb's shape).
-    fields = [("x-bomb", "b" * 1000)] * 20
-    stream = client.response(client.request("/big", headers=fields))
+    # Over the limit: read through and answered.
+    stream = client.response(client.request("/big", headers=[("x-big", "b" * 1000)] * 8))
     assert stream.status == 431
+    # Each field indexed after its first use: a few bytes on the wire decode
+    # to far more than the limit (an HPACK bomb's shape). Past 4x the limit
+    # lb stops decoding it for the stream, which is reset.
+    bomb = client.response(client.request("/bomb", headers=[("x-bomb", "b" * 1000)] * 200))
+    assert bomb.status is None and bomb.reset_code is not None
     assert client.response(client.request("/fine")).status == 200
 
 
