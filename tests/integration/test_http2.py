@@ -553,3 +553,15 @@ def test_gib_upload_on_one_stream_holds_memory_flat(h2_lb, backends, tmp_path):
     assert answer["body_len"] == GIB and answer["body_sha256"] == digest.hexdigest()
     growth = sampler.peak_kib - baseline
     assert growth < RSS_LIMIT_KIB, f"RSS grew {growth // 1024} MiB"
+
+
+def test_a_reload_that_removes_the_listener_sends_goaway(h2_lb, backends):
+    lb, port = h2_lb()
+    client = h2test.H2Client.connect(port)
+    assert client.response(client.request("/before")).status == 200
+    config = dict(lb.config)
+    other = free_port()
+    config["listeners"] = [lbtest.http_listener(other, "web", name="other")]
+    lb.reload(config)
+    code, last_stream = client.wait_goaway()
+    assert code == NO_ERROR and last_stream == 1
