@@ -12,6 +12,7 @@
 
 #include "lb/base/log.h"
 #include "lb/base/thread_random.h"
+#include "lb/routing/wildcard.h"
 #include "listeners/http2_session.h"
 #include "listeners/request_admission.h"
 
@@ -33,8 +34,7 @@ class FieldList {
 public:
     void add(std::string_view name, std::string_view value) {
         std::string& lowered = names_.emplace_back(name);
-        for (char& c : lowered)
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c | 0x20);
+        for (char& c : lowered) c = ascii_lower(c);
         values_.emplace_back(value);
     }
     // "Name: value\r\n" lines, as ExchangeDownstream hands them over.
