@@ -255,7 +255,10 @@ void Http2Session::flush() {
     if (client_->output_high()) worker_.timers().schedule(write_timer_, listener_->config.idle_timeout.count());
     for (auto& [id, stream] : streams_) stream->maybe_resume_response();
     if (!nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_)) {
-        close_client(CloseMode::graceful);
+        // After a GOAWAY the client may still be sending: linger, so its
+        // unread bytes do not turn our close into a reset that takes the
+        // GOAWAY with it.
+        close_client(going_away_ ? CloseMode::linger : CloseMode::graceful);
         return;
     }
     if (client_eof_ && streams_.empty()) {

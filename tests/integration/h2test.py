@@ -57,6 +57,7 @@ class H2Client:
             data = self.conn.data_to_send()
             assert data.startswith(PREFACE)
             self.sock.sendall(data[len(PREFACE):])
+        self.in_pump = False
         self.streams = {}
         self.goaway = None           # (error_code, last_stream_id)
         self.closed = False          # the server closed the connection
@@ -78,8 +79,16 @@ class H2Client:
 
     def flush(self):
         data = self.conn.data_to_send()
-        if data:
+        if not data:
+            return
+        try:
             self.sock.sendall(data)
+        except (ssl.SSLError, ConnectionError):
+            # The server closed on us (after a GOAWAY, say); what it sent
+            # before is still read by pump().
+            if self.goaway is None and not self.in_pump:
+                raise
+            self.closed = True
 
     def send_raw(self, data):
         self.sock.sendall(data)
@@ -144,6 +153,13 @@ class H2Client:
         except h2.exceptions.ProtocolError:
             self.closed = True
             return
+        self.in_pump = True
+        try:
+            self._handle_events(events)
+        finally:
+            self.in_pump = False
+
+    def _handle_events(self, events):
         for event in events:
             stream = self.streams.get(getattr(event, "stream_id", None) or 0)
             if isinstance(event, h2.events.ResponseReceived):
