@@ -233,7 +233,8 @@ void Http2Session::schedule_flush() {
 
 void Http2Session::flush() {
     if (closing_) return;
-    output_.clear();
+    // Local: a connection between flushes keeps no buffer.
+    std::string output;
     bool more = false;
     while (!client_->output_high()) {
         const uint8_t* data = nullptr;
@@ -244,13 +245,13 @@ void Http2Session::flush() {
             return;
         }
         if (n == 0) break;
-        output_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
-        if (output_.size() >= kMaxFlush) {
+        output.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+        if (output.size() >= kMaxFlush) {
             more = true;
             break;
         }
     }
-    if (!output_.empty()) client_->write(output_);
+    if (!output.empty()) client_->write(output);
     if (closing_) return;
     if (client_->output_high()) worker_.timers().schedule(write_timer_, listener_->config.idle_timeout.count());
     for (auto& [id, stream] : streams_) stream->maybe_resume_response();

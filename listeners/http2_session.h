@@ -126,7 +126,6 @@ private:
     std::map<int32_t, std::unique_ptr<Http2Stream>> streams_;
     Budget control_budget_;
     Budget reset_budget_;
-    std::string output_;              // one flush's frames, written at once
     bool closing_ = false;
     bool going_away_ = false;
     bool flush_scheduled_ = false;

@@ -82,3 +82,12 @@ class Chromium:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def page_text(profile_dir, url, element_id, timeout=30):
+    """Chromium.text_of in a browser started and closed around it."""
+    chromium = Chromium(profile_dir)
+    try:
+        return chromium.text_of(url, element_id, timeout)
+    finally:
+        chromium.close()

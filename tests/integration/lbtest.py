@@ -392,6 +392,10 @@ class Lb:
         with open(self.stdout_path, errors="replace") as f:
             return f.read()
 
+    def access_entries(self):
+        """The JSON access log lines on stdout so far, parsed."""
+        return [json.loads(line) for line in self.stdout().splitlines() if line.startswith("{")]
+
     def stderr(self):
         with open(self.stderr_path, errors="replace") as f:
             return f.read()

@@ -3,7 +3,6 @@ listener over h2 and opens a WebSocket, which must ride the same h2
 connection (RFC 8441) to the target's echo. Asserted from lb's access log,
 not assumed: both lines are HTTP/2.0 from the same client port."""
 
-import json
 
 import pytest
 
@@ -29,15 +28,10 @@ def test_chromium_page_and_websocket_share_one_h2_connection(start_lb, backends,
                                                          "body": PAGE}}}],
                 "default_action": {"forward": {"target_group": "web"}}}
     lb = start_lb(make_config([listener], [target_group("web", backends)]))
-    chromium = browser.Chromium(tmp_path / "profile")
-    try:
-        shown = chromium.text_of(f"https://localhost:{port}/page", "r")
-    finally:
-        chromium.close()
+    shown = browser.page_text(tmp_path / "profile", f"https://localhost:{port}/page", "r")
     assert shown == "echo:hello over h2", shown
 
-    def entries():
-        return [json.loads(line) for line in lb.stdout().splitlines() if line.startswith("{")]
+    entries = lb.access_entries
     lbtest.wait_for(lambda: any(e["url"] == "/ws" for e in entries()), what="the WebSocket's access log line")
     by_url = {e["url"]: e for e in entries()}
     page, websocket = by_url["/page"], by_url["/ws"]

@@ -60,7 +60,7 @@ def h2_lb(start_lb, backends, tls_certs):
 def access_entries(lb, count, timeout=10):
     deadline = time.monotonic() + timeout
     while True:
-        entries = [json.loads(line) for line in lb.stdout().splitlines() if line.startswith("{")]
+        entries = lb.access_entries()
         if len(entries) >= count or time.monotonic() > deadline:
             return entries
         time.sleep(0.05)

@@ -67,7 +67,7 @@ def test_socketio_clients_connect_upgrade_and_echo_with_lb_cookie(start_lb, tls_
         assert client["connected"] and client["upgraded"] == "websocket" and client["echoed"] == MESSAGES
         assert len(client["servers"]) == 1, client  # one session, one server
     assert len({c["servers"][0] for c in clients}) > 1  # and the fleet shares them
-    entries = [json.loads(line) for line in lb.stdout().splitlines() if line.startswith("{")]
+    entries = lb.access_entries()
     assert sum(1 for e in entries if e.get("status") == 101) == CLIENTS
 
 
@@ -85,15 +85,10 @@ def test_socketio_in_chromium_over_h2_with_lb_cookie(start_lb, tls_certs, socket
     # The browser takes h2: polling requests, lb's cookie and the WebSocket
     # upgrade (RFC 8441) all ride one HTTP/2 connection.
     lb, port = start(start_lb, tls_certs, socketio_fleet, stickiness={"type": "lb_cookie", "duration": "1h"})
-    chromium = browser.Chromium(tmp_path / "profile")
-    try:
-        shown = chromium.text_of(f"https://localhost:{port}/page", "r")
-    finally:
-        chromium.close()
+    shown = browser.page_text(tmp_path / "profile", f"https://localhost:{port}/page", "r")
     assert shown == "ok:websocket:from the browser", shown
 
-    def entries():
-        return [json.loads(line) for line in lb.stdout().splitlines() if line.startswith("{")]
+    entries = lb.access_entries
     lbtest.wait_for(lambda: any(e["status"] == 101 for e in entries()), what="the upgrade's access log line")
     socketio = [e for e in entries() if e["url"].startswith("/socket.io/") and "socket.io.js" not in e["url"]]
     assert socketio and all(e["protocol"] == "HTTP/2.0" for e in socketio), socketio
