@@ -97,10 +97,40 @@ struct WeightedTargetGroup {
     int weight = 1;                // 0..999 as ALB
 };
 
+// A header value with #{...} variables (README "Header rewriting"),
+// parsed by conf/header_template.h.
+struct HeaderTemplate {
+    std::string name;
+    std::string value;             // as written, with its variables
+    SourcePos pos;
+};
+
+// Changes to the headers of a request before it goes to a target, or of a
+// response before it goes to the client: removed first, then set (every
+// header of that name replaced by one), then added.
+struct HeaderEdits {
+    std::vector<std::string> remove;
+    std::vector<HeaderTemplate> set;
+    std::vector<HeaderTemplate> add;
+    bool empty() const { return remove.empty() && set.empty() && add.empty(); }
+};
+
+// A path that starts with `prefix` has it replaced by `replacement` before
+// forwarding (nginx: proxy_pass http://g/new/ inside location /old/). The
+// query is kept.
+struct PathRewrite {
+    std::string prefix;            // empty = no rewrite
+    std::string replacement;
+    bool enabled() const { return !prefix.empty(); }
+};
+
 struct ForwardAction {
     std::vector<WeightedTargetGroup> target_groups;  // one or more
     bool stickiness = false;       // group-level stickiness (lb cookie)
     Duration stickiness_duration = 1h;
+    PathRewrite path_rewrite;
+    HeaderEdits request_headers;   // after the listener's
+    HeaderEdits response_headers;  // after the listener's
 };
 
 // Absent fields keep the request's value. Placeholders #{protocol} #{host}
@@ -231,6 +261,10 @@ struct Listener {
     ClientLimits client_limits;
     std::vector<Rule> rules;       // sorted by priority after loading
     Action default_action;
+    // Applied to every forwarded request / every response from a target,
+    // before an action's own edits.
+    HeaderEdits request_headers;   // http, https
+    HeaderEdits response_headers;  // http, https
 
     std::optional<ListenerTls> tls;             // https only
     ProxyProtocol proxy_protocol = ProxyProtocol::none;  // tcp, tls_passthrough: send to targets
@@ -244,7 +278,40 @@ struct Listener {
 // ---------------------------------------------------------------- target groups
 
 enum class TargetProtocol { http, https, tcp, udp };
-enum class Algorithm { round_robin, least_outstanding_requests, weighted_random, source_ip_hash };
+enum class Algorithm { round_robin, least_outstanding_requests, least_connections, weighted_random, source_ip_hash, hash };
+
+// What the `hash` algorithm hashes (README "Algorithms"). A request without
+// the key is balanced round robin.
+struct HashKey {
+    enum class Kind { none, header, cookie, query, client_ip };
+    Kind kind = Kind::none;
+    std::string name;              // header (lower case), cookie or query key
+    int ipv4_prefix = 32;          // client_ip: bits of an IPv4 address kept
+    int ipv6_prefix = 128;         // client_ip: bits of an IPv6 address kept
+};
+
+// Taking a target out on failures seen in traffic, without an active check
+// (nginx max_fails / fail_timeout): `max_fails` failed tries within
+// `fail_timeout` keep the target out of rotation for `fail_timeout`.
+struct PassiveHealth {
+    int max_fails = 0;             // 0 = off
+    Duration fail_timeout = 10s;
+};
+
+// When a request is sent again to another target (README "Retries").
+struct Retry {
+    bool connect_failure = true;   // refused, connect timeout, TLS failure, closed or reset before answering
+    bool timeout = false;          // response_timeout before any response byte
+    std::vector<int> statuses;     // final response statuses that are retried
+    int tries = 3;                 // tries in all, first included (1..10)
+    Duration timeout_budget = 0s;  // no new try this long after the request started (0 = none)
+    bool non_idempotent = false;   // also retry POST, PATCH, ... once they were sent
+    bool on_status(int status) const {
+        for (int s : statuses)
+            if (s == status) return true;
+        return false;
+    }
+};
 
 struct Target {
     std::string address;           // IP literal, or a DNS name, as written
@@ -257,6 +324,9 @@ struct Target {
     // Only the lowest tier with a target that may take traffic is used
     // (SRV priority). YAML targets are all tier 0.
     int tier = 0;
+    // Serves only when no other target of the group may (nginx `backup`):
+    // a tier below every other.
+    bool backup = false;
     // The DNS name this target was found by (a name target's, or the SRV
     // record's); empty for an IP literal.
     std::string discovered_by;
@@ -308,6 +378,7 @@ struct TargetGroup {
     std::string name;
     TargetProtocol protocol = TargetProtocol::http;
     Algorithm algorithm = Algorithm::round_robin;
+    HashKey hash_key;                         // algorithm: hash
     bool cross_zone = true;
     std::map<std::string, int> zone_weights;  // cross_zone: false only
     Duration deregistration_delay = 300s;     // 0..3600s
@@ -316,6 +387,8 @@ struct TargetGroup {
     Duration response_timeout = 60s;          // 504 when the target is silent this long
     Stickiness stickiness;
     HealthCheck health_check;
+    PassiveHealth passive_health;
+    Retry retry;
     UpstreamTls tls;                          // protocol: https
     Discovery discovery;
     std::vector<Target> targets;
