@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "conf/header_template.h"
 #include "lb/base/net_address.h"
 
 namespace lb::conf {
@@ -98,10 +99,11 @@ struct WeightedTargetGroup {
 };
 
 // A header value with #{...} variables (README "Header rewriting"),
-// parsed by conf/header_template.h.
+// parsed by conf/header_template.h when the config loads.
 struct HeaderTemplate {
     std::string name;
     std::string value;             // as written, with its variables
+    std::vector<TemplatePiece> pieces;
     SourcePos pos;
 };
 
@@ -109,7 +111,7 @@ struct HeaderTemplate {
 // response before it goes to the client: removed first, then set (every
 // header of that name replaced by one), then added.
 struct HeaderEdits {
-    std::vector<std::string> remove;
+    std::vector<std::string> remove;   // as written
     std::vector<HeaderTemplate> set;
     std::vector<HeaderTemplate> add;
     bool empty() const { return remove.empty() && set.empty() && add.empty(); }
@@ -153,6 +155,7 @@ struct FixedResponseAction {
 struct Action {
     enum class Kind { forward, redirect, fixed_response };
     Kind kind = Kind::forward;
+    int rule_priority = 0;         // the rule this action belongs to; 0 = the default action
     ForwardAction forward;
     RedirectAction redirect;
     FixedResponseAction fixed_response;

@@ -34,8 +34,10 @@ inline constexpr EnumName<TargetProtocol> kTargetProtocolNames[] = {
 inline constexpr EnumName<Algorithm> kAlgorithmNames[] = {
     {"round_robin", Algorithm::round_robin},
     {"least_outstanding_requests", Algorithm::least_outstanding_requests},
+    {"least_connections", Algorithm::least_connections},
     {"weighted_random", Algorithm::weighted_random},
     {"source_ip_hash", Algorithm::source_ip_hash},
+    {"hash", Algorithm::hash},
 };
 
 inline constexpr EnumName<HealthCheck::Protocol> kHealthCheckProtocolNames[] = {

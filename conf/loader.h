@@ -42,6 +42,12 @@ private:
     ForwardAction load_forward(const YamlValue& value, const Listener& listener);
     RedirectAction load_redirect(const YamlValue& value, const Listener& listener);
     FixedResponseAction load_fixed_response(const YamlValue& value);
+    // loader_rewrites.cpp
+    HeaderEdits load_header_edits(const YamlValue& value, bool request);
+    PathRewrite load_path_rewrite(const YamlValue& value);
+    // loader_target_groups.cpp
+    void load_retry(const YamlMapping& map, TargetGroup& group);
+    HashKey parse_hash_key(const YamlValue& value, const TargetGroup& group);
     void check_target_group_reference(const YamlValue& value, const std::string& name, const Listener& listener);
 
     // Relative paths are read against the config file's directory (as

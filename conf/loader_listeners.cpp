@@ -30,7 +30,8 @@ Listener Loader::load_listener(const YamlValue& value) {
     YamlMapping map(value, {"name", "protocol", "listen", "idle_timeout", "header_timeout", "tunnel_idle_timeout",
                             "max_header_size", "max_body_size", "max_connections", "allow", "rules", "default_action",
                             "tls", "proxy_protocol", "accept_proxy_protocol", "trusted_proxies", "tcp_keepalive",
-                            "udp", "path_normalization", "client_limits", "http2", "http2_limits"});
+                            "udp", "path_normalization", "client_limits", "http2", "http2_limits", "request_headers",
+                            "response_headers"});
     Listener listener;
     listener.pos = value.pos();
 
@@ -71,7 +72,7 @@ Listener Loader::load_listener(const YamlValue& value) {
                                      "(and tcp listeners with accept_proxy_protocol: true)");
     if (!is_http(protocol)) {
         for (const char* key : {"tunnel_idle_timeout", "max_header_size", "max_body_size", "path_normalization",
-                                "http2", "http2_limits"})
+                                "http2", "http2_limits", "request_headers", "response_headers"})
             map.reject(key, std::string(key) + " only applies to http and https listeners");
     }
     if (udp) {
@@ -135,6 +136,8 @@ Listener Loader::load_listener(const YamlValue& value) {
         }
         if (auto count = keepalive_map.get("count")) out.count = static_cast<int>(count->integer(1, 127));
     }
+    if (auto edits = map.get("request_headers")) listener.request_headers = load_header_edits(*edits, true);
+    if (auto edits = map.get("response_headers")) listener.response_headers = load_header_edits(*edits, false);
     if (auto normalization = map.get("path_normalization")) {
         YamlMapping normalization_map(*normalization, {"merge_slashes", "forward"});
         PathNormalization& out = listener.path_normalization;

@@ -90,6 +90,7 @@ Rule Loader::load_rule(const YamlValue& value, const Listener& listener, std::ma
                       std::to_string(first->second));
     rule.conditions = load_conditions(map.require("conditions"), listener);
     rule.action = load_action(map.require("action"), listener);
+    rule.action.rule_priority = rule.priority;
     return rule;
 }
 
@@ -174,7 +175,8 @@ void Loader::check_target_group_reference(const YamlValue& value, const std::str
 }
 
 ForwardAction Loader::load_forward(const YamlValue& value, const Listener& listener) {
-    YamlMapping map(value, {"target_group", "target_groups", "stickiness"});
+    YamlMapping map(value, {"target_group", "target_groups", "stickiness", "path_rewrite", "request_headers",
+                            "response_headers"});
     ForwardAction forward;
     if (map.has("target_group")) map.reject("target_groups", "use either target_group or target_groups, not both");
     if (auto single = map.get("target_group")) {
@@ -218,6 +220,13 @@ ForwardAction Loader::load_forward(const YamlValue& value, const Listener& liste
         if (auto duration = sticky_map.get("duration"))
             forward.stickiness_duration = duration->duration(1s, std::chrono::days(7));
     }
+    if (!is_http(listener.protocol)) {
+        for (const char* key : {"path_rewrite", "request_headers", "response_headers"})
+            map.reject(key, std::string(key) + " needs an http or https listener");
+    }
+    if (auto rewrite = map.get("path_rewrite")) forward.path_rewrite = load_path_rewrite(*rewrite);
+    if (auto edits = map.get("request_headers")) forward.request_headers = load_header_edits(*edits, true);
+    if (auto edits = map.get("response_headers")) forward.response_headers = load_header_edits(*edits, false);
     return forward;
 }
 

@@ -13,7 +13,8 @@ namespace lb::conf {
 TargetGroup Loader::load_target_group(const YamlValue& value) {
     YamlMapping map(value, {"name", "protocol", "algorithm", "cross_zone", "zone_weights", "deregistration_delay",
                             "slow_start", "connect_timeout", "response_timeout", "stickiness", "health_check", "tls",
-                            "discovery", "targets"});
+                            "discovery", "targets", "hash_key", "passive_health", "retry_on", "retry_tries",
+                            "retry_timeout", "retry_non_idempotent"});
     TargetGroup group;
     group.pos = value.pos();
 
@@ -27,6 +28,11 @@ TargetGroup Loader::load_target_group(const YamlValue& value) {
         group.protocol = choose(*protocol, kTargetProtocolNames);
     if (auto algorithm = map.get("algorithm"))
         group.algorithm = choose(*algorithm, kAlgorithmNames);
+    if (group.algorithm == Algorithm::hash) {
+        group.hash_key = parse_hash_key(map.require("hash_key"), group);
+    } else {
+        map.reject("hash_key", "hash_key needs algorithm: hash");
+    }
     if (auto cross_zone = map.get("cross_zone")) group.cross_zone = cross_zone->boolean();
     if (group.cross_zone) map.reject("zone_weights", "zone_weights needs cross_zone: false");
     if (auto zone_weights = map.get("zone_weights")) {
@@ -42,8 +48,19 @@ TargetGroup Loader::load_target_group(const YamlValue& value) {
     if (auto slow_start = map.get("slow_start")) group.slow_start = slow_start->duration(0s, 15min);
     if (auto timeout = map.get("connect_timeout")) group.connect_timeout = timeout->duration(1ms, max_duration);
     if (auto timeout = map.get("response_timeout")) group.response_timeout = timeout->duration(1ms, max_duration);
-    if (auto stickiness = map.get("stickiness")) load_stickiness(*stickiness, group);
+    if (auto stickiness = map.get("stickiness")) {
+        load_stickiness(*stickiness, group);
+        if (group.algorithm == Algorithm::hash && group.stickiness.type == Stickiness::Type::source_ip)
+            stickiness->fail("source_ip stickiness would replace algorithm: hash's hash_key; use one of them");
+    }
     if (auto health_check = map.get("health_check")) load_health_check(*health_check, group);
+    if (auto passive = map.get("passive_health")) {
+        YamlMapping passive_map(*passive, {"max_fails", "fail_timeout"});
+        group.passive_health.max_fails = static_cast<int>(passive_map.require("max_fails").integer(0, 100));
+        if (auto timeout = passive_map.get("fail_timeout"))
+            group.passive_health.fail_timeout = timeout->duration(1s, 3600s);
+    }
+    load_retry(map, group);
 
     if (group.protocol != TargetProtocol::https) map.reject("tls", "tls is only allowed on https target groups");
     if (auto tls = map.get("tls")) {
@@ -71,6 +88,88 @@ TargetGroup Loader::load_target_group(const YamlValue& value) {
         for (const auto& item : targets->items()) group.targets.push_back(load_target(item, group));
     }
     return group;
+}
+
+void Loader::load_retry(const YamlMapping& map, TargetGroup& group) {
+    Retry& retry = group.retry;
+    const bool http = group.protocol == TargetProtocol::http || group.protocol == TargetProtocol::https;
+    if (group.protocol == TargetProtocol::udp) {
+        for (const char* key : {"retry_on", "retry_tries", "retry_timeout", "retry_non_idempotent"})
+            map.reject(key, std::string(key) + " does not apply to udp target groups");
+    }
+    if (!http) {
+        map.reject("retry_timeout", "retry_timeout applies to http and https target groups");
+        map.reject("retry_non_idempotent", "retry_non_idempotent applies to http and https target groups");
+    }
+    if (auto on = map.get("retry_on")) {
+        retry.connect_failure = false;
+        for (const auto& item : on->items()) {
+            const std::string& text = item.scalar();
+            if (text == "connect_failure") {
+                retry.connect_failure = true;
+            } else if (!http) {
+                item.fail("tcp target groups retry only on connect_failure");
+            } else if (text == "timeout") {
+                retry.timeout = true;
+            } else {
+                int status = static_cast<int>(item.integer(400, 599));
+                if (retry.on_status(status)) item.fail("status " + text + " is listed twice");
+                retry.statuses.push_back(status);
+            }
+        }
+    }
+    if (auto tries = map.get("retry_tries")) retry.tries = static_cast<int>(tries->integer(1, 10));
+    if (auto timeout = map.get("retry_timeout")) retry.timeout_budget = timeout->duration(0s, 3600s);
+    if (auto non_idempotent = map.get("retry_non_idempotent")) retry.non_idempotent = non_idempotent->boolean();
+}
+
+HashKey Loader::parse_hash_key(const YamlValue& value, const TargetGroup& group) {
+    HashKey key;
+    const std::string& text = value.scalar();
+    const bool http = group.protocol == TargetProtocol::http || group.protocol == TargetProtocol::https;
+    size_t colon = text.find(':');
+    std::string kind = colon == std::string::npos ? text : text.substr(0, colon);
+    std::string name = colon == std::string::npos ? std::string() : text.substr(colon + 1);
+    if (kind == "header" || kind == "cookie" || kind == "query") {
+        if (!http) value.fail(kind + " keys need an http or https target group; use client_ip");
+        if (name.empty()) value.fail("'" + kind + ":' needs a name, e.g. " + kind + ":X");
+        if (kind == "header") {
+            key.kind = HashKey::Kind::header;
+            check(value, check_header_name(name));
+            name = lower(name);
+        } else if (kind == "cookie") {
+            key.kind = HashKey::Kind::cookie;
+            check(value, check_cookie_name(name));
+        } else {
+            key.kind = HashKey::Kind::query;
+            for (char c : name)
+                if (static_cast<unsigned char>(c) <= ' ' || c == '&' || c == '=' || c == '#' || c == 0x7f)
+                    value.fail("query key must not contain whitespace, '&', '=' or '#'");
+        }
+        key.name = name;
+        return key;
+    }
+    if (text.starts_with("client_ip")) {
+        key.kind = HashKey::Kind::client_ip;
+        std::string_view rest = std::string_view(text).substr(9);
+        int* prefixes[] = {&key.ipv4_prefix, &key.ipv6_prefix};
+        int limits[] = {32, 128};
+        for (int i = 0; i < 2 && !rest.empty(); ++i) {
+            if (rest.front() != '/') break;
+            rest.remove_prefix(1);
+            size_t end = 0;
+            int bits = 0;
+            while (end < rest.size() && rest[end] >= '0' && rest[end] <= '9' && end < 4)
+                bits = bits * 10 + (rest[end++] - '0');
+            if (end == 0 || bits > limits[i])
+                value.fail("client_ip prefix lengths are client_ip/0..32 for IPv4 and client_ip/V4/0..128 for IPv6");
+            *prefixes[i] = bits;
+            rest.remove_prefix(end);
+        }
+        if (rest.empty()) return key;
+    }
+    value.fail("hash_key must be header:NAME, cookie:NAME, query:NAME or client_ip[/v4bits[/v6bits]], got '" + text +
+               "'");
 }
 
 void Loader::load_stickiness(const YamlValue& value, TargetGroup& group) {
@@ -178,7 +277,7 @@ void Loader::load_health_check(const YamlValue& value, TargetGroup& group) {
 }
 
 Target Loader::load_target(const YamlValue& value, const TargetGroup& group) {
-    YamlMapping map(value, {"address", "port", "weight", "zone"});
+    YamlMapping map(value, {"address", "port", "weight", "zone", "backup"});
     Target target;
     target.pos = value.pos();
     auto address = map.require("address");
@@ -197,6 +296,7 @@ Target Loader::load_target(const YamlValue& value, const TargetGroup& group) {
     }
     if (auto weight = map.get("weight")) target.weight = static_cast<int>(weight->integer(0, 1000));
     if (auto zone = map.get("zone")) target.zone = zone->string();
+    if (auto backup = map.get("backup")) target.backup = backup->boolean();
     for (const auto& other : group.targets) {
         bool same = target.is_name() ? other.is_name() && other.port == target.port &&
                                            lower(other.address) == lower(target.address)

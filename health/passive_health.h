@@ -1,5 +1,8 @@
-// The passive health signal as workers raise it: a refused or timed-out
-// connect to a target on live traffic (see health_state.h for the counting).
+// The passive health signals as workers raise them: a refused or timed-out
+// connect to a target on live traffic counts towards the active check's
+// unhealthy_threshold (see health_state.h for the counting); any failed try
+// counts towards the group's passive_health (nginx max_fails), which takes
+// a target out for a while without touching its health state.
 //
 // Threading: any worker thread; TargetState atomics only, no lock unless the
 // target changes state.
@@ -9,6 +12,11 @@
 #include "lb/targets/target_state.h"
 
 namespace lb {
+
+// A try on `target` failed (README "Passive health"): counted within the
+// group's fail_timeout window; max_fails of them take the target out of
+// rotation for fail_timeout. Nothing when max_fails is 0.
+void note_failed_try(TargetState& target, const conf::PassiveHealth& passive);
 
 // `error` is the connect's -errno. Counts it in the target's
 // connect_failures (every kind) and towards unhealthy_threshold (all but a

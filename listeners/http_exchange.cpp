@@ -3,7 +3,7 @@
 // the response on its way down) is listeners/http_exchange_upstream.cpp.
 #include "listeners/http_exchange.h"
 
-#include "lb/base/hash.h"
+#include "lb/worker/request_hash.h"
 #include "lb/http/chunk_writer.h"
 #include "lb/http/cookies.h"
 #include "lb/worker/target_picker.h"
@@ -62,11 +62,12 @@ void HttpExchange::route() {
     view.headers = &header_views;
     view.source = &request_.client;
     const conf::Action* action = listener_->rules->match(view);
+    action_ = action;
 
     switch (action->kind) {
         case conf::Action::Kind::fixed_response: {
             const auto& fixed = action->fixed_response;
-            respond_local(fixed.status, fixed.content_type, fixed.body, false);
+            respond_action(fixed.status, fixed.content_type, fixed.body, std::string());
             return;
         }
         case conf::Action::Kind::redirect: {
@@ -78,7 +79,7 @@ void HttpExchange::route() {
             redirect_request.path = request_.checked.path;
             redirect_request.query = request_.checked.query;
             std::string location = redirect_location(action->redirect, redirect_request);
-            respond_local(action->redirect.status, "", "", false, "Location: " + location + "\r\n");
+            respond_action(action->redirect.status, "", "", "Location: " + location + "\r\n");
             return;
         }
         case conf::Action::Kind::forward:
@@ -129,8 +130,9 @@ void HttpExchange::forward(const conf::ForwardAction& action) {
         sticky_ = read_sticky_cookie(*group_, *runtime.sticky_signer, request_.head, unix_now());
     // lb's cookies are lb's business, whichever group issued them.
     for (const std::string& name : runtime.lb_cookie_names) remove_cookie(request_.head, name);
-    attempts_ = std::make_unique<UpstreamAttempts>(host_.upstreams(), *snapshot_, *group_,
-                                                   hash_client_address(request_.client), sticky_.target);
+    attempts_ = std::make_unique<UpstreamAttempts>(
+        host_.upstreams(), *snapshot_, *group_,
+        request_hash(group_->config, request_.client, &request_.head, request_.checked.query), sticky_.target);
     if (!open_upstream()) respond_error(503, "no target available", false);
 }
 
@@ -184,6 +186,35 @@ void HttpExchange::respond_local(int status, std::string_view content_type, std:
     if (body_ == Body::receiving) body_ = Body::discarded;
     host_.counters().responses_local.fetch_add(1, std::memory_order_relaxed);
     downstream_.local_response(status, content_type, body, extra_headers, close);
+}
+
+void HttpExchange::respond_action(int status, std::string_view content_type, std::string_view body,
+                                  std::string extra_headers) {
+    const conf::HeaderEdits& edits = listener_->config.response_headers;
+    if (!edits.empty()) append_header_lines(extra_headers, edits, header_variables());
+    respond_local(status, content_type, body, false, extra_headers);
+}
+
+HeaderVariables HttpExchange::header_variables() {
+    HeaderVariables v;
+    // Views into strings that live as long as the exchange, or as this
+    // call's caller (the client address text is kept in a thread buffer).
+    thread_local std::string client_ip;
+    client_ip = request_.client.ip_string();
+    v.client_ip = client_ip;
+    v.client_port = request_.client.port();
+    v.host = request_.checked.host;
+    v.scheme = request_.tls ? "https" : "http";
+    v.server_port = listener_->config.listen.port();
+    v.method = request_.head.method;
+    v.request_uri = request_.head.url;
+    if (request_id_.empty()) request_id_ = make_request_id();
+    v.request_id = request_id_;
+    v.listener = listener_->config.name;
+    v.rule = action_ ? action_->rule_priority : 0;
+    if (group_) v.target_group = group_->config.name;
+    if (attempts_ && attempts_->target()) v.target = attempts_->target()->key;
+    return v;
 }
 
 void HttpExchange::respond_error(int status, const char* why, bool close) {

@@ -41,6 +41,7 @@
 #include "lb/http/http_parser.h"
 #include "lb/http/http_validation.h"
 #include "lb/io/stream.h"
+#include "lb/routing/rewrites.h"
 #include "lb/worker/exchange_host.h"
 #include "lb/worker/upstream_attempts.h"
 #include "lb/worker/worker.h"
@@ -179,12 +180,21 @@ private:
     const conf::WeightedTargetGroup* choose_group(const conf::ForwardAction& action);
     void respond_local(int status, std::string_view content_type, std::string_view body, bool close,
                        std::string_view extra_headers = {});
+    // The #{...} variables of this request (lb/routing/rewrites.h).
+    HeaderVariables header_variables();
+    // lb's answer for the matched action, with the listener's response edits.
+    void respond_action(int status, std::string_view content_type, std::string_view body, std::string extra_headers);
     void respond_error(int status, const char* why, bool close);
     void cut(const char* why);
 
     // the target's side (http_exchange_upstream.cpp)
+    enum class Failure { connect, closed, timeout, status };
     bool open_upstream();
-    void retry_or_fail(int connect_error, int status, const char* why);
+    // The request head as this try sends it: path rewrite, header edits.
+    std::string upstream_head();
+    bool may_retry(Failure failure, int status = 0) const;
+    bool retry(Failure failure, int connect_error);
+    void retry_or_fail(Failure failure, int connect_error, int status, const char* why);
     void on_upstream_closed(bool error);
     void on_upstream_timeout();
     int on_response_head(HttpHead& response);
@@ -212,6 +222,10 @@ private:
     std::string error_;
 
     const TargetGroupRuntime* group_ = nullptr;
+    const conf::Action* action_ = nullptr;  // the matched action
+    std::string request_id_;          // made when a header edit uses it
+    bool retry_pending_ = false;      // a response head to be dropped for a retry
+    size_t replay_head_size_ = 0;     // replay_ starts with this try's head
     StickyRequest sticky_;            // the target the client's stickiness cookie names
     std::string set_cookies_;         // Set-Cookie lines lb adds to the response
     std::unique_ptr<UpstreamAttempts> attempts_;

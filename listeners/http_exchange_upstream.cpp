@@ -17,12 +17,18 @@ bool HttpExchange::open_upstream() {
     upstream_ = attempts_->next(this, UpstreamAttempts::Reuse::pooled);
     if (!upstream_) return false;
     upstream_got_bytes_ = false;
+    retry_pending_ = false;
     phase_ = Phase::forwarding;
-    if (attempts_->attempts() == 1) {
-        std::string peer_ip = peer_.ip_string();
-        ForwardedFor forwarded{peer_ip, request_.tls ? "https" : "http", listener_->config.listen.port()};
-        replay_ = serialize_upstream_request(request_.head, request_.checked.target, request_.checked.authority,
-                                             forwarded);
+    const conf::ForwardAction& forward = action_->forward;
+    // The head is made once, or per try when an edit names the try's target.
+    if (replay_head_size_ == 0) {
+        replay_ = upstream_head();
+        replay_head_size_ = replay_.size();
+    } else if (uses_variable(listener_->config.request_headers, conf::HeaderVariable::target) ||
+               uses_variable(forward.request_headers, conf::HeaderVariable::target)) {
+        std::string head = upstream_head();
+        replay_.replace(0, replay_head_size_, head);
+        replay_head_size_ = head.size();
     }
     upstream_->write(replay_);
     upstream_->start_reading();
@@ -33,6 +39,31 @@ bool HttpExchange::open_upstream() {
     outstanding_counted_ = true;
     schedule_upstream_timeout();
     return true;
+}
+
+std::string HttpExchange::upstream_head() {
+    std::string peer_ip = peer_.ip_string();
+    ForwardedFor forwarded{peer_ip, request_.tls ? "https" : "http", listener_->config.listen.port()};
+    const conf::ForwardAction& forward = action_->forward;
+    std::string_view target = request_.checked.target;
+    std::optional<std::string> rewritten = rewrite_path(target, forward.path_rewrite);
+    if (rewritten) target = *rewritten;
+    const conf::HeaderEdits& listener_edits = listener_->config.request_headers;
+    if (listener_edits.empty() && forward.request_headers.empty())
+        return serialize_upstream_request(request_.head, target, request_.checked.authority, forwarded);
+    // Edited on a copy: the access log shows the request as the client sent it.
+    HttpHead head = request_.head;
+    HeaderVariables variables = header_variables();
+    apply_header_edits(head, listener_edits, variables);
+    apply_header_edits(head, forward.request_headers, variables);
+    auto sets_host = [](const conf::HeaderEdits& edits) {
+        for (const auto& header : edits.set)
+            if (iequals(header.name, "host")) return true;
+        return false;
+    };
+    std::string_view host = request_.checked.authority;
+    if (sets_host(listener_edits) || sets_host(forward.request_headers)) host = head.header("host").value_or(host);
+    return serialize_upstream_request(head, target, host, forwarded);
 }
 
 void HttpExchange::schedule_upstream_timeout() {
@@ -57,13 +88,42 @@ void HttpExchange::release_upstream(bool reusable) {
     }
 }
 
-// Nothing was answered on this attempt. Another target gets the request if
-// all of it can be sent again and attempts are left; else lb answers.
-void HttpExchange::retry_or_fail(int connect_error, int status, const char* why) {
+// May this try's failure send the request to another target? Only while
+// nothing of an answer reached the client and all of the request can be
+// sent again, as the group's retry_on says, within its tries and time.
+bool HttpExchange::may_retry(Failure failure, int status) const {
+    const conf::Retry& retry = group_->config.retry;
+    if (!replayable_ || response_started()) return false;
+    // A pooled connection the target had closed while idle: the request
+    // never reached it, whatever retry_on says.
+    const bool dead_pooled = failure == Failure::closed && attempts_->reused() && !upstream_got_bytes_;
+    bool wanted = dead_pooled;
+    switch (failure) {
+        case Failure::connect: wanted = retry.connect_failure; break;
+        case Failure::closed: wanted = wanted || (retry.connect_failure && !upstream_got_bytes_); break;
+        case Failure::timeout: wanted = retry.timeout && !upstream_got_bytes_; break;
+        case Failure::status: wanted = retry.on_status(status); break;
+    }
+    if (!wanted) return false;
+    // Sent already: the target may have acted on it.
+    if (failure != Failure::connect && !dead_pooled && !retry.non_idempotent && !is_idempotent(request_.head.method))
+        return false;
+    const int64_t budget = retry.timeout_budget.count();
+    if (budget > 0 && host_.now_ms() - start_ms_ >= budget) return false;
+    return dead_pooled || attempts_->can_retry();
+}
+
+// This try failed before anything reached the client: another target gets
+// the request when may_retry() says so; else lb answers.
+void HttpExchange::retry_or_fail(Failure failure, int connect_error, int status, const char* why) {
+    const bool again = may_retry(failure, status);
     release_target();
     release_upstream(false);
     attempts_->failed(connect_error);
-    if (replayable_ && !upstream_got_bytes_ && open_upstream()) return;
+    if (again) {
+        attempts_->target()->retries.fetch_add(1, std::memory_order_relaxed);
+        if (open_upstream()) return;
+    }
     respond_error(status, why, body_ == Body::receiving);
 }
 
@@ -75,17 +135,20 @@ void HttpExchange::on_stream_connected(Stream& stream, int error) {
     const char* why = error == -ETIMEDOUT ? "target connect timeout"
                       : error == -EPROTO  ? "target TLS handshake failed"
                                           : "target refused";
-    retry_or_fail(error, error == -ETIMEDOUT ? 504 : 502, why);
+    retry_or_fail(Failure::connect, error, error == -ETIMEDOUT ? 504 : 502, why);
 }
 
 void HttpExchange::on_stream_data(Stream& stream, std::string_view data) {
     if (&stream != upstream_.get()) return;
     upstream_got_bytes_ = true;
-    replay_.clear();
-    replayable_ = false;
     schedule_upstream_timeout();
     auto outcome = response_parser_.feed(data);
     if (!upstream_) return;  // the exchange ended inside the parse
+    if (retry_pending_) {
+        // on_response_head stopped the parse on a status retry_on names.
+        retry_or_fail(Failure::status, 0, 502, "target answered a status retry_on names");
+        return;
+    }
     switch (outcome.status) {
         case HttpParser::Status::ok:
             return;
@@ -149,12 +212,12 @@ void HttpExchange::on_upstream_closed(bool error) {
     }
     // Nothing answered. A pooled connection the target had already closed is
     // retried like a refused connect.
-    retry_or_fail(0, 502, error ? "target reset the connection" : "target closed the connection");
+    retry_or_fail(Failure::closed, 0, 502, error ? "target reset the connection" : "target closed the connection");
 }
 
 void HttpExchange::on_upstream_timeout() {
     if (response_started()) cut("target response timeout");
-    else respond_error(504, "target response timeout", body_ == Body::receiving);
+    else retry_or_fail(Failure::timeout, 0, 504, "target response timeout");
 }
 
 // ---------------------------------------------------------------- the response
@@ -168,10 +231,27 @@ int HttpExchange::on_response_head(HttpHead& response) {
         response_error_ = plan.error;
         return HttpParserSink::kError;
     }
+    if (status >= 200 && group_->config.retry.on_status(status)) {
+        if (may_retry(Failure::status, status)) {
+            retry_pending_ = true;  // on_stream_data retries once the parse has returned
+            return HttpParserSink::kError;
+        }
+        attempts_->note_failed_answer();  // passed on, but a failure all the same
+    }
+    // From here on the client sees this try's answer: no retry.
+    replay_.clear();
+    replayable_ = false;
     if (status >= 100 && status < 200 && status != 101) {
         phase_ = Phase::interim;
         downstream_.interim_response(response);
         return HttpParserSink::kSkipBody;  // an interim response never has a body
+    }
+    const conf::HeaderEdits& listener_edits = listener_->config.response_headers;
+    const conf::HeaderEdits& action_edits = action_->forward.response_headers;
+    if (!listener_edits.empty() || !action_edits.empty()) {
+        HeaderVariables variables = header_variables();
+        apply_header_edits(response, listener_edits, variables);
+        apply_header_edits(response, action_edits, variables);
     }
     TargetState& target = *attempts_->target();
     if (group_->cookie_sticky()) {

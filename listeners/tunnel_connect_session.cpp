@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "lb/base/hash.h"
+#include "lb/worker/request_hash.h"
 #include "lb/base/log.h"
 #include "listeners/proxy_protocol.h"
 #include "listeners/tunnel.h"
@@ -18,7 +18,7 @@ TunnelConnectSession::TunnelConnectSession(Worker& worker, const ListenerRuntime
       ticket_(std::move(ticket)) {}
 
 void TunnelConnectSession::connect(const TargetGroupRuntime& group) {
-    attempts_.emplace(worker_.upstreams(), *snapshot_, group, hash_client_address(client_->peer()));
+    attempts_.emplace(worker_.upstreams(), *snapshot_, group, request_hash(group.config, client_->peer(), nullptr, {}));
     connect_next();
 }
 
@@ -36,7 +36,8 @@ void TunnelConnectSession::on_stream_connected(Stream& stream, int error) {
                      attempts_->target()->key.c_str(), strerror(-error));
         Stream::close(std::move(upstream_), CloseMode::abort);
         attempts_->failed(error);
-        connect_next();
+        if (attempts_->retries_connects()) connect_next();
+        else close(CloseMode::reset);
         return;
     }
     // The target learns who the client is before the client's first byte.

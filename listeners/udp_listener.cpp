@@ -8,6 +8,7 @@
 
 #include "health/passive_health.h"
 #include "lb/base/hash.h"
+#include "lb/worker/request_hash.h"
 #include "lb/base/log.h"
 #include "lb/worker/target_picker.h"
 #include "lb/worker/worker.h"
@@ -160,7 +161,7 @@ UdpFlow* UdpListener::open_flow(const SocketAddress& client,
     if (action.kind != conf::Action::Kind::forward) return nullptr;
     const TargetGroupRuntime* group = pick_group(*snapshot.runtime, action.forward);
     if (!group) return nullptr;
-    uint64_t client_hash = hash_client_address(client);
+    uint64_t client_hash = request_hash(group->config, client, nullptr, {});
     std::vector<const TargetState*> exclude;
     for (const auto& target : refused) exclude.push_back(target.get());
     const TargetEntry* entry = pick_target(snapshot, *group, client_hash, exclude);

@@ -235,8 +235,14 @@ json AdminApi::target_json(const TargetGroupRuntime& group, const TargetEntry& e
                  {{"requests", state.requests_total.load(std::memory_order_relaxed)},
                   {"connections", state.connections_total.load(std::memory_order_relaxed)},
                   {"connect_failures", state.connect_failures.load(std::memory_order_relaxed)},
-                  {"responses_5xx", state.responses_5xx.load(std::memory_order_relaxed)}}}};
+                  {"responses_5xx", state.responses_5xx.load(std::memory_order_relaxed)},
+                  {"retries", state.retries.load(std::memory_order_relaxed)}}}};
     if (!entry.config.discovered_by.empty()) out["discovered_by"] = entry.config.discovered_by;
+    if (entry.config.backup) out["backup"] = true;
+    if (state.passive_out()) {
+        int64_t left = state.passive_out_until_ms.load(std::memory_order_relaxed) - steady_now_ms();
+        out["passive_out_ms"] = left > 0 ? left : 0;
+    }
     if (draining) {
         int64_t left = state.drain_deadline_ms.load(std::memory_order_relaxed) - steady_now_ms();
         out["drain_remaining_ms"] = left > 0 ? left : 0;

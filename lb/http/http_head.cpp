@@ -122,6 +122,12 @@ bool is_hop_by_hop(const HttpHead& head, std::string_view name) {
     return head.has_token("connection", name);
 }
 
+bool is_idempotent(std::string_view method) {
+    for (std::string_view m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+        if (method == m) return true;
+    return false;
+}
+
 std::string serialize_upstream_request(const HttpHead& request, std::string_view target, std::string_view host,
                                        const ForwardedFor& forwarded) {
     std::string out;

@@ -58,6 +58,10 @@ std::string_view host_without_port(std::string_view host);
 // header names; a proxy must not forward them.
 bool is_hop_by_hop(const HttpHead& head, std::string_view name);
 
+// RFC 9110 section 9.2.2: sending it twice has the effect of once (GET,
+// HEAD, OPTIONS, TRACE, PUT, DELETE).
+bool is_idempotent(std::string_view method);
+
 struct ForwardedFor {
     std::string_view client_ip;   // appended to X-Forwarded-For
     std::string_view proto;       // "http" | "https"

@@ -86,6 +86,9 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
             balancer_targets.push_back({state.get(), static_cast<uint32_t>(std::max(target.weight, 1)),
                                         target.addr.to_string()});
             group->targets.push_back({std::move(state), target});
+            // A backup target is a tier below all others: picked only when
+            // no other tier has a target that may serve.
+            if (target.backup) group->targets.back().config.tier += kBackupTier;
         }
         for (const auto& leaving : draining) {
             if (leaving.group != group_config.name) continue;
@@ -97,9 +100,10 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
             group->tiered = group->tiered || entry.config.tier != group->targets.front().config.tier;
         // source_ip stickiness is Maglev hashing whatever the algorithm says.
         group->client_hashed = group_config.stickiness.type == conf::Stickiness::Type::source_ip ||
-                               group_config.algorithm == conf::Algorithm::source_ip_hash;
+                               group_config.algorithm == conf::Algorithm::source_ip_hash ||
+                               group_config.algorithm == conf::Algorithm::hash;
         group->balancer = make_balancer_factory(
-            group->client_hashed ? conf::Algorithm::source_ip_hash : group_config.algorithm,
+            group->client_hashed ? conf::Algorithm::hash : group_config.algorithm,
             std::move(balancer_targets));
         group->sticky_cookie = target_sticky_cookie_name(group_config);
         group->sticky_scope = target_sticky_scope(group_config);

@@ -35,6 +35,9 @@ class ServerContext;
 class TicketKeys;
 }  // namespace tls
 
+// Added to a `backup: true` target's tier (SRV priorities are 0..65535).
+inline constexpr int kBackupTier = 1 << 20;
+
 struct TargetEntry {
     std::shared_ptr<TargetState> state;
     conf::Target config;
@@ -47,10 +50,11 @@ struct TargetGroupRuntime {
     std::vector<TargetEntry> targets;
     std::unique_ptr<BalancerFactory> balancer;
     std::shared_ptr<const tls::ClientContext> tls;  // protocol: https
-    // Set when the client address picks the target (source_ip stickiness or
-    // the source_ip_hash algorithm): the zone is then hashed too, not rotated.
+    // Set when a hash picks the target (source_ip stickiness, the
+    // source_ip_hash or hash algorithm): the zone is then hashed too, not
+    // rotated.
     bool client_hashed = false;
-    // Targets in more than one tier (SRV priorities): only the lowest tier
+    // Targets in more than one tier (SRV priorities, backup targets): only the lowest tier
     // with a target that may take traffic is picked from.
     bool tiered = false;
     // cross_zone: false with more than one zone; null otherwise.

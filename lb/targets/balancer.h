@@ -19,18 +19,23 @@ namespace lb {
 class TargetState;
 
 struct BalancerTarget {
-    TargetState* state;   // outstanding_requests is read by least_outstanding_requests
+    TargetState* state;   // read by least_outstanding_requests and least_connections
     uint32_t weight;      // >= 1 here; weight 0 targets are never eligible
     std::string key;      // stable identity "address:port", hashed by Maglev
 };
+
+// A client_hash that stands for "no key": the `hash` algorithm balances
+// such requests round robin (lb/worker/request_hash.h never hashes to it).
+inline constexpr uint64_t kNoClientHash = 0;
 
 class Balancer {
 public:
     virtual ~Balancer() = default;
     // `eligible` holds ascending indices into the group's target list, never
     // empty: the targets that may take new traffic now (healthy, not
-    // draining, in the chosen zone). `client_hash` is hash_client_address()
-    // of the client; only source_ip_hash uses it. Returns one of `eligible`.
+    // draining, in the chosen zone). `client_hash` is what the request is
+    // hashed by (lb/worker/request_hash.h); only source_ip_hash and hash use
+    // it. Returns one of `eligible`.
     virtual uint32_t pick(std::span<const uint32_t> eligible, uint64_t client_hash) = 0;
 };
 

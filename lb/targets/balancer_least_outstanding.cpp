@@ -17,16 +17,17 @@ std::vector<uint32_t> weights_of(const std::vector<LeastOutstandingBalancer::Tar
 
 // Clamped so outstanding x weight fits in 64 bits (2^31 x 2^32) and a counter
 // briefly below zero (decrement seen before increment) counts as idle.
-uint64_t load_outstanding(const TargetState* state) {
+uint64_t load_outstanding(const TargetState* state, bool count_tunnels) {
     if (state == nullptr) return 0;
-    const int64_t value = state->outstanding_requests.load(std::memory_order_relaxed);
+    int64_t value = state->outstanding_requests.load(std::memory_order_relaxed);
+    if (count_tunnels) value += state->active_connections.load(std::memory_order_relaxed);
     return static_cast<uint64_t>(std::clamp<int64_t>(value, 0, INT32_MAX));
 }
 
 }  // namespace
 
-LeastOutstandingBalancer::LeastOutstandingBalancer(std::vector<Target> targets, uint64_t phase)
-    : targets_(std::move(targets)), outstanding_(targets_.size(), 0), tie_break_(weights_of(targets_)) {
+LeastOutstandingBalancer::LeastOutstandingBalancer(std::vector<Target> targets, uint64_t phase, bool count_tunnels)
+    : targets_(std::move(targets)), count_tunnels_(count_tunnels), outstanding_(targets_.size(), 0), tie_break_(weights_of(targets_)) {
     for (Target& target : targets_) target.weight = std::max<uint32_t>(target.weight, 1);
     tie_break_.advance(phase);
 }
@@ -36,7 +37,7 @@ uint32_t LeastOutstandingBalancer::pick(std::span<const uint32_t> eligible, uint
     uint64_t best_outstanding = 0;
     uint64_t best_weight = 0;
     for (uint32_t index : eligible) {
-        const uint64_t outstanding = load_outstanding(targets_[index].state);
+        const uint64_t outstanding = load_outstanding(targets_[index].state, count_tunnels_);
         const uint64_t weight = targets_[index].weight;
         outstanding_[index] = outstanding;
         if (best_weight == 0 || outstanding * best_weight < best_outstanding * weight) {
@@ -49,14 +50,16 @@ uint32_t LeastOutstandingBalancer::pick(std::span<const uint32_t> eligible, uint
     });
 }
 
-LeastOutstandingBalancerFactory::LeastOutstandingBalancerFactory(const std::vector<BalancerTarget>& targets) {
+LeastOutstandingBalancerFactory::LeastOutstandingBalancerFactory(const std::vector<BalancerTarget>& targets,
+                                                                 bool count_tunnels)
+    : count_tunnels_(count_tunnels) {
     targets_.reserve(targets.size());
     for (const BalancerTarget& target : targets) targets_.push_back({target.state, target.weight});
 }
 
 std::unique_ptr<Balancer> LeastOutstandingBalancerFactory::create() const {
     const uint64_t phase = created_.fetch_add(1, std::memory_order_relaxed);
-    return std::make_unique<LeastOutstandingBalancer>(targets_, phase);
+    return std::make_unique<LeastOutstandingBalancer>(targets_, phase, count_tunnels_);
 }
 
 }  // namespace lb

@@ -5,9 +5,14 @@
 
 namespace lb {
 
-MaglevBalancer::MaglevBalancer(std::shared_ptr<const MaglevTable> table) : table_(std::move(table)) {}
+MaglevBalancer::MaglevBalancer(std::shared_ptr<const MaglevTable> table, std::vector<uint32_t> weights,
+                               uint64_t phase)
+    : table_(std::move(table)), keyless_(std::move(weights)) {
+    keyless_.advance(phase);
+}
 
 uint32_t MaglevBalancer::pick(std::span<const uint32_t> eligible, uint64_t client_hash) {
+    if (client_hash == kNoClientHash) return keyless_.pick(eligible);
     // eligible is ascending and duplicate-free, so full size means every target.
     if (eligible.size() == table_->backend_count()) return table_->lookup(client_hash);
     const uint32_t index = table_->lookup_allowed(client_hash, [eligible](uint32_t backend) {
@@ -30,10 +35,11 @@ MaglevBalancerFactory::MaglevBalancerFactory(const std::vector<BalancerTarget>& 
     }
     table_ = std::make_shared<const MaglevTable>(
         MaglevTable::build(keys, weights, MaglevTable::size_for(keys.size())));
+    weights_ = std::move(weights);
 }
 
 std::unique_ptr<Balancer> MaglevBalancerFactory::create() const {
-    return std::make_unique<MaglevBalancer>(table_);
+    return std::make_unique<MaglevBalancer>(table_, weights_, created_.fetch_add(1, std::memory_order_relaxed));
 }
 
 }  // namespace lb

@@ -1,13 +1,17 @@
-// source_ip_hash: Maglev consistent hashing of the client address (see
-// lb/targets/maglev_table.h), so a client keeps its target across requests,
-// connections, workers and lb instances with the same targets.
+// source_ip_hash and hash: Maglev consistent hashing of the client address
+// or the request's hash key (see lb/targets/maglev_table.h), so a client
+// keeps its target across requests, connections, workers and lb instances
+// with the same targets. A request without a key (kNoClientHash) goes
+// round robin.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "lb/targets/balancer.h"
+#include "lb/targets/balancer_round_robin.h"
 #include "lb/targets/maglev_table.h"
 
 namespace lb {
@@ -18,11 +22,12 @@ namespace lb {
 // (MaglevTable::lookup_allowed) to the first eligible one.
 class MaglevBalancer final : public Balancer {
 public:
-    explicit MaglevBalancer(std::shared_ptr<const MaglevTable> table);
+    MaglevBalancer(std::shared_ptr<const MaglevTable> table, std::vector<uint32_t> weights, uint64_t phase);
     uint32_t pick(std::span<const uint32_t> eligible, uint64_t client_hash) override;
 
 private:
     std::shared_ptr<const MaglevTable> table_;
+    SmoothWeightedRoundRobin keyless_;
 };
 
 // Builds the table once, on the main thread; balancers share it read-only.
@@ -34,6 +39,8 @@ public:
 
 private:
     std::shared_ptr<const MaglevTable> table_;
+    std::vector<uint32_t> weights_;
+    mutable std::atomic<uint64_t> created_{0};
 };
 
 }  // namespace lb

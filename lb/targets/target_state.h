@@ -60,12 +60,30 @@ public:
     std::atomic<uint64_t> connections_total{0};
     std::atomic<uint64_t> connect_failures{0};
     std::atomic<uint64_t> responses_5xx{0};
+    std::atomic<uint64_t> retries{0};              // requests sent on to another target after a try here failed
+
+    // Passive health (health/passive_health.h), written by workers: failed
+    // tries since passive_window_start_ms, and the steady-clock ms until
+    // which the target is out of rotation (0 = in).
+    std::atomic<int64_t> passive_window_start_ms{0};
+    std::atomic<int> passive_fails{0};
+    mutable std::atomic<int64_t> passive_out_until_ms{0};
 
     // May new requests or connections go here?
     bool routable() const {
         if (draining.load(std::memory_order_relaxed)) return false;
         auto h = health.load(std::memory_order_relaxed);
-        return h == TargetHealth::healthy || h == TargetHealth::unused;
+        if (h != TargetHealth::healthy && h != TargetHealth::unused) return false;
+        return !passive_out();
+    }
+    // Taken out by passive health for now. The clock is read only while a
+    // time is set; the first reader after it passed clears it.
+    bool passive_out() const {
+        int64_t until = passive_out_until_ms.load(std::memory_order_relaxed);
+        if (until == 0) return false;
+        if (steady_now_ms() < until) return true;
+        passive_out_until_ms.compare_exchange_strong(until, 0, std::memory_order_relaxed);
+        return false;
     }
 
     // What the admin API and metrics show: "draining", else the health.

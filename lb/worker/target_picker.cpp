@@ -107,7 +107,8 @@ const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntim
         // Hashed clients keep their zone (and so their target) everywhere;
         // others rotate over zones.
         const ZoneSplit& zones = *group.zones;
-        const uint32_t zone = group.client_hashed ? zones.zone_for_hash(eligible, client_hash)
+        const bool hashed = group.client_hashed && client_hash != kNoClientHash;
+        const uint32_t zone = hashed ? zones.zone_for_hash(eligible, client_hash)
                                                   : snapshot.zone_rotations[group.index].pick(zones, eligible);
         std::erase_if(eligible, [&](uint32_t i) { return zones.zone_of(i) != zone; });
     }
@@ -126,7 +127,7 @@ const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntim
         if (eligible.size() == 1 || top <= 0.0) return &targets[index];
         double share = slow_start_share(*targets[index].state, now, slow_start_ms) / top;
         if (share >= 1.0) return &targets[index];
-        double roll = group.client_hashed ? client_roll(client_hash) : random_unit();
+        double roll = group.client_hashed && client_hash != kNoClientHash ? client_roll(client_hash) : random_unit();
         if (slow_start_admits(share, roll)) return &targets[index];
         std::erase(eligible, index);
     }

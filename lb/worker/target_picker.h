@@ -16,11 +16,6 @@ namespace lb {
 
 struct WorkerSnapshot;
 
-// Tries one request or connection gets at connecting: the first target
-// and up to two others when a connect is refused or times out before any
-// byte was sent.
-inline constexpr int kMaxConnectAttempts = 3;
-
 // One of a forward action's groups (at least one), by the groups' weights
 // when there are several.
 const conf::WeightedTargetGroup& pick_weighted_group(const conf::ForwardAction& action);

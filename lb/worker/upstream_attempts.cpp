@@ -7,7 +7,12 @@ namespace lb {
 
 UpstreamAttempts::UpstreamAttempts(UpstreamConnector& connector, WorkerSnapshot& snapshot,
                                    const TargetGroupRuntime& group, uint64_t client_hash, const TargetEntry* sticky)
-    : connector_(&connector), snapshot_(&snapshot), group_(&group), client_hash_(client_hash), sticky_(sticky) {}
+    : connector_(&connector),
+      snapshot_(&snapshot),
+      group_(&group),
+      client_hash_(client_hash),
+      sticky_(sticky),
+      max_attempts_(group.config.retry.tries) {}
 
 std::unique_ptr<Stream> UpstreamAttempts::next(StreamHandler* handler, Reuse reuse) {
     if (exhausted()) return nullptr;
@@ -31,8 +36,26 @@ std::unique_ptr<Stream> UpstreamAttempts::next(StreamHandler* handler, Reuse reu
 void UpstreamAttempts::failed(int connect_error) {
     if (!target_) return;
     if (connect_error != 0) note_connect_failure(*target_, group_->config.health_check, connect_error);
-    if (reused_ && connect_error == 0) avoid_pool_ = true;  // dead while idle: not the target's fault
-    else tried_.push_back(target_.get());
+    if (reused_ && connect_error == 0) {
+        // Dead while idle: not the target's fault, and not a try.
+        avoid_pool_ = true;
+        attempts_--;
+        return;
+    }
+    note_failed_try(*target_, group_->config.passive_health);
+    tried_.push_back(target_.get());
+}
+
+void UpstreamAttempts::note_failed_answer() {
+    if (target_) note_failed_try(*target_, group_->config.passive_health);
+}
+
+bool UpstreamAttempts::can_retry() {
+    if (exhausted()) return false;
+    thread_local std::vector<const TargetState*> exclude;
+    exclude = tried_;
+    if (target_) exclude.push_back(target_.get());
+    return pick_target(*snapshot_, *group_, client_hash_, exclude, sticky_) != nullptr;
 }
 
 }  // namespace lb

@@ -214,7 +214,7 @@ target_groups:
     algorithm: fastest
 )")),
               "lb.yaml:3:16: target_groups[0].algorithm: must be round_robin, least_outstanding_requests, "
-              "weighted_random or source_ip_hash, got 'fastest'");
+              "least_connections, weighted_random, source_ip_hash or hash, got 'fastest'");
 }
 
 // ---------------------------------------------------------------- rules

@@ -147,7 +147,7 @@ TEST(LeastOutstanding, FactoryStaggersWorkers) {
     Group group({1, 1, 1});
     std::vector<BalancerTarget> targets;
     for (size_t i = 0; i < 3; ++i) targets.push_back({group.states[i].get(), 1, testing::target_key(i)});
-    LeastOutstandingBalancerFactory factory(targets);
+    LeastOutstandingBalancerFactory factory(targets, false);
     const auto all = all_indices(3);
     std::vector<uint32_t> firsts;
     for (int worker = 0; worker < 3; ++worker) firsts.push_back(factory.create()->pick(all, 0));

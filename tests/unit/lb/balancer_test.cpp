@@ -21,6 +21,8 @@ const char* algorithm_name(conf::Algorithm algorithm) {
         case conf::Algorithm::least_outstanding_requests: return "least_outstanding_requests";
         case conf::Algorithm::weighted_random: return "weighted_random";
         case conf::Algorithm::source_ip_hash: return "source_ip_hash";
+        case conf::Algorithm::least_connections: return "least_connections";
+        case conf::Algorithm::hash: return "hash";
     }
     return "unknown";
 }
@@ -73,7 +75,8 @@ TEST_P(EveryAlgorithm, NeverPicksIneligible) {
 INSTANTIATE_TEST_SUITE_P(Balancers, EveryAlgorithm,
                          ::testing::Values(conf::Algorithm::round_robin,
                                            conf::Algorithm::least_outstanding_requests,
-                                           conf::Algorithm::weighted_random, conf::Algorithm::source_ip_hash),
+                                           conf::Algorithm::weighted_random, conf::Algorithm::source_ip_hash,
+                                           conf::Algorithm::least_connections, conf::Algorithm::hash),
                          [](const auto& info) { return std::string(algorithm_name(info.param)); });
 
 }  // namespace
