@@ -224,7 +224,7 @@ private:
     const TargetGroupRuntime* group_ = nullptr;
     const conf::Action* action_ = nullptr;  // the matched action
     std::string request_id_;          // made when a header edit uses it
-    bool retry_pending_ = false;      // a response head to be dropped for a retry
+    int retry_status_ = 0;            // a response head of this status to be dropped for a retry
     size_t replay_head_size_ = 0;     // replay_ starts with this try's head
     StickyRequest sticky_;            // the target the client's stickiness cookie names
     std::string set_cookies_;         // Set-Cookie lines lb adds to the response

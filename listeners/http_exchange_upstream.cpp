@@ -17,7 +17,7 @@ bool HttpExchange::open_upstream() {
     upstream_ = attempts_->next(this, UpstreamAttempts::Reuse::pooled);
     if (!upstream_) return false;
     upstream_got_bytes_ = false;
-    retry_pending_ = false;
+    retry_status_ = 0;
     phase_ = Phase::forwarding;
     const conf::ForwardAction& forward = action_->forward;
     // The head is made once, or per try when an edit names the try's target.
@@ -144,9 +144,9 @@ void HttpExchange::on_stream_data(Stream& stream, std::string_view data) {
     schedule_upstream_timeout();
     auto outcome = response_parser_.feed(data);
     if (!upstream_) return;  // the exchange ended inside the parse
-    if (retry_pending_) {
+    if (retry_status_) {
         // on_response_head stopped the parse on a status retry_on names.
-        retry_or_fail(Failure::status, 0, 502, "target answered a status retry_on names");
+        retry_or_fail(Failure::status, 0, retry_status_, "target answered a status retry_on names");
         return;
     }
     switch (outcome.status) {
@@ -233,7 +233,7 @@ int HttpExchange::on_response_head(HttpHead& response) {
     }
     if (status >= 200 && group_->config.retry.on_status(status)) {
         if (may_retry(Failure::status, status)) {
-            retry_pending_ = true;  // on_stream_data retries once the parse has returned
+            retry_status_ = status;  // on_stream_data retries once the parse has returned
             return HttpParserSink::kError;
         }
         attempts_->note_failed_answer();  // passed on, but a failure all the same
