@@ -56,7 +56,9 @@ TEST(Examples, FullLoadsWithItsFilesBesideIt) {
     const Config& config = *result;
     EXPECT_EQ(config.global.admin.token_file, (dir.path() / "admin.token").string());
     ASSERT_EQ(config.listeners.size(), 5u);
-    EXPECT_EQ(config.listeners[0].rules.size(), 3u);
+    EXPECT_EQ(config.listeners[0].rules.size(), 4u);
+    EXPECT_EQ(config.listeners[0].request_headers.set.size(), 2u);
+    EXPECT_EQ(config.listeners[0].rules[3].action.forward.path_rewrite.prefix, "/chat/");
     EXPECT_EQ(config.listeners[1].protocol, ListenerProtocol::https);
     ASSERT_TRUE(config.listeners[1].tls);
     EXPECT_EQ(config.listeners[1].tls->certificates.at(1).cert,
@@ -64,8 +66,11 @@ TEST(Examples, FullLoadsWithItsFilesBesideIt) {
     EXPECT_EQ(config.listeners[2].proxy_protocol, ProxyProtocol::v2);
     EXPECT_EQ(config.listeners[3].protocol, ListenerProtocol::tls_passthrough);
     EXPECT_EQ(config.listeners[4].protocol, ListenerProtocol::udp);
-    EXPECT_EQ(config.target_groups.size(), 7u);
+    EXPECT_EQ(config.target_groups.size(), 9u);
     EXPECT_TRUE(config.find_target_group("web")->health_check.enabled);
+    EXPECT_TRUE(config.find_target_group("web")->targets.back().backup);
+    EXPECT_EQ(config.find_target_group("web")->retry.statuses.size(), 3u);
+    EXPECT_EQ(config.find_target_group("chat")->hash_key.kind, HashKey::Kind::query);
     EXPECT_TRUE(config.find_target_group("api-v2")->targets[1].is_name());
     EXPECT_EQ(config.find_target_group("api-v3")->discovery.srv, "_http._tcp.api-v3.service.consul");
     EXPECT_EQ(config.global.resolver.nameservers.size(), 1u);
