@@ -31,6 +31,12 @@ bool HttpExchange::open_upstream() {
         replay_head_size_ = head.size();
     }
     upstream_->write(replay_);
+    if (upstream_paused_ && !upstream_->output_high()) {
+        // A retry: the last try's full output paused the upload, and this
+        // connection may never fill up to report draining.
+        upstream_paused_ = false;
+        downstream_.resume_request_body();
+    }
     upstream_->start_reading();
     response_parser_.reset();
     TargetState& target = *attempts_->target();

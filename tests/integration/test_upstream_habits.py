@@ -261,3 +261,20 @@ def test_tcp_group_without_connect_failure_does_not_retry(start_lb, echo_backend
         except OSError:
             outcomes.append(False)
     assert sorted(outcomes) == [False, False, True, True]
+
+
+def test_retry_resends_the_whole_body(start_lb, backends, raw_backend):
+    """A PUT whose first target never answers reaches the next one with its
+    whole body (lb keeps up to 64 KiB of it for a retry)."""
+    hang = raw_backend(echo=False)
+    port = free_port()
+    start_lb(app_with([hang.target, backends[0].target], port, response_timeout="500ms",
+                      retry_on=["timeout"]))
+    body = bytes(i % 251 for i in range(48 * 1024))
+    for _ in range(2):  # one of the two starts on the silent target
+        with HttpConn(port) as conn:
+            conn.request("PUT", "/upload", [("Content-Length", str(len(body)))], body)
+            response = conn.read_response()
+        assert response.status == 200
+        assert response.json()["body_len"] == len(body)
+    assert hang.count() >= 1
