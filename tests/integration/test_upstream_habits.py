@@ -153,6 +153,8 @@ def test_max_fails_takes_a_target_out_for_fail_timeout_without_a_check(start_lb,
         assert len(statuses) < 10, statuses
     dead_id = f"{dead['address']}:{dead['port']}"
     assert group_targets(lb, "app")[dead_id]["passive_out_ms"] > 0
+    metrics = lb.admin_get("/metrics")
+    assert lbtest.metric(metrics, "lb_target_passive_out", target_group="app", target=dead_id) == 1
     assert [lbtest.get(port, "/").status for _ in range(8)] == [200] * 8
     # After fail_timeout the target gets traffic again (and fails again).
     wait_for(lambda: lbtest.get(port, "/").status == 502, timeout=10, what="the target back in rotation")
