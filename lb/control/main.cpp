@@ -2,6 +2,8 @@
 //   lb -c FILE            run in the foreground
 //   lb -t -c FILE         check the config and exit 0/1
 //   lb -s reload|quit|stop|reopen -c FILE   signal the running instance
+//   lb import-nginx PATH  an nginx configuration as lb YAML (stdout) and a
+//                         report of what was not mapped exactly (stderr)
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstring>
@@ -10,6 +12,7 @@
 #include <iostream>
 
 #include "conf/config_loader.h"
+#include "conf/nginx_import.h"
 #include "lb/base/log.h"
 #include "lb/control/server.h"
 #include "lb/discovery/name_check.h"
@@ -72,6 +75,19 @@ int send_signal(const std::string& path, const std::string& name) {
     return 0;
 }
 
+// Exit 0: mapped; 2: YAML written, something approximated or left out
+// (see the report); 1: no YAML (README, "Coming from nginx").
+int import_nginx(const std::string& path) {
+    lb::conf::NginxImport result = lb::conf::import_nginx(path);
+    for (const std::string& line : result.report) std::cerr << line << "\n";
+    if (result.exit_status == 1) {
+        std::cerr << result.error << "\n";
+        return 1;
+    }
+    std::cout << result.yaml << std::flush;
+    return result.exit_status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,7 +106,12 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
         ->capture_default_str();
     app.add_flag("-v,--version", version, "print the version and exit");
+    std::string nginx_path;
+    CLI::App* import = app.add_subcommand("import-nginx", "write an nginx configuration as lb YAML to stdout");
+    import->add_option("path", nginx_path, "the nginx configuration file (its includes are read too)")->required();
     CLI11_PARSE(app, argc, argv);
+
+    if (*import) return import_nginx(nginx_path);
 
     if (version) {
         std::cout << "lb " << LB_VERSION << "\n";
