@@ -260,15 +260,15 @@ std::string Importer::http_group(const NginxDirective& proxy_pass, const ProxyTa
     GroupModel group = make_group(unique_group_name(base), target.scheme, upstream, target.host, port, false);
     if (!upstream) group.comment = "proxy_pass " + proxy_pass.args[0] + " (" + proxy_pass.where() + ")";
     if (upstream) used_upstreams_.push_back(upstream);
-    if (target.scheme == "https") {
-        group.tls_verify = false;  // nginx: proxy_ssl_verify off
-        group.comment += (group.comment.empty() ? "" : "; ") + std::string("nginx does not verify https targets by default");
-    }
+    if (target.scheme == "https") group.tls_verify = false;  // nginx: proxy_ssl_verify off
     group_keys_[key] = group.name;
     group_first_use_[group.name] = &proxy_pass;
     model_.groups.push_back(std::move(group));
-    apply_http_settings(model_.groups.back(), proxy_pass, scope, true);
-    return model_.groups.back().name;
+    GroupModel& made = model_.groups.back();
+    apply_http_settings(made, proxy_pass, scope, true);
+    if (made.tls_verify == std::optional<bool>(false))
+        made.comment += (made.comment.empty() ? "" : "; ") + std::string("nginx does not verify https targets by default");
+    return made.name;
 }
 
 void Importer::apply_http_settings(GroupModel& group, const NginxDirective& proxy_pass, const Scope& scope,
@@ -385,8 +385,8 @@ std::string Importer::stream_group(const NginxDirective& at, const std::string& 
             return "";
         }
     }
-    std::string base = upstream ? host : host + "-" + std::to_string(port);
-    if (udp) base += "-udp";
+    std::string base = safe_name(upstream ? host : host + "-" + std::to_string(port));
+    if (unique_group_name(base) != base) base += "-" + protocol;
     GroupModel group = make_group(unique_group_name(base), protocol, upstream, host, port, true);
     if (!upstream) group.comment = "proxy_pass " + host + ":" + std::to_string(port) + " (" + at.where() + ")";
     if (!udp) {

@@ -31,25 +31,31 @@ std::string literal(char c) {
     return std::string(1, c);
 }
 
-// The alternatives of a group's body: literal characters, escapes and '.'.
+std::vector<Piece> parse_regex(std::string_view regex, bool& anchored_start, bool& anchored_end);
+
+// The alternatives of a group's body, each a small regex of its own
+// (literals, escapes, '.', '?').
 Piece parse_alternatives(std::string_view body) {
     if (body.starts_with("?:")) body.remove_prefix(2);
-    Piece out{""};
-    for (size_t i = 0; i < body.size(); ++i) {
-        char c = body[i];
-        if (c == '|') {
-            out.emplace_back();
-        } else if (c == '\\' && i + 1 < body.size()) {
-            char next = body[++i];
-            if (is_class_escape(next)) throw RegexError{std::string("\\") + next + " is not supported"};
-            out.back() += literal(next);
-        } else if (c == '.') {
-            out.back() += "?";
-        } else if (std::string_view("()[]{}*+?^$").find(c) != std::string_view::npos) {
-            throw RegexError{std::string("'") + c + "' inside a group is not supported"};
-        } else {
-            out.back() += c;
+    Piece out;
+    size_t start = 0;
+    while (true) {
+        size_t bar = body.find('|', start);
+        std::string_view alternative = body.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start);
+        bool anchored_start = false, anchored_end = false;
+        std::vector<Piece> pieces = parse_regex(alternative, anchored_start, anchored_end);
+        if (anchored_start || anchored_end) throw RegexError{"anchors inside a group are not supported"};
+        std::vector<std::string> bodies{""};
+        for (const Piece& piece : pieces) {
+            std::vector<std::string> next;
+            for (const auto& b : bodies)
+                for (const auto& a : piece) next.push_back(b + a);
+            if (next.size() > kMaxPatterns) throw RegexError{"too many alternatives"};
+            bodies = std::move(next);
         }
+        out.insert(out.end(), bodies.begin(), bodies.end());
+        if (bar == std::string_view::npos) break;
+        start = bar + 1;
     }
     return out;
 }
