@@ -248,7 +248,7 @@ void Importer::http(const NginxDirective& block) {
                            default_server.directive->where();
 
         // Settings nginx has per server or location and lb per listener.
-        Largest idle, header, body;
+        Largest idle, header, body, tunnel;
         for (size_t index : order) {
             const Server& server = servers[index];
             auto value_of = [&](const char* name, int64_t fallback, bool size, Largest& into, const Scope& scope) {
@@ -272,6 +272,12 @@ void Importer::http(const NginxDirective& block) {
                 Scope scope = server.scope.inner(*location);
                 if (location->child("client_max_body_size")) value_of("client_max_body_size", 0, true, body, scope);
                 if (location->child("keepalive_timeout")) value_of("keepalive_timeout", 0, false, idle, scope);
+                // nginx passes a WebSocket only where told to, and closes it
+                // after proxy_read_timeout without a byte: lb's tunnel_idle_timeout.
+                bool websocket = false;
+                for (const NginxDirective* header : scope.all("proxy_set_header"))
+                    websocket = websocket || (header->args.size() == 2 && header->args[1] == "$http_upgrade");
+                if (websocket && location->child("proxy_pass")) value_of("proxy_read_timeout", 60000, false, tunnel, scope);
             }
         }
         if (idle.value == 0) {
@@ -285,6 +291,12 @@ void Importer::http(const NginxDirective& block) {
         header.report(report_, listener.name, "header_timeout (client_header_timeout)", listener.header_timeout);
         listener.max_body_size = body.value == INT64_MAX ? "0" : format_size(static_cast<uint64_t>(body.value));
         body.report(report_, listener.name, "max_body_size (client_max_body_size)", listener.max_body_size);
+
+        if (tunnel.value > 0) {
+            listener.tunnel_idle_timeout = format_duration(Duration(tunnel.value));
+            tunnel.report(report_, listener.name, "tunnel_idle_timeout (proxy_read_timeout of WebSocket locations)",
+                          listener.tunnel_idle_timeout);
+        }
 
         const Scope& scope = default_server.scope;
         if (const NginxDirective* buffers = scope.last("large_client_header_buffers"); buffers && buffers->args.size() == 2) {
