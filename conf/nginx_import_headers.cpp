@@ -5,7 +5,9 @@
 #include <cctype>
 #include <map>
 
+#include "conf/header_template.h"
 #include "conf/nginx_importer.h"
+#include "conf/patterns.h"
 
 namespace lb::conf::nginx {
 
@@ -56,6 +58,14 @@ std::vector<Piece> split_variables(const std::string& value) {
         i = braced ? end : end - 1;
     }
     return out;
+}
+
+bool has_control(const std::string& text) {
+    return std::any_of(text.begin(), text.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+bool named(const KeyValues& entries, const std::string& name) {
+    return std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return lower(e.first) == lower(name); });
 }
 
 bool has_variables(const std::string& value) {
@@ -110,7 +120,7 @@ void Importer::request_headers(const Scope& scope, const std::string& proxy_host
             } else {
                 std::string unknown;
                 auto mapped = header_value(value, proxy_host, unknown);
-                if (!mapped || mapped->empty())
+                if (!mapped || mapped->empty() || has_control(*mapped))
                     report_.unsupported(*directive, "lb has no counterpart of " + (unknown.empty() ? "an empty Host" : unknown) +
                                                         "; the target gets the client's Host");
                 else
@@ -147,17 +157,30 @@ void Importer::request_headers(const Scope& scope, const std::string& proxy_host
             report_.unsupported(*directive, "lb writes the framing and hop-by-hop headers itself");
             continue;
         }
+        HeaderEdit edit = value.empty() ? HeaderEdit::remove : named(out.set, name) ? HeaderEdit::add : HeaderEdit::set;
+        if (auto why = check_editable_header(name, HeaderSide::request, edit)) {
+            report_.unsupported(*directive, *why + "; left out");
+            continue;
+        }
         if (value.empty()) {
             out.remove.push_back(name);  // nginx sends no header with an empty value
             continue;
         }
         std::string unknown;
         auto mapped = header_value(value, proxy_host, unknown);
-        if (!mapped) {
-            report_.unsupported(*directive, "lb has no counterpart of " + unknown + "; the header was left out");
+        if (!mapped || has_control(*mapped)) {
+            report_.unsupported(*directive, "lb has no counterpart of " + (mapped ? "a control character" : unknown) +
+                                                "; the header was left out");
             continue;
         }
-        out.set.emplace_back(name, *mapped);
+        // nginx sends every proxy_set_header of a name: the first is a set, the others adds.
+        if (edit == HeaderEdit::set) {
+            out.set.emplace_back(name, *mapped);
+        } else if (!named(out.add, name)) {
+            out.add.emplace_back(name, *mapped);
+        } else {
+            report_.approximated(*directive, "lb adds one header of a name per action; this one was left out");
+        }
     }
     // nginx's default is "proxy_set_header Host $proxy_host": the name in
     // proxy_pass, where lb would forward the client's Host.
@@ -172,17 +195,20 @@ void Importer::response_headers(const Scope& scope, HeaderEditsModel& out) {
             continue;
         }
         const std::string& name = directive->args[0];
-        std::string key = lower(name);
-        if (key == "connection" || key == "transfer-encoding" || key == "content-length" || key == "keep-alive" ||
-            key == "upgrade" || key == "te" || key == "trailer" || key == "proxy-connection") {
-            report_.unsupported(*directive, "lb writes " + name + " itself");
+        if (auto why = check_editable_header(name, HeaderSide::response, HeaderEdit::add)) {
+            report_.unsupported(*directive, *why + "; left out");
             continue;
         }
         if (directive->args[1].empty()) continue;  // nginx adds nothing for an empty value
         std::string unknown;
         auto mapped = header_value(directive->args[1], "", unknown);
-        if (!mapped) {
-            report_.unsupported(*directive, "lb has no counterpart of " + unknown + "; the header was left out");
+        if (!mapped || has_control(*mapped)) {
+            report_.unsupported(*directive, "lb has no counterpart of " + (mapped ? "a control character" : unknown) +
+                                                "; the header was left out");
+            continue;
+        }
+        if (named(out.add, name)) {
+            report_.approximated(*directive, "lb adds one header of a name per action; this one was left out");
             continue;
         }
         out.add.emplace_back(name, *mapped);
@@ -192,7 +218,11 @@ void Importer::response_headers(const Scope& scope, HeaderEditsModel& out) {
                                              "(add 'always' to say that is meant)");
     }
     for (const NginxDirective* directive : scope.all("proxy_hide_header")) {
-        if (directive->args.size() == 1) out.remove.push_back(directive->args[0]);
+        if (directive->args.size() != 1) continue;
+        if (auto why = check_editable_header(directive->args[0], HeaderSide::response, HeaderEdit::remove))
+            report_.unsupported(*directive, *why + "; left out");
+        else
+            out.remove.push_back(directive->args[0]);
     }
 }
 
@@ -285,13 +315,17 @@ std::optional<ActionModel> Importer::return_action(const NginxDirective& directi
             report_.approximated(directive, "$http_host is read as the host without its port");
         } else if (host == "$server_name") {
             if (!server_names.empty()) action.host = server_names.front();
-        } else if (!has_variables(host) && !host.empty()) {
+        } else if (!has_variables(host) && !host.empty() && !check_host_name(host)) {
             action.host = host;
         } else {
             report_.unsupported(directive, "lb's redirect host can only be the request's or a fixed name");
             return std::nullopt;
         }
         if (!port.empty()) {
+            if (port.size() > 5 || std::stoi(port) < 1 || std::stoi(port) > 65535) {
+                report_.unsupported(directive, "the port " + port + " is out of range");
+                return std::nullopt;
+            }
             action.port = port;
         } else if (scheme == "https") {
             action.port = "443";
@@ -323,7 +357,14 @@ std::optional<ActionModel> Importer::return_action(const NginxDirective& directi
         if (path.empty()) path = "/";
     }
     if (query == "$args" || query == "$query_string") query = "#{query}";
-    if (has_variables(path) || has_variables(query)) {
+    auto literal = [](std::string text) {
+        for (const char* placeholder : {"#{path}", "#{query}"})
+            for (size_t at; (at = text.find(placeholder)) != std::string::npos;) text.erase(at, std::string(placeholder).size());
+        return text;
+    };
+    std::string literals = literal(path) + literal(query);
+    if (has_variables(path) || has_variables(query) || has_control(literals) ||
+        literals.find_first_of(" #") != std::string::npos) {
         report_.unsupported(directive, "lb's redirect path and query can only use the request's path and query");
         return std::nullopt;
     }

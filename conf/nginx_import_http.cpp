@@ -11,6 +11,7 @@
 
 #include "conf/nginx_importer.h"
 #include "conf/nginx_patterns.h"
+#include "conf/patterns.h"
 #include "conf/units.h"
 #include "lb/base/net_address.h"
 
@@ -138,7 +139,11 @@ void Importer::http(const NginxDirective& block) {
         for (const NginxDirective* names : directive->children("server_name")) {
             for (const auto& name : names->args) {
                 if (name.empty() || name == "_") continue;
-                if (name.front() == '~' || name.find('$') != std::string::npos) {
+                std::string plain = name.front() == '.' ? name.substr(1) : name;
+                if (name.front() != '~' && name.find('$') == std::string::npos && check_host_pattern(plain)) {
+                    report_.unsupported(*names, "'" + name + "' is not a host name lb matches (" +
+                                                    *check_host_pattern(plain) + "); left out");
+                } else if (name.front() == '~' || name.find('$') != std::string::npos) {
                     report_.unsupported(*names, "lb's host conditions are wildcards, not regexes: '" + name + "' was "
                                                 "left out");
                 } else if (name.front() == '.') {
@@ -309,8 +314,14 @@ void Importer::http(const NginxDirective& block) {
                                                    listener.max_header_size);
             }
         }
-        if (const NginxDirective* streams = scope.last("http2_max_concurrent_streams"); streams && streams->args.size() == 1)
-            listener.max_concurrent_streams = streams->args[0];
+        if (const NginxDirective* streams = scope.last("http2_max_concurrent_streams"); streams && streams->args.size() == 1) {
+            const std::string& n = streams->args[0];
+            if (!n.empty() && n.size() <= 5 && n.find_first_not_of("0123456789") == std::string::npos && std::stoi(n) >= 1 &&
+                std::stoi(n) <= 10000)
+                listener.max_concurrent_streams = n;
+            else
+                report_.unsupported(*streams, "lb takes 1..10000 streams; left at 128");
+        }
         if (listener.protocol == "https") {
             if (!socket.http2) listener.http2 = "false";  // nginx speaks HTTP/2 only when told to
         } else if (socket.http2) {

@@ -17,6 +17,7 @@
 
 #include "conf/nginx_importer.h"
 #include "conf/nginx_patterns.h"
+#include "conf/patterns.h"
 #include "lb/base/net_address.h"
 
 namespace lb::conf::nginx {
@@ -196,9 +197,17 @@ std::vector<RuleModel> Importer::server_rules(const NginxDirective& server, cons
             }
             if (translation.case_approximated)
                 report_.approximated(*directive, "lb matches paths case-sensitively; the regex is matched as written");
+            for (const auto& pattern : translation.patterns)
+                if (auto why = check_path_pattern(pattern)) translation.error = *why;
+            if (!translation.error.empty()) {
+                report_.unsupported(*directive, "lb cannot match this regex as a path pattern (" + translation.error +
+                                                    "); the location was left out");
+                continue;
+            }
             location.patterns = translation.patterns;
         } else {
-            if (path.empty() || path.front() != '/' || has_wildcard(path) || path.size() > 120) {
+            if (path.empty() || path.front() != '/' || has_wildcard(path) || path.size() > 120 ||
+                check_path_pattern(path + "*")) {
                 report_.unsupported(*directive, "lb path patterns start with '/', cannot hold a literal '*' or '?' and "
                                                 "are at most 128 characters; the location was left out");
                 continue;
@@ -339,7 +348,9 @@ ActionModel Importer::forward_action(const NginxDirective& proxy_pass, const Sco
     ActionModel action;
     action.target_group = group;
     if (!target.uri.empty()) {
-        if (regex) {
+        if (target.uri.find_first_of("?# \t") != std::string::npos || target.uri.find('%') != std::string::npos) {
+            report_.unsupported(proxy_pass, "lb's path_rewrite replacement is a plain path; the URI part was left out");
+        } else if (regex) {
             report_.unsupported(proxy_pass, "a URI part in a regex location (nginx refuses it too); it was left out");
         } else if (target.uri != prefix) {
             action.rewrite_prefix = prefix;

@@ -8,6 +8,7 @@
 
 #include "conf/nginx_importer.h"
 #include "conf/nginx_patterns.h"
+#include "conf/patterns.h"
 #include "conf/units.h"
 #include "lb/base/net_address.h"
 
@@ -189,6 +190,10 @@ void Importer::stream(const NginxDirective& block) {
                 }
                 if (key.front() == '~' || key.front() == '\\') {
                     report_.unsupported(entry, "lb's host conditions are wildcards, not regexes; left out");
+                    continue;
+                }
+                if (auto why = check_host_pattern(key.front() == '.' ? key.substr(1) : key)) {
+                    report_.unsupported(entry, "'" + key + "' is not a host name lb matches (" + *why + "); left out");
                     continue;
                 }
                 MapEntry out{key, value, 0, key.size(), &entry};

@@ -183,7 +183,7 @@ GroupModel Importer::make_group(const std::string& name, const std::string& prot
         if (max_fails > 100) max_fails = 100;
         if (max_fails > 0) {
             group.max_fails = max_fails;
-            group.fail_timeout = ms_text(std::max<int64_t>(fail_timeout, 1000));
+            group.fail_timeout = ms_text(std::clamp<int64_t>(fail_timeout, 1000, 3600000));
         }
         for (const auto& [server, value] : passive_of)
             if (value != best->first)
@@ -209,6 +209,12 @@ GroupModel Importer::make_group(const std::string& name, const std::string& prot
             if (key == "$remote_addr" || key == "$binary_remote_addr") {
                 if (stream) group.algorithm = "source_ip_hash";
                 else group.hash_key = "client_ip";
+            } else if (!stream && (key.rfind("$cookie_", 0) == 0 || key.rfind("$arg_", 0) == 0 ||
+                                   key.rfind("$http_", 0) == 0) &&
+                       !is_token(key.substr(key.find('_') + 1))) {
+                report_.unsupported(directive, "'" + key + "' does not name a header, cookie or query key lb reads; "
+                                               "the group is balanced round robin");
+                continue;
             } else if (!stream && key.rfind("$cookie_", 0) == 0) {
                 group.hash_key = "cookie:" + strip("$cookie_");
             } else if (!stream && key.rfind("$arg_", 0) == 0) {
@@ -277,7 +283,7 @@ void Importer::apply_http_settings(GroupModel& group, const NginxDirective& prox
     const NginxDirective* connect = scope.last("proxy_connect_timeout");
     int64_t connect_ms = 60000;
     if (connect) connect_ms = duration_arg(*connect).value_or(60000);
-    s.connect_timeout = ms_text(std::min<int64_t>(connect_ms, 75000) == connect_ms ? connect_ms : 75000);
+    s.connect_timeout = ms_text(std::clamp<int64_t>(connect_ms, 1, 75000));
     if (connect_ms > 75000)
         report_.approximated(*connect, "nginx caps proxy_connect_timeout at 75s; lb uses 1m15s");
     const NginxDirective* read = scope.last("proxy_read_timeout");
@@ -313,7 +319,10 @@ void Importer::apply_http_settings(GroupModel& group, const NginxDirective& prox
     }
     if (effective > 3 || (tries != 0 && effective != 3)) s.retry_tries = std::to_string(std::max<int64_t>(effective, 1));
     if (const NginxDirective* t = scope.last("proxy_next_upstream_timeout")) {
-        if (auto ms = duration_arg(*t); ms && *ms > 0) s.retry_timeout = ms_text(*ms);
+        if (auto ms = duration_arg(*t); ms && *ms > 0) {
+            if (*ms > 3600000) report_.approximated(*t, "lb's retry_timeout is at most 1h");
+            s.retry_timeout = ms_text(std::min<int64_t>(*ms, 3600000));
+        }
     }
 
     if (first) {

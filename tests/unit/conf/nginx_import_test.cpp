@@ -449,6 +449,66 @@ TEST(NginxImport, ProxySetHeaderVariables) {
     EXPECT_FALSE(out.reports("nginx.conf:12: add_header"));
 }
 
+TEST(NginxImport, HeadersLbCannotTakeAreReportedNotWritten) {
+    TempDir dir;
+    auto out = import(dir, R"(http { server { listen 80; location / {
+    proxy_pass http://127.0.0.1:1;
+    proxy_set_header X-Dup a;
+    proxy_set_header X-Dup b;
+    proxy_set_header Transfer-Encoding chunked;
+    proxy_set_header X-Bad-Name: x;
+    proxy_hide_header Connection;
+    add_header Content-Length 0 always;
+} } }
+)");
+    ASSERT_NE(out.result.exit_status, 1) << out.result.error;
+    const Listener& l = out.config.listeners.at(0);
+    ASSERT_EQ(l.request_headers.add.size(), 1u);  // nginx sends both: the second is an add
+    EXPECT_EQ(l.request_headers.add[0].value, "b");
+    EXPECT_TRUE(out.reports("nginx.conf:5: proxy_set_header: not supported: lb writes the framing")) << report_text(out);
+    EXPECT_TRUE(out.reports("nginx.conf:6: proxy_set_header: not supported: 'X-Bad-Name:' is not a valid header name"));
+    EXPECT_TRUE(out.reports("nginx.conf:7: proxy_hide_header: not supported: 'Connection' is framing or hop-by-hop"));
+    EXPECT_TRUE(out.reports("nginx.conf:8: add_header: not supported: 'Content-Length' is framing or hop-by-hop"));
+}
+
+// Inputs nginx takes that are easy to get wrong: the YAML must still load
+// (an importer bug would exit 1 with "bug in the importer").
+TEST(NginxImport, OddInputsNeverMakeYamlLbRefuses) {
+    const char* configs[] = {
+        "http { server { listen 80; server_name my_host.local _ \"\"; return 204; } }",
+        "http { server { listen 80; location /a{b} { return 204; } location \"/sp ace\" { return 204; } } }",
+        "http { server { listen 80; location ~ ^/x\\[1\\]$ { return 204; } } }",
+        "http { server { listen 80; location / { proxy_pass http://127.0.0.1:1/a?b; } } }",
+        "http { server { listen 80; return 301 https://[::1]/x; } }",
+        "http { server { listen 80; return 302 http://a.test:99999/x; } }",
+        "http { server { listen 80 default_server; listen 80; return 301 $scheme://$host$request_uri; } }",
+        "http { server { listen 443 ssl; server_name a; return 301 https://$host$request_uri; } }",
+        "http { upstream u { hash $cookie_a,b consistent; server 10.0.0.1; } server { listen 80;"
+        " location / { proxy_pass http://u; } } }",
+        "http { upstream u { server 10.0.0.1 fail_timeout=9h max_fails=1000; server 10.0.0.2; } server { listen 80;"
+        " location / { proxy_pass http://u; proxy_next_upstream_timeout 5h; proxy_next_upstream_tries 50; } } }",
+        "http { upstream u { server 0.0.0.0:80; server unix:/x.sock; } server { listen 80;"
+        " location / { proxy_pass http://u; } } }",
+        "http { server { listen 80; location / { proxy_pass http://0.0.0.0:80; } } }",
+        "http { server { listen 80; location = / { return 200 \"a\"; } location / { return 200 b; } } }",
+        "http { server { listen 80; location / { deny all; return 204; } } }",
+        "http { server { listen 80; http2_max_concurrent_streams 0; large_client_header_buffers 1 1; return 204; } }",
+        "stream { map $ssl_preread_server_name $b { hostnames; bad_name.test 10.0.0.1:1; .ok.test 10.0.0.2:1; }"
+        " server { listen 443; ssl_preread on; proxy_pass $b; } }",
+        "stream { server { listen 53 udp; proxy_pass 10.0.0.1:53; proxy_protocol on; } }",
+    };
+    for (const char* config : configs) {
+        TempDir dir;
+        std::string path = dir.write("nginx.conf", config);
+        NginxImport result = import_nginx(path);
+        EXPECT_EQ(result.error.find("bug"), std::string::npos) << config << "\n" << result.error;
+        if (result.exit_status != 1) {
+            auto loaded = load_config_string(result.yaml, "out.yaml");
+            EXPECT_TRUE(loaded.ok()) << config << "\n" << loaded.error();
+        }
+    }
+}
+
 TEST(NginxImport, HeaderEditsDifferingPerLocationStayOnTheirActions) {
     TempDir dir;
     auto out = import(dir, "http { server { listen 80;\n location /a { proxy_pass http://127.0.0.1:1; "
