@@ -144,12 +144,14 @@ struct RedirectAction {
     std::string path = "/#{path}";
     std::string query = "#{query}";
     int status = 301;              // 301 302 303 307 308
+    HeaderEdits response_headers;  // set and add only, after the listener's
 };
 
 struct FixedResponseAction {
     int status = 200;
     std::string content_type = "text/plain";
     std::string body;
+    HeaderEdits response_headers;  // set and add only, after the listener's
 };
 
 struct Action {

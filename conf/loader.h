@@ -44,6 +44,8 @@ private:
     FixedResponseAction load_fixed_response(const YamlValue& value);
     // loader_rewrites.cpp
     HeaderEdits load_header_edits(const YamlValue& value, bool request);
+    // An answer lb makes itself (redirect, fixed_response): set and add.
+    HeaderEdits load_answer_headers(const YamlValue& value);
     PathRewrite load_path_rewrite(const YamlValue& value);
     // loader_target_groups.cpp
     void load_retry(const YamlMapping& map, TargetGroup& group);

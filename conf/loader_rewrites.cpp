@@ -46,6 +46,12 @@ HeaderEdits Loader::load_header_edits(const YamlValue& value, bool request) {
     return edits;
 }
 
+HeaderEdits Loader::load_answer_headers(const YamlValue& value) {
+    YamlMapping map(value, {"set", "add", "remove"});
+    map.reject("remove", "lb's own answer carries only the headers lb writes; remove applies to target responses");
+    return load_header_edits(value, false);
+}
+
 PathRewrite Loader::load_path_rewrite(const YamlValue& value) {
     YamlMapping map(value, {"prefix", "replacement"});
     PathRewrite rewrite;

@@ -231,7 +231,7 @@ ForwardAction Loader::load_forward(const YamlValue& value, const Listener& liste
 }
 
 RedirectAction Loader::load_redirect(const YamlValue& value, const Listener& listener) {
-    YamlMapping map(value, {"protocol", "host", "port", "path", "query", "status"});
+    YamlMapping map(value, {"protocol", "host", "port", "path", "query", "status", "response_headers"});
     RedirectAction redirect;
     if (auto protocol = map.get("protocol")) {
         std::string text = protocol->string();
@@ -289,12 +289,14 @@ RedirectAction Loader::load_redirect(const YamlValue& value, const Listener& lis
     if (same_protocol && same_port && redirect.host == "#{host}" && redirect.path == "/#{path}" &&
         redirect.query == "#{query}")
         value.fail("redirect to the same URL would loop; change protocol, host, port, path or query");
+    if (auto edits = map.get("response_headers")) redirect.response_headers = load_answer_headers(*edits);
     return redirect;
 }
 
 FixedResponseAction Loader::load_fixed_response(const YamlValue& value) {
-    YamlMapping map(value, {"status", "content_type", "body"});
+    YamlMapping map(value, {"status", "content_type", "body", "response_headers"});
     FixedResponseAction response;
+    if (auto edits = map.get("response_headers")) response.response_headers = load_answer_headers(*edits);
     if (auto status = map.get("status")) response.status = static_cast<int>(status->integer(200, 599));
     if (auto content_type = map.get("content_type")) {
         response.content_type = content_type->string();

@@ -67,7 +67,7 @@ void HttpExchange::route() {
     switch (action->kind) {
         case conf::Action::Kind::fixed_response: {
             const auto& fixed = action->fixed_response;
-            respond_action(fixed.status, fixed.content_type, fixed.body, std::string());
+            respond_action(fixed.status, fixed.content_type, fixed.body, std::string(), fixed.response_headers);
             return;
         }
         case conf::Action::Kind::redirect: {
@@ -79,7 +79,8 @@ void HttpExchange::route() {
             redirect_request.path = request_.checked.path;
             redirect_request.query = request_.checked.query;
             std::string location = redirect_location(action->redirect, redirect_request);
-            respond_action(action->redirect.status, "", "", "Location: " + location + "\r\n");
+            respond_action(action->redirect.status, "", "", "Location: " + location + "\r\n",
+                           action->redirect.response_headers);
             return;
         }
         case conf::Action::Kind::forward:
@@ -189,9 +190,13 @@ void HttpExchange::respond_local(int status, std::string_view content_type, std:
 }
 
 void HttpExchange::respond_action(int status, std::string_view content_type, std::string_view body,
-                                  std::string extra_headers) {
-    const conf::HeaderEdits& edits = listener_->config.response_headers;
-    if (!edits.empty()) append_header_lines(extra_headers, edits, header_variables());
+                                  std::string extra_headers, const conf::HeaderEdits& action_edits) {
+    const conf::HeaderEdits& listener_edits = listener_->config.response_headers;
+    if (!listener_edits.empty() || !action_edits.empty()) {
+        HeaderVariables variables = header_variables();
+        append_header_lines(extra_headers, listener_edits, variables);
+        append_header_lines(extra_headers, action_edits, variables);
+    }
     respond_local(status, content_type, body, false, extra_headers);
 }
 

@@ -182,8 +182,10 @@ private:
                        std::string_view extra_headers = {});
     // The #{...} variables of this request (lb/routing/rewrites.h).
     HeaderVariables header_variables();
-    // lb's answer for the matched action, with the listener's response edits.
-    void respond_action(int status, std::string_view content_type, std::string_view body, std::string extra_headers);
+    // lb's answer for the matched action, with the listener's and the
+    // action's response edits (set and add).
+    void respond_action(int status, std::string_view content_type, std::string_view body, std::string extra_headers,
+                        const conf::HeaderEdits& action_edits);
     void respond_error(int status, const char* why, bool close);
     void cut(const char* why);
 

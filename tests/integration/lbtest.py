@@ -491,7 +491,7 @@ def _scalar(value):
     if isinstance(value, (int, float)):
         return str(value)
     text = str(value)
-    if _PLAIN.match(text) and text.lower() not in _RESERVED and not text.endswith(" ") \
+    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED and not text.endswith(" ") \
             and not re.match(r"^[-+]?[0-9.]", text) and ": " not in text:
         return text
     return json.dumps(text)  # a JSON string is a valid YAML double-quoted scalar

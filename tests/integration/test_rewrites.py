@@ -29,7 +29,8 @@ def rewrite_config(port, backends, **listener_extra):
                                      "remove": ["X-Debug"]},
                  "response_headers": {"remove": ["X-Backend"], "add": {"X-Via": "lb #{rule}"}}}}},
             {"priority": 20, "conditions": {"path": ["/fixed"]},
-             "action": {"fixed_response": {"status": 200, "body": "fixed"}}},
+             "action": {"fixed_response": {"status": 200, "body": "fixed",
+                                           "response_headers": {"set": {"Cache-Control": "no-store #{rule}"}}}}},
         ],
         "default_action": {"forward": {"target_group": "app"}},
     }
@@ -87,6 +88,7 @@ def test_response_headers_and_default_action(start_lb, backends):
     fixed = lbtest.get(port, "/fixed")
     assert fixed.status == 200 and fixed.body == b"fixed"
     assert fixed.header("Strict-Transport-Security") == "max-age=63072000"
+    assert fixed.header("Cache-Control") == "no-store 20"     # the action's own edits
     # The access log shows the request as the client sent it.
     entries = [e for e in lb.access_entries() if e["url"] == "/old/x"]
     assert entries and entries[0]["status"] == 200
@@ -174,5 +176,10 @@ def test_unknown_variable_and_protected_headers_are_config_errors(tmp_path, back
     result = check_config(tmp_path, with_listener(response_headers={"set": {"Content-Length": "1"}}))
     assert result.returncode == 1
     assert "framing or hop-by-hop" in result.stderr, result.stderr
+    listener = lbtest.http_listener(free_port(), "app")
+    listener["default_action"] = {"fixed_response": {"status": 200, "response_headers": {"remove": ["Server"]}}}
+    result = check_config(tmp_path, make_config([listener], [target_group("app", backends[:1])]))
+    assert result.returncode == 1
+    assert "default_action.fixed_response.response_headers.remove: lb's own answer" in result.stderr, result.stderr
     result = check_config(tmp_path, with_listener(request_headers={"set": {"Host": "ok.example"}}))
     assert result.returncode == 0, result.stderr
