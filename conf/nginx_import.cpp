@@ -12,6 +12,7 @@
 #include "conf/nginx_patterns.h"
 #include "conf/nginx_yaml.h"
 #include "conf/units.h"
+#include "lb/base/net_address.h"
 #include "lb/base/unique_fd.h"
 
 namespace lb::conf {
@@ -56,6 +57,28 @@ std::string Importer::unique_group_name(const std::string& base) {
     };
     for (int n = 2; taken(name); ++n) name = safe_name(base) + "-" + std::to_string(n);
     return name;
+}
+
+bool Importer::claim_listen(const std::string& listen, bool udp, const NginxDirective& at) {
+    auto address = SocketAddress::parse(listen);
+    if (!address) return false;
+    auto overlaps = [&](const SocketAddress& other) {
+        return other.port() == address->port() && other.family() == address->family() &&
+               (other == *address || other.is_any() || address->is_any());
+    };
+    for (const auto& listener : model_.listeners) {
+        auto other = SocketAddress::parse(listener.listen);
+        if (!other || (listener.protocol == "udp") != udp || !overlaps(*other)) continue;
+        report_.unsupported(at, listen + " is already taken by listener " + listener.name +
+                                    " (nginx could not bind both either); left out");
+        return false;
+    }
+    if (!udp && !model_.global.admin_disabled && overlaps(*SocketAddress::parse("127.0.0.1:9901"))) {
+        model_.global.admin_disabled = true;
+        report_.attention(at, "lb's admin API listens on 127.0.0.1:9901 by default; it was turned off "
+                              "(global.admin) to leave the port to this listener");
+    }
+    return true;
 }
 
 std::string Importer::absolute(const std::string& path) const {
@@ -118,11 +141,29 @@ bool readable(const std::string& path) {
 
 }  // namespace nginx
 
-NginxImport import_nginx(const std::string& path) {
+namespace {
+
+// Errors quote the configuration: control characters are shown as \xHH.
+std::string one_line(const std::string& text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        if ((byte >= 0x20 && byte != 0x7f) || c == '\n') {
+            out.push_back(c);
+            continue;
+        }
+        out += "\\x";
+        out.push_back(kHex[byte >> 4]);
+        out.push_back(kHex[byte & 0xf]);
+    }
+    return out;
+}
+
+NginxImport import_directives(const Result<std::vector<NginxDirective>>& directives, const std::string& path) {
     NginxImport out;
-    auto directives = read_nginx_config(path);
     if (!directives) {
-        out.error = directives.error();
+        out.error = one_line(directives.error());
         return out;
     }
     std::string conf_dir = fs::path(path).parent_path().string();
@@ -142,6 +183,7 @@ NginxImport import_nginx(const std::string& path) {
     // as the nginx file, which is.
     nginx::ConfigModel check = model;
     std::string stand_in = fs::absolute(path).lexically_normal().string();
+    if (!nginx::readable(stand_in)) stand_in = "/dev/null";  // text without a file (tests, fuzzing)
     for (auto& listener : check.listeners)
         for (auto& certificate : listener.certificates) {
             if (!nginx::readable(certificate.cert)) certificate.cert = stand_in;
@@ -158,6 +200,14 @@ NginxImport import_nginx(const std::string& path) {
     }
     out.exit_status = report.exit_status();
     return out;
+}
+
+}  // namespace
+
+NginxImport import_nginx(const std::string& path) { return import_directives(read_nginx_config(path), path); }
+
+NginxImport import_nginx_text(const std::string& text, const std::string& name) {
+    return import_directives(read_nginx_text(text, name), name);
 }
 
 }  // namespace lb::conf

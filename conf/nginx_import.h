@@ -27,4 +27,8 @@ struct NginxImport {
 
 NginxImport import_nginx(const std::string& path);
 
+// The same from text (tests, fuzzing): `name` stands for the file, and its
+// directory is where includes are looked for.
+NginxImport import_nginx_text(const std::string& text, const std::string& name);
+
 }  // namespace lb::conf

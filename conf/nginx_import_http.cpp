@@ -239,6 +239,7 @@ void Importer::http(const NginxDirective& block) {
     }
 
     for (Socket& socket : sockets) {
+        if (!claim_listen(socket.listen, false, *socket.first)) continue;
         ListenerModel listener;
         listener.protocol = socket.ssl ? "https" : "http";
         listener.listen = socket.listen;

@@ -99,6 +99,7 @@ void Importer::stream(const NginxDirective& block) {
                 report_.unsupported(*listen, "SNI routing needs TCP; left out");
                 continue;
             }
+            if (!claim_listen(*address, udp, *listen)) continue;
             ListenerModel listener;
             listener.protocol = map ? "tls_passthrough" : udp ? "udp" : "tcp";
             listener.listen = *address;

@@ -111,6 +111,10 @@ public:
 
     Report& report() { return report_; }
     const std::string& conf_dir() const { return conf_dir_; }
+    // False (and reported at `at`) when a listener made earlier already
+    // takes `listen` (nginx could not bind both either). A listener on
+    // lb's admin address turns the admin API off (reported).
+    bool claim_listen(const std::string& listen, bool udp, const NginxDirective& at);
     // A name not yet taken by a listener (or a group), from `base`.
     std::string unique_listener_name(const std::string& base);
     std::string unique_group_name(const std::string& base);

@@ -284,7 +284,11 @@ Result<std::vector<NginxDirective>> parse_nginx_text(const std::string& text, co
 Result<std::vector<NginxDirective>> read_nginx_config(const std::string& path) {
     auto text = read_file(path);
     if (!text) return Error{text.error()};
-    auto parsed = parse_nginx_text(*text, path);
+    return read_nginx_text(*text, path);
+}
+
+Result<std::vector<NginxDirective>> read_nginx_text(const std::string& text, const std::string& path) {
+    auto parsed = parse_nginx_text(text, path);
     if (!parsed) return parsed;
     Expander expander;
     expander.prefix = fs::path(path).parent_path();

@@ -49,5 +49,7 @@ Result<std::vector<NginxDirective>> parse_nginx_text(const std::string& text, co
 // message" (a missing include names the include directive's line) or
 // "file: cannot read: reason".
 Result<std::vector<NginxDirective>> read_nginx_config(const std::string& path);
+// The same with the main file's text given; `name` stands for its path.
+Result<std::vector<NginxDirective>> read_nginx_text(const std::string& text, const std::string& name);
 
 }  // namespace lb::conf

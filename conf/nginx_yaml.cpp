@@ -16,6 +16,13 @@ bool plain_safe(char c, bool in_flow) {
     }
 }
 
+// A comment stays on its line: control characters quoted from nginx become '?'.
+std::string comment_text(std::string text) {
+    for (char& c : text)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return text;
+}
+
 bool reserved_word(std::string_view text) {
     static constexpr std::string_view words[] = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"};
     std::string lower;
@@ -31,7 +38,7 @@ public:
 
     void line(int indent, const std::string& content) { out_ << std::string(static_cast<size_t>(indent), ' ') << content << "\n"; }
     void comment(int indent, const std::string& content) {
-        if (!content.empty()) line(indent, "# " + content);
+        if (!content.empty()) line(indent, "# " + comment_text(content));
     }
     void key(int indent, const std::string& name, const std::string& value) {
         if (!value.empty()) line(indent, name + ": " + yaml_scalar(value));
@@ -202,7 +209,7 @@ void write_group(Writer& w, const GroupModel& group) {
         if (target.weight != 1) body += ", weight: " + std::to_string(target.weight);
         if (target.backup) body += ", backup: true";
         std::string text = "- { " + body + " }";
-        if (!target.comment.empty()) text += "   # " + target.comment;
+        if (!target.comment.empty()) text += "   # " + comment_text(target.comment);
         w.line(in + 2, text);
     }
 }

@@ -789,6 +789,18 @@ TEST(NginxImport, MainContext) {
     EXPECT_TRUE(out.reports("nginx.conf:5: use: ignored: lb uses io_uring"));
 }
 
+TEST(NginxImport, ClashingSocketsAndTheAdminPort) {
+    TempDir dir;
+    auto out = import(dir, "http { server { listen 9901; return 204; } }\n"
+                           "stream { server { listen 53 udp; proxy_pass 10.0.0.1:53; }\n"
+                           " server { listen 127.0.0.1:53 udp; proxy_pass 10.0.0.2:53; }\n"
+                           " server { listen 53; proxy_pass 10.0.0.3:53; } }\n");
+    ASSERT_EQ(out.config.listeners.size(), 3u);  // udp and tcp may share a port
+    EXPECT_FALSE(out.config.global.admin.enabled);
+    EXPECT_TRUE(out.reports("nginx.conf:1: listen: lb's admin API listens on 127.0.0.1:9901 by default")) << report_text(out);
+    EXPECT_TRUE(out.reports("nginx.conf:3: listen: not supported: 127.0.0.1:53 is already taken by listener udp-53"));
+}
+
 TEST(NginxImport, NamesAreMadeValid) {
     TempDir dir;
     auto out = import(dir, "http { server { listen 80; location / { proxy_pass http://[::1]:8080; } } }\n");
