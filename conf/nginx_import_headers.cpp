@@ -112,6 +112,10 @@ void Importer::request_headers(const Scope& scope, const std::string& proxy_host
         const std::string& value = directive->args[1];
         const std::string key = lower(name);
         if (key == "host") {
+            if (host_written) {
+                report_.approximated(*directive, "a second Host: lb sends one, the first");
+                continue;
+            }
             host_written = true;
             if (value == "$http_host") {
                 report_.ignored(*directive);  // lb forwards the client's Host
@@ -163,7 +167,9 @@ void Importer::request_headers(const Scope& scope, const std::string& proxy_host
             continue;
         }
         if (value.empty()) {
-            out.remove.push_back(name);  // nginx sends no header with an empty value
+            // nginx sends no header with an empty value
+            if (std::none_of(out.remove.begin(), out.remove.end(), [&](const std::string& r) { return lower(r) == key; }))
+                out.remove.push_back(name);
             continue;
         }
         std::string unknown;
@@ -221,7 +227,8 @@ void Importer::response_headers(const Scope& scope, HeaderEditsModel& out) {
         if (directive->args.size() != 1) continue;
         if (auto why = check_editable_header(directive->args[0], HeaderSide::response, HeaderEdit::remove))
             report_.unsupported(*directive, *why + "; left out");
-        else
+        else if (std::none_of(out.remove.begin(), out.remove.end(),
+                              [&](const std::string& r) { return lower(r) == lower(directive->args[0]); }))
             out.remove.push_back(directive->args[0]);
     }
 }

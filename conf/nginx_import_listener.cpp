@@ -164,6 +164,14 @@ void Importer::tls_settings(const NginxDirective& listen, const std::vector<cons
 }
 
 void Importer::finish_listener(ListenerModel& listener, const void* default_source) {
+    // lb's priorities go up to 50000: one rule each.
+    constexpr size_t kMaxRules = 50000;
+    if (listener.rules.size() > kMaxRules) {
+        if (const void* source = listener.rules[kMaxRules].source)
+            report_.unsupported(*static_cast<const NginxDirective*>(source),
+                                listener.name + " would need more than 50000 rules; the rest were left out");
+        listener.rules.resize(kMaxRules);
+    }
     // A redirect to the very URL asked for is refused by lb (nginx would loop).
     const std::string own = listener.protocol == "https" ? "HTTPS" : "HTTP";
     const std::string port = listener.listen.substr(listener.listen.rfind(':') + 1);
