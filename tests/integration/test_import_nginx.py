@@ -196,3 +196,52 @@ def test_import_needs_a_path_and_the_usual_flags_still_work(tmp_path):
     assert result.returncode != 0
     assert "path" in (result.stdout + result.stderr).lower()
     assert run_lb("--version").returncode == 0
+
+
+def test_imported_config_serves_as_nginx_would(tmp_path, backends, start_lb):
+    """The YAML made from a small site, run by lb: the target sees nginx's
+    rewritten path and headers, and lb's own answers are nginx's."""
+    b1, b2 = backends[0], backends[1]
+    port = lbtest.free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""events {{}}
+http {{
+    upstream app {{ server 127.0.0.1:{b1.port}; server 127.0.0.1:{b2.port}; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location /api/ {{
+            proxy_pass http://app/v2/;
+            proxy_set_header X-Real-IP $remote_addr;
+            add_header X-Gateway lb always;
+        }}
+        location = /ping {{ return 200 "pong"; }}
+        location /old/ {{ return 301 https://$host$request_uri; }}
+        location / {{ proxy_pass http://127.0.0.1:{b1.port}; }}
+    }}
+}}
+""")
+    result = run_lb("import-nginx", str(conf))
+    assert result.returncode == 0, result.stderr
+    admin = lbtest.free_port()
+    # Only the admin address is the test's own (a free port).
+    yaml = result.stdout.replace("listeners:\n", f"global:\n  admin: {{ listen: 127.0.0.1:{admin} }}\n  workers: 1\nlisteners:\n", 1)
+    start_lb(yaml, ready_ports=[port])
+
+    response = lbtest.get(port, "/api/items?x=1", headers=[("Host", "site.test")])
+    assert response.status == 200, response
+    echo = response.json()
+    assert (echo["path"], echo["query"]) == ("/v2/items", "x=1")
+    assert lbtest.headers_named(echo, "host") == ["app"]            # nginx's $proxy_host
+    assert lbtest.headers_named(echo, "x-real-ip") == ["127.0.0.1"]
+    assert response.header("x-gateway") == "lb"
+
+    other = lbtest.get(port, "/else", headers=[("Host", "site.test")])
+    assert other.json()["backend"] == b1.name
+    assert lbtest.headers_named(other.json(), "host") == [f"127.0.0.1:{b1.port}"]
+
+    ping = lbtest.get(port, "/ping")
+    assert (ping.status, ping.body) == (200, b"pong")
+    moved = lbtest.get(port, "/old/page?q=1", headers=[("Host", "site.test")])
+    assert (moved.status, moved.header("location")) == (301, "https://site.test/old/page?q=1")
+    slash = lbtest.get(port, "/api", headers=[("Host", "site.test")])
+    assert slash.status == 301 and slash.header("location").endswith("/api/")
