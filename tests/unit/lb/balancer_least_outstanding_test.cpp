@@ -154,5 +154,68 @@ TEST(LeastOutstanding, FactoryStaggersWorkers) {
     EXPECT_EQ(firsts, (std::vector<uint32_t>{0, 1, 2}));
 }
 
+// least_connections: open tunnels (active_connections) count like requests
+// in flight; least_outstanding_requests does not see them.
+TEST(LeastConnections, CountsOpenTunnels) {
+    Group group({1, 1, 1});
+    LeastOutstandingBalancer connections(group.targets(), 0, /*count_tunnels=*/true);
+    const auto all = all_indices(3);
+    group.states[0]->active_connections = 5;
+    group.states[2]->active_connections = 2;
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(connections.pick(all, 0), 1u);
+    // Requests and tunnels add up: 1+4, 3+0, 0+5.
+    group.set({1, 3, 0});
+    group.states[0]->active_connections = 4;
+    group.states[1]->active_connections = 0;
+    group.states[2]->active_connections = 5;
+    EXPECT_EQ(connections.pick(all, 0), 1u);
+    group.states[1]->active_connections = 3;  // 1+4, 3+3, 0+5: target 0 and 2 tie at 5
+    std::vector<int> counts(3, 0);
+    for (int i = 0; i < 10; ++i) counts[connections.pick(all, 0)]++;
+    EXPECT_EQ(counts, (std::vector<int>{5, 0, 5}));
+}
+
+TEST(LeastConnections, OutstandingRequestsAloneIgnoreTunnels) {
+    Group group({1, 1, 1});
+    LeastOutstandingBalancer requests(group.targets(), 0, /*count_tunnels=*/false);
+    const auto all = all_indices(3);
+    group.states[0]->active_connections = 5;
+    group.states[2]->active_connections = 2;
+    std::vector<int> counts(3, 0);
+    for (int i = 0; i < 30; ++i) counts[requests.pick(all, 0)]++;
+    EXPECT_EQ(counts, (std::vector<int>{10, 10, 10}));
+}
+
+TEST(LeastConnections, PerUnitOfWeight) {
+    Group group({1, 2});
+    LeastOutstandingBalancer balancer(group.targets(), 0, true);
+    const auto all = all_indices(2);
+    group.states[0]->active_connections = 2;  // 2 per weight
+    group.states[1]->active_connections = 3;  // 1.5 per weight
+    EXPECT_EQ(balancer.pick(all, 0), 1u);
+    group.states[1]->active_connections = 5;  // 2.5 per weight
+    EXPECT_EQ(balancer.pick(all, 0), 0u);
+}
+
+// The algorithm names pick the counting: make_balancer_factory wires
+// least_connections to count tunnels and least_outstanding_requests not.
+TEST(LeastConnections, FactoryByAlgorithm) {
+    Group group({1, 1});
+    std::vector<BalancerTarget> targets;
+    for (size_t i = 0; i < 2; ++i) targets.push_back({group.states[i].get(), 1, testing::target_key(i)});
+    group.states[0]->active_connections = 10;
+    const auto all = all_indices(2);
+    auto connections = make_balancer_factory(conf::Algorithm::least_connections, targets)->create();
+    auto requests = make_balancer_factory(conf::Algorithm::least_outstanding_requests, targets)->create();
+    std::vector<int> by_connections(2, 0);
+    std::vector<int> by_requests(2, 0);
+    for (int i = 0; i < 20; ++i) {
+        by_connections[connections->pick(all, 0)]++;
+        by_requests[requests->pick(all, 0)]++;
+    }
+    EXPECT_EQ(by_connections, (std::vector<int>{0, 20}));
+    EXPECT_EQ(by_requests, (std::vector<int>{10, 10}));
+}
+
 }  // namespace
 }  // namespace lb

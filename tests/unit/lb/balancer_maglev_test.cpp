@@ -83,5 +83,45 @@ TEST(MaglevBalancer, OnlyEligibleTargets) {
     testing::expect_shares("source_ip_hash eligible {0,4}", counts, weights, eligible, 0.05);
 }
 
+// `hash` requests without their key (kNoClientHash) are not all sent to
+// the target that owns hash 0: they go round robin, by weight.
+TEST(MaglevBalancer, KeylessRequestsGoRoundRobinByWeight) {
+    const std::vector<uint32_t> weights{3, 1};
+    MaglevBalancerFactory factory(testing::make_targets(weights));
+    auto balancer = factory.create();
+    const auto all = all_indices(2);
+    std::vector<uint32_t> sequence;
+    for (int i = 0; i < 8; ++i) sequence.push_back(balancer->pick(all, kNoClientHash));
+    // Smooth weighted round robin (the first balancer a factory makes starts
+    // at the beginning of the cycle): a a b a, again.
+    EXPECT_EQ(sequence, (std::vector<uint32_t>{0, 0, 1, 0, 0, 0, 1, 0}));
+    std::vector<uint64_t> counts(2, 0);
+    for (int i = 0; i < 400; ++i) counts[balancer->pick(all, kNoClientHash)]++;
+    EXPECT_EQ(counts, (std::vector<uint64_t>{300, 100}));
+}
+
+TEST(MaglevBalancer, KeylessRequestsStayOnEligibleTargets) {
+    const std::vector<uint32_t> weights{1, 2, 3, 4};
+    MaglevBalancerFactory factory(testing::make_targets(weights));
+    auto balancer = factory.create();
+    const std::vector<uint32_t> eligible{1, 2};
+    std::vector<uint64_t> counts(4, 0);
+    for (int i = 0; i < 500; ++i) counts[balancer->pick(eligible, kNoClientHash)]++;
+    EXPECT_EQ(counts, (std::vector<uint64_t>{0, 200, 300, 0}));
+}
+
+// Keyed requests keep their target whatever keyless ones do in between.
+TEST(MaglevBalancer, KeylessPicksDoNotMoveKeyedClients) {
+    const std::vector<uint32_t> weights{1, 1, 1, 1};
+    MaglevBalancerFactory factory(testing::make_targets(weights));
+    auto balancer = factory.create();
+    const auto all = all_indices(4);
+    for (uint64_t hash : client_hashes(1000)) {
+        const uint32_t first = balancer->pick(all, hash);
+        balancer->pick(all, kNoClientHash);
+        ASSERT_EQ(balancer->pick(all, hash), first);
+    }
+}
+
 }  // namespace
 }  // namespace lb
