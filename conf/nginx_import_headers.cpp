@@ -242,7 +242,8 @@ std::optional<ActionModel> Importer::return_action(const NginxDirective& directi
     }
     int code = 302;
     std::string text;
-    bool code_only = args[0].find_first_not_of("0123456789") == std::string::npos && args[0].size() <= 3;
+    bool code_only = !args[0].empty() && args[0].find_first_not_of("0123456789") == std::string::npos &&
+                     args[0].size() <= 3;
     if (code_only) {
         code = std::stoi(args[0]);
         if (args.size() == 2) text = args[1];

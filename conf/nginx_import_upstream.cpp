@@ -294,12 +294,21 @@ void Importer::apply_http_settings(GroupModel& group, const NginxDirective& prox
     s.retry_on = {"connect_failure", "timeout"};
     if (next) {
         s.retry_on.clear();
+        auto retry = [&](const std::string& on) {
+            if (std::find(s.retry_on.begin(), s.retry_on.end(), on) == s.retry_on.end()) s.retry_on.push_back(on);
+        };
+        auto status = [](const std::string& value) {
+            if (value.rfind("http_", 0) != 0) return false;
+            std::string code = value.substr(5);
+            return code.size() == 3 && code.find_first_not_of("0123456789") == std::string::npos &&
+                   code >= "400" && code <= "599";
+        };
         for (const auto& value : next->args) {
-            if (value == "error") s.retry_on.push_back("connect_failure");
-            else if (value == "timeout") s.retry_on.push_back("timeout");
+            if (value == "error") retry("connect_failure");
+            else if (value == "timeout") retry("timeout");
             else if (value == "non_idempotent") s.non_idempotent = true;
             else if (value == "off") s.retry_on.clear();
-            else if (value.rfind("http_", 0) == 0 && value.size() == 8) s.retry_on.push_back(value.substr(5));
+            else if (status(value)) retry(value.substr(5));
             else if (value == "invalid_header")
                 report_.approximated(*next, "lb does not retry a target that answered something that is not HTTP "
                                             "(the client gets 502)");
