@@ -293,13 +293,13 @@ void Importer::http(const NginxDirective& block) {
         }
         listener.idle_timeout = format_duration(Duration(idle.value));
         idle.report(report_, listener.name, "idle_timeout (keepalive_timeout)", listener.idle_timeout);
-        listener.header_timeout = format_duration(Duration(header.value));
+        listener.header_timeout = format_duration(Duration(std::max<int64_t>(header.value, 1)));
         header.report(report_, listener.name, "header_timeout (client_header_timeout)", listener.header_timeout);
         listener.max_body_size = body.value == INT64_MAX ? "0" : format_size(static_cast<uint64_t>(body.value));
         body.report(report_, listener.name, "max_body_size (client_max_body_size)", listener.max_body_size);
 
         if (tunnel.value > 0) {
-            listener.tunnel_idle_timeout = format_duration(Duration(tunnel.value));
+            listener.tunnel_idle_timeout = format_duration(Duration(std::max<int64_t>(tunnel.value, 1)));
             tunnel.report(report_, listener.name, "tunnel_idle_timeout (proxy_read_timeout of WebSocket locations)",
                           listener.tunnel_idle_timeout);
         }
@@ -344,7 +344,7 @@ void Importer::http(const NginxDirective& block) {
                 auto seconds = [](const std::string& text) -> std::string {
                     auto ms = parse_nginx_duration(text);
                     if (!ms || *ms < 1000) return "";
-                    return format_duration(Duration(*ms / 1000 * 1000));
+                    return format_duration(Duration(std::min<int64_t>(*ms / 1000, 32767) * 1000));
                 };
                 listener.keepalive_idle = seconds(parts[0]);
                 listener.keepalive_interval = seconds(parts[1]);

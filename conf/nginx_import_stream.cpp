@@ -112,11 +112,13 @@ void Importer::stream(const NginxDirective& block) {
 
             const NginxDirective* timeout = scope.last("proxy_timeout");
             int64_t idle = timeout ? duration_arg(*timeout).value_or(600000) : 600000;  // nginx: 10m
+            idle = std::max<int64_t>(idle, 1);
             if (udp) listener.udp_idle_timeout = format_duration(Duration(idle));
             else listener.idle_timeout = format_duration(Duration(idle));
             if (map) {
                 if (const NginxDirective* preread_timeout = scope.last("preread_timeout"))
-                    if (auto ms = duration_arg(*preread_timeout)) listener.header_timeout = format_duration(Duration(*ms));
+                    if (auto ms = duration_arg(*preread_timeout))
+                        listener.header_timeout = format_duration(Duration(std::max<int64_t>(*ms, 1)));
             }
             if (const NginxDirective* send = scope.last("proxy_protocol"); send && send->args == std::vector<std::string>{"on"}) {
                 if (udp) report_.unsupported(*send, "lb sends PROXY headers on tcp and tls_passthrough listeners only");

@@ -288,6 +288,7 @@ void Importer::apply_http_settings(GroupModel& group, const NginxDirective& prox
         report_.approximated(*connect, "nginx caps proxy_connect_timeout at 75s; lb uses 1m15s");
     const NginxDirective* read = scope.last("proxy_read_timeout");
     int64_t read_ms = read ? duration_arg(*read).value_or(60000) : 60000;
+    read_ms = std::max<int64_t>(read_ms, 1);
     if (read_ms != 60000) s.response_timeout = ms_text(read_ms);
 
     const NginxDirective* next = scope.last("proxy_next_upstream");
@@ -410,7 +411,7 @@ std::string Importer::stream_group(const NginxDirective& at, const std::string& 
     if (!udp) {
         const NginxDirective* connect = scope.last("proxy_connect_timeout");
         int64_t ms = connect ? duration_arg(*connect).value_or(60000) : 60000;
-        group.connect_timeout = ms_text(ms);
+        group.connect_timeout = ms_text(std::max<int64_t>(ms, 1));
         if (const NginxDirective* next = scope.last("proxy_next_upstream"); next && next->args == std::vector<std::string>{"off"})
             group.retry_tries = "1";
         else if (const NginxDirective* t = scope.last("proxy_next_upstream_tries"); t && t->args.size() == 1 &&

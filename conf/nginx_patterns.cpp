@@ -228,6 +228,7 @@ bool wildcard_match(std::string_view pattern, std::string_view text) {
 }
 
 std::optional<int64_t> parse_nginx_duration(std::string_view text) {
+    constexpr int64_t kMaxMs = 3650LL * 86'400'000;  // lb's longest duration (conf/units.h)
     if (text.empty()) return std::nullopt;
     int64_t total = 0;
     size_t i = 0;
@@ -255,7 +256,9 @@ std::optional<int64_t> parse_nginx_duration(std::string_view text) {
         } else if (total != 0) {
             return std::nullopt;  // "1m30" has no unit for its last part
         }
+        if (number > kMaxMs / unit) return std::nullopt;
         total += number * unit;
+        if (total > kMaxMs) return std::nullopt;
     }
     return total;
 }
@@ -274,6 +277,7 @@ std::optional<uint64_t> parse_nginx_size(std::string_view text) {
         if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
         number = number * 10 + static_cast<uint64_t>(c - '0');
     }
+    if (number > UINT64_MAX / multiplier) return std::nullopt;
     return number * multiplier;
 }
 

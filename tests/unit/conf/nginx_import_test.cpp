@@ -496,6 +496,14 @@ TEST(NginxImport, OddInputsNeverMakeYamlLbRefuses) {
         "stream { map $ssl_preread_server_name $b { hostnames; bad_name.test 10.0.0.1:1; .ok.test 10.0.0.2:1; }"
         " server { listen 443; ssl_preread on; proxy_pass $b; } }",
         "stream { server { listen 53 udp; proxy_pass 10.0.0.1:53; proxy_protocol on; } }",
+        "http { server { listen 80; client_header_timeout 0; location / { proxy_pass http://127.0.0.1:1;"
+        " proxy_read_timeout 0; proxy_set_header Host a; proxy_set_header Host b; } } }",
+        "http { server { listen 80 so_keepalive=99999h:99999h:9; keepalive_timeout 99999999999y;"
+        " client_max_body_size 99999999999g; return 204; } }",
+        "stream { server { listen 5000; proxy_pass 10.0.0.1:1; proxy_timeout 0; proxy_connect_timeout 0; } }",
+        "stream { server { listen 5000; proxy_pass 10.0.0.1:1; } server { listen 5000; proxy_pass 10.0.0.2:1; } }",
+        "http { server { listen 80; location / { proxy_pass http://127.0.0.1:1; proxy_next_upstream h http_200"
+        " http_502 http_502; } } }",
     };
     for (const char* config : configs) {
         TempDir dir;
