@@ -137,5 +137,90 @@ TEST_F(PickTarget, LowestTierServesWhileAnyOfItCan) {
     EXPECT_EQ(distinct(picks(10, {&state(2)})), (std::set<uint16_t>{3}));
 }
 
+// ---------------------------------------------------------------- backup targets, passive health
+
+constexpr const char* kTwoAndBackup =
+    "{ address: 10.0.0.1, port: 1 }, { address: 10.0.0.1, port: 2 }, { address: 10.0.0.1, port: 3, backup: true }";
+
+// A backup target gets traffic only while no other target may take it, and
+// loses it as soon as one may again.
+TEST_F(PickTarget, BackupServesOnlyWhileNoPrimaryMay) {
+    build(kTwoAndBackup);
+    EXPECT_EQ(distinct(picks(60)), (std::set<uint16_t>{1, 2}));
+    state(1).health.store(TargetHealth::unhealthy);
+    EXPECT_EQ(distinct(picks(30)), (std::set<uint16_t>{2}));
+    state(2).draining.store(true);
+    EXPECT_EQ(distinct(picks(30)), (std::set<uint16_t>{3}));
+    state(1).health.store(TargetHealth::healthy);
+    EXPECT_EQ(distinct(picks(30)), (std::set<uint16_t>{1}));
+}
+
+TEST_F(PickTarget, BackupServesWhilePrimariesHaveWeightZero) {
+    build("{ address: 10.0.0.1, port: 1, weight: 0 }, { address: 10.0.0.1, port: 2, backup: true }");
+    EXPECT_EQ(distinct(picks(30)), (std::set<uint16_t>{2}));
+}
+
+// A sticky client of the backup moves back once a primary may serve.
+TEST_F(PickTarget, StickyClientOfTheBackupMovesBack) {
+    build(kTwoAndBackup);
+    state(1).health.store(TargetHealth::unhealthy);
+    state(2).health.store(TargetHealth::unhealthy);
+    EXPECT_EQ(distinct(picks(10, {}, &entry(3))), (std::set<uint16_t>{3}));
+    state(2).health.store(TargetHealth::healthy);
+    EXPECT_EQ(distinct(picks(10, {}, &entry(3))), (std::set<uint16_t>{2}));
+    // A sticky client of a primary is not sent to the backup.
+    EXPECT_EQ(distinct(picks(10, {}, &entry(2))), (std::set<uint16_t>{2}));
+}
+
+// A retry whose primaries are all tried goes to the backup.
+TEST_F(PickTarget, RetryReachesTheBackupOncePrimariesAreTried) {
+    build(kTwoAndBackup);
+    EXPECT_EQ(distinct(picks(10, {&state(1)})), (std::set<uint16_t>{2}));
+    EXPECT_EQ(distinct(picks(10, {&state(1), &state(2)})), (std::set<uint16_t>{3}));
+    EXPECT_EQ(distinct(picks(10, {&state(1), &state(2), &state(3)})), (std::set<uint16_t>{0}));
+}
+
+// Nothing routable at all: the group fails open to its primaries, not its
+// backup.
+TEST_F(PickTarget, FailOpenGoesToThePrimaries) {
+    build(kTwoAndBackup);
+    for (uint16_t port : {1, 2, 3}) state(port).health.store(TargetHealth::unhealthy);
+    EXPECT_EQ(distinct(picks(60)), (std::set<uint16_t>{1, 2}));
+    // Primaries that cannot serve even failing open (draining): the backup.
+    state(1).draining.store(true);
+    state(2).draining.store(true);
+    EXPECT_EQ(distinct(picks(30)), (std::set<uint16_t>{3}));
+}
+
+TEST_F(PickTarget, PassiveOutTargetsAreSkippedUntilTheirTimeEnds) {
+    build(kThree);
+    state(1).passive_out_until_ms.store(steady_now_ms() + 60000);
+    EXPECT_EQ(distinct(picks(60)), (std::set<uint16_t>{2, 3}));
+    // A sticky client of it moves too.
+    EXPECT_EQ(distinct(picks(20, {}, &entry(1))), (std::set<uint16_t>{2, 3}));
+    state(1).passive_out_until_ms.store(steady_now_ms() - 1);
+    EXPECT_EQ(distinct(picks(60)), (std::set<uint16_t>{1, 2, 3}));
+}
+
+TEST_F(PickTarget, PassiveOutPrimariesSendTrafficToTheBackup) {
+    build(kTwoAndBackup);
+    state(1).passive_out_until_ms.store(steady_now_ms() + 60000);
+    EXPECT_EQ(distinct(picks(30)), (std::set<uint16_t>{2}));
+    state(2).passive_out_until_ms.store(steady_now_ms() + 60000);
+    EXPECT_EQ(distinct(picks(30)), (std::set<uint16_t>{3}));
+    // Every target out: fail open, to the primaries.
+    state(3).passive_out_until_ms.store(steady_now_ms() + 60000);
+    EXPECT_EQ(distinct(picks(60)), (std::set<uint16_t>{1, 2}));
+}
+
+// A hash group (keyless requests round robin) keeps the same rules.
+TEST_F(PickTarget, HashGroupWithBackup) {
+    build(kTwoAndBackup, "    algorithm: hash\n    hash_key: \"header:X-User\"\n");
+    EXPECT_EQ(distinct(picks(60, {}, nullptr, kNoClientHash)), (std::set<uint16_t>{1, 2}));
+    state(1).health.store(TargetHealth::unhealthy);
+    state(2).health.store(TargetHealth::unhealthy);
+    EXPECT_EQ(distinct(picks(30, {}, nullptr, 12345)), (std::set<uint16_t>{3}));
+}
+
 }  // namespace
 }  // namespace lb
