@@ -7,6 +7,7 @@
 // to the same group with other settings is reported: lb has one value per
 // group (the longest timeout is kept).
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 #include "conf/nginx_importer.h"
@@ -172,6 +173,23 @@ GroupModel Importer::make_group(const std::string& name, const std::string& prot
         }
         passive_counts[{max_fails, fail_timeout}]++;
         passive_of.push_back({server, {max_fails, fail_timeout}});
+        // lb lists an address once: nginx's repeats become one target with the weights added.
+        auto same = [&](const TargetModel& other) {
+            if (other.port != target.port) return false;
+            auto a = SocketAddress::from_ip(other.address, 1), b = SocketAddress::from_ip(target.address, 1);
+            if (a && b) return *a == *b;
+            std::string x = other.address, y = target.address;
+            std::transform(x.begin(), x.end(), x.begin(), [](unsigned char c) { return std::tolower(c); });
+            std::transform(y.begin(), y.end(), y.begin(), [](unsigned char c) { return std::tolower(c); });
+            return !a && !b && x == y;
+        };
+        auto earlier = std::find_if(group.targets.begin(), group.targets.end(), same);
+        if (earlier != group.targets.end()) {
+            earlier->weight = std::min(earlier->weight + target.weight, 1000);
+            earlier->backup = earlier->backup && target.backup;
+            report_.approximated(*server, "the same address twice: lb has one target with the weights added");
+            continue;
+        }
         group.targets.push_back(std::move(target));
     }
     // nginx ignores max_fails when an upstream has one server.

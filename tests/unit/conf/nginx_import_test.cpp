@@ -599,6 +599,17 @@ TEST(NginxImport, UpstreamServersAndParameters) {
     EXPECT_TRUE(out.reports("nginx.conf:9: keepalive: ignored: lb pools target connections by itself"));
 }
 
+TEST(NginxImport, RepeatedServerIsOneTargetWithTheWeightsAdded) {
+    TempDir dir;
+    auto out = import(dir, "http { upstream u {\n server 10.0.0.1:80;\n server 10.0.0.1 weight=2;\n server 10.0.0.2; }\n"
+                           " server { listen 80; location / { proxy_pass http://u; } } }\n");
+    const TargetGroup* g = group(out.config, "u");
+    ASSERT_NE(g, nullptr);
+    ASSERT_EQ(g->targets.size(), 2u);
+    EXPECT_EQ(g->targets[0].weight, 3);
+    EXPECT_TRUE(out.reports("nginx.conf:3: server: approximated: the same address twice")) << report_text(out);
+}
+
 TEST(NginxImport, HashMethods) {
     TempDir dir;
     auto out = import(dir, R"(http {
