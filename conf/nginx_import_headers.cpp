@@ -266,9 +266,14 @@ std::optional<ActionModel> Importer::return_action(const NginxDirective& directi
         action.kind = ActionModel::Kind::fixed_response;
         action.status = code;
         action.body = text;
-        if (!text.empty()) {
+        if (!text.empty() && (code == 204 || code == 304)) {
+            report_.approximated(directive, "a " + std::to_string(code) + " has no body; the text was left out");
+            action.body.clear();
+        }
+        if (!action.body.empty()) {
             const NginxDirective* type = scope.last("default_type");
-            action.content_type = type && type->args.size() == 1 ? type->args[0] : "text/plain";
+            action.content_type = type && type->args.size() == 1 && !has_control(type->args[0]) ? type->args[0]
+                                                                                                : "text/plain";
             if (has_variables(text))
                 report_.approximated(directive, "lb's fixed_response body has no variables; the text is sent as written");
         }

@@ -502,6 +502,8 @@ TEST(NginxImport, OddInputsNeverMakeYamlLbRefuses) {
         " client_max_body_size 99999999999g; return 204; } }",
         "stream { server { listen 5000; proxy_pass 10.0.0.1:1; proxy_timeout 0; proxy_connect_timeout 0; } }",
         "stream { server { listen 5000; proxy_pass 10.0.0.1:1; } server { listen 5000; proxy_pass 10.0.0.2:1; } }",
+        "http { default_type \"a\\nb\"; server { listen 80; location /a { return 204 \"x\"; } location / {"
+        " return 200 \"y\"; } } }",
         "http { server { listen 80; location / { proxy_pass http://127.0.0.1:1; proxy_next_upstream h http_200"
         " http_502 http_502; } } }",
     };
