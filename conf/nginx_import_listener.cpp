@@ -125,7 +125,6 @@ void Importer::tls_settings(const NginxDirective& listen, const std::vector<cons
             listener.certificates.push_back(std::move(model));
         }
     }
-    (void)servers;
 
     // The policy: what the default server's ssl_protocols and ssl_ciphers come closest to.
     const Scope& scope = scopes.front();
