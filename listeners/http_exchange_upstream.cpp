@@ -123,9 +123,13 @@ bool HttpExchange::may_retry(Failure failure, int status) const {
 // the request when may_retry() says so; else lb answers.
 void HttpExchange::retry_or_fail(Failure failure, int connect_error, int status, const char* why) {
     const bool again = may_retry(failure, status);
+    // Only a pooled connection closed before any byte of an answer was dead
+    // while idle; one that answered (a status retry) or stayed silent (a
+    // timeout) is a try against its target like any other.
+    const bool dead_idle = failure == Failure::closed && attempts_->reused() && !upstream_got_bytes_;
     release_target();
     release_upstream(false);
-    attempts_->failed(connect_error);
+    attempts_->failed(connect_error, dead_idle);
     if (again) {
         attempts_->target()->retries.fetch_add(1, std::memory_order_relaxed);
         if (open_upstream()) return;

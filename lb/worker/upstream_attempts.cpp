@@ -33,10 +33,10 @@ std::unique_ptr<Stream> UpstreamAttempts::next(StreamHandler* handler, Reuse reu
     return stream;
 }
 
-void UpstreamAttempts::failed(int connect_error) {
+void UpstreamAttempts::failed(int connect_error, bool dead_idle) {
     if (!target_) return;
     if (connect_error != 0) note_connect_failure(*target_, group_->config.health_check, connect_error);
-    if (reused_ && connect_error == 0) {
+    if (reused_ && dead_idle) {
         // Dead while idle: not the target's fault, and not a try.
         avoid_pool_ = true;
         attempts_--;

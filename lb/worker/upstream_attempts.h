@@ -44,8 +44,11 @@ public:
     // The current attempt failed before its answer reached the client.
     // `connect_error` is on_stream_connected's -errno, counted against the
     // target's health; 0 for a connection that closed, reset or timed out
-    // unanswered, or an answer dropped for a retry.
-    void failed(int connect_error);
+    // unanswered, or an answer dropped for a retry. `dead_idle`: the
+    // attempt's pooled connection had been closed by the target while idle
+    // (it closed before any byte of an answer), which is no try; a pooled
+    // connection that answered or stayed silent failed like any other.
+    void failed(int connect_error, bool dead_idle = false);
     // The target answered with a status its group counts as a failure
     // (retry_on) and the answer goes to the client: passive health only.
     void note_failed_answer();
