@@ -158,16 +158,17 @@ public:
     void abort_client() override { events.push_back("abort"); }
     void pause_request_body() override { events.push_back("pause"); }
     void resume_request_body() override { events.push_back("resume"); }
-    void upgraded(const HttpHead&, std::string_view, std::unique_ptr<Stream> upstream, std::string_view rest,
+    void upgraded(const HttpHead& response, std::string_view, std::unique_ptr<Stream> upstream, std::string_view rest,
                   std::shared_ptr<TargetState>) override {
         events.push_back("upgraded " + std::string(rest));
+        head = response;
         Stream::close(std::move(upstream), CloseMode::abort);
     }
 
     std::vector<std::string> events;
     std::string body;
     bool blocked = false;
-    HttpHead head;              // the last response head the codec got
+    HttpHead head;              // the last response head the codec got (a 101's too)
     std::string local_headers;  // the extra header lines of lb's last own answer
 };
 
