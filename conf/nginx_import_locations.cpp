@@ -348,7 +348,12 @@ ActionModel Importer::forward_action(const NginxDirective& proxy_pass, const Sco
     ActionModel action;
     action.target_group = group;
     if (!target.uri.empty()) {
-        if (target.uri.find_first_of("?# \t") != std::string::npos || target.uri.find('%') != std::string::npos) {
+        auto plain_path = [](const std::string& path) {
+            return std::none_of(path.begin(), path.end(), [](unsigned char c) {
+                return c <= ' ' || c == 0x7f || c == '?' || c == '#' || c == '%';
+            });
+        };
+        if (!plain_path(target.uri) || !plain_path(prefix)) {
             report_.unsupported(proxy_pass, "lb's path_rewrite replacement is a plain path; the URI part was left out");
         } else if (regex) {
             report_.unsupported(proxy_pass, "a URI part in a regex location (nginx refuses it too); it was left out");
