@@ -233,6 +233,21 @@ void Importer::response_headers(const Scope& scope, HeaderEditsModel& out) {
     }
 }
 
+void Importer::answer_headers(const Scope& scope, int status, HeaderEditsModel& out) {
+    static constexpr int kCovered[] = {200, 201, 204, 206, 301, 302, 303, 304, 307, 308};
+    const bool covered = std::find(std::begin(kCovered), std::end(kCovered), status) != std::end(kCovered);
+    for (const NginxDirective* directive : scope.all("add_header")) {
+        const auto& args = directive->args;
+        if (args.size() < 2 || args.size() > 3 || (args.size() == 3 && args[2] != "always")) continue;
+        if (!covered && args.size() != 3) continue;
+        if (args[1].empty() || check_editable_header(args[0], HeaderSide::response, HeaderEdit::add)) continue;
+        std::string unknown;
+        auto mapped = header_value(args[1], "", unknown);
+        if (!mapped || has_control(*mapped) || named(out.add, args[0])) continue;
+        out.add.emplace_back(args[0], *mapped);
+    }
+}
+
 std::optional<ActionModel> Importer::return_action(const NginxDirective& directive, const Scope& scope,
                                                    const std::vector<std::string>& server_names) {
     const auto& args = directive.args;
@@ -281,6 +296,7 @@ std::optional<ActionModel> Importer::return_action(const NginxDirective& directi
             report_.unsupported(directive, "the body is over lb's 64 KiB limit for fixed responses");
             return std::nullopt;
         }
+        answer_headers(scope, action.status, action.response_headers);
         return action;
     }
     action.kind = ActionModel::Kind::redirect;
@@ -377,7 +393,7 @@ std::optional<ActionModel> Importer::return_action(const NginxDirective& directi
     };
     std::string literals = literal(path) + literal(query);
     if (has_variables(path) || has_variables(query) || has_control(literals) ||
-        literals.find_first_of(" #") != std::string::npos) {
+        literals.find_first_of(" #") != std::string::npos || (!query.empty() && query.front() == '?')) {
         report_.unsupported(directive, "lb's redirect path and query can only use the request's path and query");
         return std::nullopt;
     }
@@ -387,6 +403,7 @@ std::optional<ActionModel> Importer::return_action(const NginxDirective& directi
     }
     action.path = path;
     action.query = query;
+    answer_headers(scope, action.status, action.response_headers);
     return action;
 }
 
