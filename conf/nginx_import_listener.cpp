@@ -201,17 +201,22 @@ void Importer::finish_listener(ListenerModel& listener, const void* default_sour
     for (const ActionModel* action : actions)
         if (action->kind == ActionModel::Kind::forward && !first_forward) first_forward = action;
     if (!first_forward) return;
-    bool same_request = true, same_response = true;
+    bool same_request = true;
     for (const ActionModel* action : actions) {
         if (action->kind != ActionModel::Kind::forward) continue;
         same_request = same_request && action->request_headers == first_forward->request_headers;
-        same_response = same_response && action->response_headers == first_forward->response_headers;
     }
     if (same_request && !first_forward->request_headers.empty()) {
         listener.request_headers = first_forward->request_headers;
         for (ActionModel* action : actions) action->request_headers = {};
     }
-    if (all_forward && same_response && !first_forward->response_headers.empty()) {
+    // lb's own answers take set and add only: edits that remove headers
+    // stay on the forward actions unless there are no others.
+    bool same_everywhere = std::all_of(actions.begin(), actions.end(), [&](const ActionModel* a) {
+        return a->response_headers == first_forward->response_headers;
+    });
+    if ((all_forward || first_forward->response_headers.remove.empty()) && same_everywhere &&
+        !first_forward->response_headers.empty()) {
         listener.response_headers = first_forward->response_headers;
         for (ActionModel* action : actions) action->response_headers = {};
     }

@@ -37,6 +37,7 @@ struct Location {
     std::vector<std::string> patterns;    // regex kind
     std::vector<Step> steps;
     std::string comment;
+    HeaderEditsModel slash_redirect_headers;  // add_header on nginx's 301 to "path/"
 };
 
 ActionModel not_imported() {
@@ -227,6 +228,7 @@ std::vector<RuleModel> Importer::server_rules(const NginxDirective& server, cons
         ActionModel content = location_content(*directive, scope, location.kind == Location::Kind::regex,
                                                location.path, names);
         location.steps = access_steps(scope, content, report_);
+        answer_headers(scope, 301, location.slash_redirect_headers);
         locations.push_back(std::move(location));
     }
 
@@ -258,6 +260,7 @@ std::vector<RuleModel> Importer::server_rules(const NginxDirective& server, cons
         redirect.path = path;
         redirect.query = "#{query}";
         redirect.status = 301;
+        redirect.response_headers = location->slash_redirect_headers;
         source = location->directive;
         emit({bare}, {Step{{}, redirect}}, "nginx's redirect to " + path + " for " + location->comment);
     }
@@ -295,6 +298,7 @@ std::vector<RuleModel> Importer::server_rules(const NginxDirective& server, cons
     RuleModel fallback;
     fallback.source = &server;
     fallback.action = fixed(404);
+    answer_headers(server_scope, 404, fallback.action.response_headers);
     fallback.comment = "no location matched: nginx would look for a file; lb answers 404";
     rules.push_back(std::move(fallback));
     return rules;

@@ -85,6 +85,11 @@ public:
                                             std::string& unknown) const;
     void request_headers(const Scope& scope, const std::string& proxy_host, HeaderEditsModel& out);
     void response_headers(const Scope& scope, HeaderEditsModel& out);
+    // The add_header lines nginx puts on an answer of `status` it makes
+    // itself (return, its trailing-slash redirect, a 404): with `always`,
+    // or for the statuses add_header covers without it. Exact, so nothing
+    // is reported beyond what response_headers reports.
+    void answer_headers(const Scope& scope, int status, HeaderEditsModel& out);
     // `return`: a redirect or fixed response; nullopt when it cannot be mapped.
     std::optional<ActionModel> return_action(const NginxDirective& directive, const Scope& scope,
                                              const std::vector<std::string>& server_names);

@@ -103,6 +103,7 @@ void write_action(Writer& w, int indent, const std::string& name, const ActionMo
             if (action.query.empty()) w.line(indent + 4, "query: \"\"");
             else w.key(indent + 4, "query", action.query);
             w.line(indent + 4, "status: " + std::to_string(action.status));
+            write_edits(w, indent + 4, "response_headers", action.response_headers);
             return;
         }
         case ActionModel::Kind::fixed_response: {
@@ -111,6 +112,7 @@ void write_action(Writer& w, int indent, const std::string& name, const ActionMo
             w.line(indent + 4, "status: " + std::to_string(action.status));
             w.key(indent + 4, "content_type", action.content_type);
             if (!action.body.empty()) w.line(indent + 4, "body: " + yaml_scalar(action.body));
+            write_edits(w, indent + 4, "response_headers", action.response_headers);
             return;
         }
     }
