@@ -112,22 +112,7 @@ namespace {
 // API returns it), but messages quote the file: a control character quoted
 // from it (yaml-cpp's "unknown escape character" names the byte) is shown
 // as \xHH.
-Error one_line(const std::string& message) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(message.size());
-    for (char c : message) {
-        auto byte = static_cast<unsigned char>(c);
-        if (byte >= 0x20 && byte != 0x7f) {
-            out.push_back(c);
-            continue;
-        }
-        out += "\\x";
-        out.push_back(kHex[byte >> 4]);
-        out.push_back(kHex[byte & 0xf]);
-    }
-    return Error{std::move(out)};
-}
+Error one_line(const std::string& message) { return Error{escape_controls(message)}; }
 
 // What the YAML stream holds beyond its first document, read through
 // yaml-cpp's parser events rather than YAML::LoadAll: on some input (a ','
@@ -230,6 +215,23 @@ Result<Config> load_config_file(const std::string& path) {
         text.append(buffer, static_cast<size_t>(n));
     }
     return load(text, path, directory_of(path));
+}
+
+std::string escape_controls(std::string_view text, bool keep_newlines) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        if ((byte >= 0x20 && byte != 0x7f) || (keep_newlines && c == '\n')) {
+            out.push_back(c);
+            continue;
+        }
+        out += "\\x";
+        out.push_back(kHex[byte >> 4]);
+        out.push_back(kHex[byte & 0xf]);
+    }
+    return out;
 }
 
 Result<Config> load_config_string(const std::string& yaml, const std::string& name) {

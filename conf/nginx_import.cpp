@@ -143,27 +143,11 @@ bool readable(const std::string& path) {
 
 namespace {
 
-// Errors quote the configuration: control characters are shown as \xHH.
-std::string one_line(const std::string& text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (char c : text) {
-        auto byte = static_cast<unsigned char>(c);
-        if ((byte >= 0x20 && byte != 0x7f) || c == '\n') {
-            out.push_back(c);
-            continue;
-        }
-        out += "\\x";
-        out.push_back(kHex[byte >> 4]);
-        out.push_back(kHex[byte & 0xf]);
-    }
-    return out;
-}
 
 NginxImport import_directives(const Result<std::vector<NginxDirective>>& directives, const std::string& path) {
     NginxImport out;
     if (!directives) {
-        out.error = one_line(directives.error());
+        out.error = escape_controls(directives.error(), true);
         return out;
     }
     std::string conf_dir = fs::path(path).parent_path().string();

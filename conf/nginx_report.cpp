@@ -4,24 +4,13 @@
 #include <algorithm>
 #include <set>
 
+#include "conf/config_loader.h"
+
 namespace lb::conf::nginx {
 
 // One line: control characters quoted from the configuration are shown as \xHH.
 std::string Note::text() const {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string raw = file + ":" + std::to_string(line) + ": " + directive + ": " + message;
-    std::string out;
-    for (char c : raw) {
-        auto byte = static_cast<unsigned char>(c);
-        if (byte >= 0x20 && byte != 0x7f) {
-            out.push_back(c);
-            continue;
-        }
-        out += "\\x";
-        out.push_back(kHex[byte >> 4]);
-        out.push_back(kHex[byte & 0xf]);
-    }
-    return out;
+    return escape_controls(file + ":" + std::to_string(line) + ": " + directive + ": " + message);
 }
 
 void Report::add(NoteKind kind, const NginxDirective& at, const std::string& message) {
