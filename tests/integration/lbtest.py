@@ -471,10 +471,17 @@ def make_config(listeners, groups, workers=1, **global_extra):
 
 
 def listen_ports(config):
+    """The TCP ports a started lb accepts on: its listeners' and the admin
+    API's. lb binds its listeners before the admin API, so waiting only on
+    listeners let a test reach the admin port before it existed (a refused
+    connect seen in CI under ASan)."""
     ports = []
     for listener in config.get("listeners", []):
         if listener.get("protocol", "http") != "udp":
             ports.append(int(str(listener["listen"]).rsplit(":", 1)[1]))
+    admin = (config.get("global") or {}).get("admin") or {}
+    if admin.get("enabled", True) and "listen" in admin:
+        ports.append(int(str(admin["listen"]).rsplit(":", 1)[1]))
     return ports
 
 
