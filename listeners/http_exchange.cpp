@@ -3,9 +3,9 @@
 // the response on its way down) is listeners/http_exchange_upstream.cpp.
 #include "listeners/http_exchange.h"
 
-#include "lb/worker/request_hash.h"
 #include "lb/http/chunk_writer.h"
 #include "lb/http/cookies.h"
+#include "lb/worker/request_hash.h"
 #include "lb/worker/target_picker.h"
 #include "listeners/redirect.h"
 

@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include "lb/worker/request_hash.h"
 #include "lb/base/log.h"
+#include "lb/worker/request_hash.h"
 #include "listeners/proxy_protocol.h"
 #include "listeners/tunnel.h"
 
