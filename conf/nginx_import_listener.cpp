@@ -95,7 +95,9 @@ void Importer::client_addresses(bool proxy_protocol, const NginxDirective* liste
     }
     const NginxDirective& at = header ? *header : *from.front();
     report_.unsupported(at, "lb reads the client address from X-Forwarded-For or a PROXY header only, not " +
-                                (header ? header->args[0] : std::string("X-Real-IP (nginx's default)")));
+                                (!header ? std::string("X-Real-IP (nginx's default)")
+                                        : header->args.empty() ? std::string("an empty real_ip_header")
+                                                               : header->args[0]));
 }
 
 void Importer::tls_settings(const NginxDirective& listen, const std::vector<const NginxDirective*>& servers,
