@@ -20,16 +20,14 @@
 #include <system_error>
 
 #include "conf/loader.h"
+#include "lb/base/ascii.h"
 #include "lb/base/unique_fd.h"
 
 namespace lb::conf {
 
 namespace fs = std::filesystem;
 
-std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-    return text;
-}
+std::string lower(std::string text) { return ascii_lower(std::move(text)); }
 
 std::string upper(std::string text) {
     std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::toupper(c); });

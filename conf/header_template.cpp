@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "conf/patterns.h"
+#include "lb/base/ascii.h"
 
 namespace lb::conf {
 
@@ -23,16 +24,6 @@ constexpr std::array<std::pair<std::string_view, HeaderVariable>, 12> kVariables
     {"target_group", HeaderVariable::target_group},
     {"target", HeaderVariable::target},
 }};
-
-bool iequal(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
-        char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] + 32) : b[i];
-        if (x != y) return false;
-    }
-    return true;
-}
 
 // The message's framing and the hop-by-hop fields: lb writes these itself.
 constexpr std::string_view kFraming[] = {"content-length", "transfer-encoding", "connection", "keep-alive",
@@ -91,13 +82,14 @@ std::string header_variable_names() {
 std::optional<std::string> check_editable_header(std::string_view name, HeaderSide side, HeaderEdit edit) {
     if (auto bad = check_header_name(name)) return bad;
     for (std::string_view framing : kFraming)
-        if (iequal(name, framing))
+        if (iequals(name, framing))
             return "'" + std::string(name) + "' is framing or hop-by-hop: lb writes it itself";
     if (side == HeaderSide::request) {
         for (std::string_view forwarded : kForwarded)
-            if (iequal(name, forwarded))
+            if (iequals(name, forwarded))
                 return "'" + std::string(name) + "' carries the client's identity as lb established it";
-        if (iequal(name, "host") && edit != HeaderEdit::set) return std::string("Host can be set, not removed or added");
+        if (iequals(name, "host") && edit != HeaderEdit::set)
+            return std::string("Host can be set, not removed or added");
     }
     return std::nullopt;
 }

@@ -8,15 +8,11 @@
 #include "conf/header_template.h"
 #include "conf/nginx_importer.h"
 #include "conf/patterns.h"
+#include "lb/base/ascii.h"
 
 namespace lb::conf::nginx {
 
 namespace {
-
-std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-    return text;
-}
 
 // nginx's variables that lb has as #{...}.
 const std::map<std::string, std::string>& lb_variables() {
@@ -65,7 +61,7 @@ bool has_control(const std::string& text) {
 }
 
 bool named(const KeyValues& entries, const std::string& name) {
-    return std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return lower(e.first) == lower(name); });
+    return std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return iequals(e.first, name); });
 }
 
 bool has_variables(const std::string& value) {
@@ -110,7 +106,7 @@ void Importer::request_headers(const Scope& scope, const std::string& proxy_host
         }
         const std::string& name = directive->args[0];
         const std::string& value = directive->args[1];
-        const std::string key = lower(name);
+        const std::string key = ascii_lower(name);
         if (key == "host") {
             if (host_written) {
                 report_.approximated(*directive, "a second Host: lb sends one, the first");
@@ -147,7 +143,7 @@ void Importer::request_headers(const Scope& scope, const std::string& proxy_host
             continue;
         }
         if (key == "upgrade" || key == "connection") {
-            std::string v = lower(value);
+            std::string v = ascii_lower(value);
             if (v == "$http_upgrade" || v == "upgrade" || v == "$connection_upgrade" || v == "keep-alive")
                 report_.ignored(*directive, "lb passes WebSocket upgrades by itself");
             else if (v.empty() || v == "close")
@@ -168,7 +164,8 @@ void Importer::request_headers(const Scope& scope, const std::string& proxy_host
         }
         if (value.empty()) {
             // nginx sends no header with an empty value
-            if (std::none_of(out.remove.begin(), out.remove.end(), [&](const std::string& r) { return lower(r) == key; }))
+            if (std::none_of(out.remove.begin(), out.remove.end(),
+                             [&](const std::string& r) { return iequals(r, key); }))
                 out.remove.push_back(name);
             continue;
         }
@@ -228,7 +225,7 @@ void Importer::response_headers(const Scope& scope, HeaderEditsModel& out) {
         if (auto why = check_editable_header(directive->args[0], HeaderSide::response, HeaderEdit::remove))
             report_.unsupported(*directive, *why + "; left out");
         else if (std::none_of(out.remove.begin(), out.remove.end(),
-                              [&](const std::string& r) { return lower(r) == lower(directive->args[0]); }))
+                              [&](const std::string& r) { return iequals(r, directive->args[0]); }))
             out.remove.push_back(directive->args[0]);
     }
 }

@@ -10,17 +10,13 @@
 #include <set>
 
 #include "conf/nginx_importer.h"
+#include "lb/base/ascii.h"
 #include "lb/base/net_address.h"
 #include "lb/base/unique_fd.h"
 
 namespace lb::conf::nginx {
 
 namespace {
-
-std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-    return text;
-}
 
 bool readable(const std::string& path) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
@@ -60,7 +56,7 @@ bool forward_secret_aead_only(const std::string& list) {
 void Importer::client_addresses(bool proxy_protocol, const NginxDirective* listen, const Scope& scope,
                                 ListenerModel& listener) {
     const NginxDirective* header = scope.last("real_ip_header");
-    std::string header_name = header && header->args.size() == 1 ? lower(header->args[0]) : "";
+    std::string header_name = header && header->args.size() == 1 ? ascii_lower(header->args[0]) : "";
     std::vector<std::string> cidrs;
     auto from = scope.all("set_real_ip_from");
     for (const NginxDirective* entry : from) {

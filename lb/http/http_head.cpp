@@ -6,11 +6,6 @@ namespace lb {
 
 namespace {
 
-// ASCII only, as header names and tokens are (RFC 9110 §5.1); std::tolower
-// is a locale-aware library call, and was a tenth of the worker's user time
-// under keep-alive load.
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; }
-
 // Calls fn(token) for each comma-separated token of a header value.
 template <class Fn>
 void for_each_token(std::string_view value, Fn fn) {
@@ -41,13 +36,6 @@ std::string_view trim_spaces(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
 }
 
 void HttpHead::clear() {

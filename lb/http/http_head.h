@@ -9,9 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include "lb/base/ascii.h"
+
 namespace lb {
 
-bool iequals(std::string_view a, std::string_view b);
 // Without leading and trailing spaces and tabs (HTTP's optional whitespace).
 std::string_view trim_spaces(std::string_view s);
 

@@ -49,7 +49,7 @@ struct TextEqual {
     using is_transparent = void;
     bool fold = false;
     bool operator()(std::string_view a, std::string_view b) const {
-        return fold ? equals_ignore_case(a, b) : a == b;
+        return fold ? iequals(a, b) : a == b;
     }
 };
 
@@ -320,7 +320,7 @@ struct CompiledRule {
     static bool header_matches(const HeaderCondition& condition, const RequestView& request) {
         if (request.headers == nullptr) return false;
         for (const auto& [name, value] : *request.headers)
-            if (equals_ignore_case(name, condition.name) &&
+            if (iequals(name, condition.name) &&
                 (condition.values.empty() || any_matches(condition.values, value)))
                 return true;
         return false;

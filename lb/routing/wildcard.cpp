@@ -2,13 +2,6 @@
 
 namespace lb {
 
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
-
 namespace {
 
 bool is_wildcard(char c) { return c == '*' || c == '?'; }

@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "lb/base/ascii.h"
+
 namespace lb {
 
-inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-bool equals_ignore_case(std::string_view a, std::string_view b);
 
 class Wildcard {
 public:
