@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "conf/config_loader.h"
@@ -37,27 +38,24 @@ const NginxDirective* Scope::last(const char* name) const {
     return found.empty() ? nullptr : found.back();
 }
 
-std::string Importer::unique_listener_name(const std::string& base) {
+namespace {
+
+// `base` made a valid lb name, with -2, -3, ... until no item has it.
+template <class Items>
+std::string unique_name(const std::string& base, const Items& items) {
     std::string name = safe_name(base);
     auto taken = [&](const std::string& candidate) {
-        for (const auto& listener : model_.listeners)
-            if (listener.name == candidate) return true;
-        return false;
+        return std::any_of(items.begin(), items.end(), [&](const auto& item) { return item.name == candidate; });
     };
     for (int n = 2; taken(name); ++n) name = safe_name(base) + "-" + std::to_string(n);
     return name;
 }
 
-std::string Importer::unique_group_name(const std::string& base) {
-    std::string name = safe_name(base);
-    auto taken = [&](const std::string& candidate) {
-        for (const auto& group : model_.groups)
-            if (group.name == candidate) return true;
-        return false;
-    };
-    for (int n = 2; taken(name); ++n) name = safe_name(base) + "-" + std::to_string(n);
-    return name;
-}
+}  // namespace
+
+std::string Importer::unique_listener_name(const std::string& base) { return unique_name(base, model_.listeners); }
+
+std::string Importer::unique_group_name(const std::string& base) { return unique_name(base, model_.groups); }
 
 bool Importer::claim_listen(const std::string& listen, bool udp, const NginxDirective& at) {
     auto address = SocketAddress::parse(listen);
