@@ -103,13 +103,14 @@ const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntim
             return sticky;
     }
     if (eligible.empty()) return nullptr;
+    // A hash picks this request's target (not a `hash` request without its key).
+    const bool hashed = group.client_hashed && client_hash != kNoClientHash;
     if (group.zones) {
         // Hashed clients keep their zone (and so their target) everywhere;
         // others rotate over zones.
         const ZoneSplit& zones = *group.zones;
-        const bool hashed = group.client_hashed && client_hash != kNoClientHash;
         const uint32_t zone = hashed ? zones.zone_for_hash(eligible, client_hash)
-                                                  : snapshot.zone_rotations[group.index].pick(zones, eligible);
+                                     : snapshot.zone_rotations[group.index].pick(zones, eligible);
         std::erase_if(eligible, [&](uint32_t i) { return zones.zone_of(i) != zone; });
     }
     Balancer& balancer = *snapshot.balancers[group.index];
@@ -127,7 +128,7 @@ const TargetEntry* pick_target(WorkerSnapshot& snapshot, const TargetGroupRuntim
         if (eligible.size() == 1 || top <= 0.0) return &targets[index];
         double share = slow_start_share(*targets[index].state, now, slow_start_ms) / top;
         if (share >= 1.0) return &targets[index];
-        double roll = group.client_hashed && client_hash != kNoClientHash ? client_roll(client_hash) : random_unit();
+        double roll = hashed ? client_roll(client_hash) : random_unit();
         if (slow_start_admits(share, roll)) return &targets[index];
         std::erase(eligible, index);
     }
