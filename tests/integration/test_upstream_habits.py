@@ -280,3 +280,19 @@ def test_retry_resends_the_whole_body(start_lb, backends, raw_backend):
         assert response.status == 200
         assert response.json()["body_len"] == len(body)
     assert hang.count() >= 1
+
+
+def test_status_retry_drops_a_broken_answer_at_its_head(start_lb, backends):
+    """A target that answers 503 announcing a body it never sends: the
+    retry happens at the head, so the client gets the next target's answer
+    (without the retry it would get the 503 and a body cut at
+    response_timeout)."""
+    from scripted_backend import ScriptedBackend
+    broken = ScriptedBackend(lambda request: b"HTTP/1.1 503 Busy\r\nContent-Length: 100000\r\n\r\nonly this")
+    try:
+        port = free_port()
+        start_lb(app_with([broken.target, backends[0].target], port, retry_on=[503], response_timeout="30s"))
+        assert statuses(port, "/", count=4) == [200] * 4
+        assert len(broken.requests_for("/")) >= 1
+    finally:
+        broken.close()
