@@ -45,10 +45,13 @@ _handed_out = set()
 
 
 def free_port():
-    """A TCP port nothing listens on now, never handed out twice per run."""
+    """A TCP port nothing uses now on any local address, never handed out
+    twice per run. The probe binds the wildcard address: a port free on
+    127.0.0.1 may still be held on 127.0.0.5 by a client socket in
+    TIME_WAIT, and a listener on 0.0.0.0 would then fail with EADDRINUSE."""
     for _ in range(100):
         with socket.socket() as s:
-            s.bind((HOST, 0))
+            s.bind(("0.0.0.0", 0))
             port = s.getsockname()[1]
         if port not in _handed_out:
             _handed_out.add(port)
