@@ -63,6 +63,8 @@ struct Global {
     std::string zone;              // zone this appliance runs in
     int max_connections = 100000;  // client connections over all listeners
     Duration shutdown_timeout = 30s;
+    // Binary upgrade: how long the old lb waits for the new one to be ready.
+    Duration upgrade_timeout = 60s;
     std::string pid_file;
     AccessLog access_log;
     Admin admin;

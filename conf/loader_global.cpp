@@ -21,8 +21,8 @@ bool is_loopback(const SocketAddress& address) {
 }  // namespace
 
 void Loader::load_global(const YamlValue& value) {
-    YamlMapping map(value, {"workers", "zone", "max_connections", "shutdown_timeout", "pid_file", "access_log", "admin",
-                            "sticky_secret_file", "resolver"});
+    YamlMapping map(value, {"workers", "zone", "max_connections", "shutdown_timeout", "upgrade_timeout", "pid_file",
+                            "access_log", "admin", "sticky_secret_file", "resolver"});
     Global& global = config_.global;
     global.pos = value.pos();
 
@@ -41,6 +41,7 @@ void Loader::load_global(const YamlValue& value) {
     if (auto zone = map.get("zone")) global.zone = zone->string();
     if (auto max = map.get("max_connections")) global.max_connections = static_cast<int>(max->integer(1, INT_MAX));
     if (auto timeout = map.get("shutdown_timeout")) global.shutdown_timeout = timeout->duration(0s, max_duration);
+    if (auto timeout = map.get("upgrade_timeout")) global.upgrade_timeout = timeout->duration(1s, max_duration);
     // Written by lb, so it need not exist; relative like every other path.
     if (auto pid_file = map.get("pid_file")) global.pid_file = resolve_path(*pid_file);
 

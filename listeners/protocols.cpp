@@ -29,8 +29,9 @@ void accepted(Worker& worker, const ListenerRuntime& listener, std::unique_ptr<T
 }
 
 std::unique_ptr<DatagramListener> datagram(Worker& worker, std::shared_ptr<const Runtime> runtime,
-                                           const ListenerRuntime& listener, ProvidedBuffers& buffers) {
-    return std::make_unique<UdpListener>(worker, std::move(runtime), listener, buffers);
+                                           const ListenerRuntime& listener, int socket_index,
+                                           ProvidedBuffers& buffers) {
+    return std::make_unique<UdpListener>(worker, std::move(runtime), listener, socket_index, buffers);
 }
 
 }  // namespace

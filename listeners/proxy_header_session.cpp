@@ -40,7 +40,7 @@ void ProxyHeaderSession::on_stream_data(Stream&, std::string_view data) {
     // The listener's session starts on the current snapshot, as a fresh
     // accept would.
     const ListenerRuntime* listener = worker_.current_listener(*listener_);
-    if (!listener || worker_.draining()) {
+    if (!listener) {
         Stream::close(std::move(client_), CloseMode::abort);
     } else {
         start_session(worker_, *listener, std::move(client_), std::move(ticket_));

@@ -24,7 +24,10 @@ public:
                        ConnectionTicket ticket);
 
     void start();
-    void drain() override { close(); }  // nothing of the client's has started yet
+    // A graceful stop still lets the header arrive (within its timeout) and
+    // the session answer: the connection was accepted, so it is served; the
+    // session started on a draining worker closes after its request.
+    void drain() override {}
     void abort() override { close(); }
 
 private:

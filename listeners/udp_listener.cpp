@@ -47,7 +47,7 @@ SocketAddress destination_of(io_uring_recvmsg_out* out, msghdr* header) {
 }  // namespace
 
 UdpListener::UdpListener(Worker& worker, std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener,
-                         ProvidedBuffers& buffers)
+                         int socket_index, ProvidedBuffers& buffers)
     : worker_(worker),
       runtime_(std::move(runtime)),
       listener_(&listener),
@@ -55,7 +55,8 @@ UdpListener::UdpListener(Worker& worker, std::shared_ptr<const Runtime> runtime,
       state_(listener.state),
       buffers_(buffers),
       sender_(worker.loop(), buffers),
-      fd_(listener.sockets->fd(worker.index())),
+      socket_index_(socket_index),
+      fd_(listener.sockets->fd(socket_index)),
       wildcard_(listener.config.listen.is_any()),
       idle_timeout_ms_(listener.config.udp.idle_timeout.count()),
       max_flows_(static_cast<size_t>(listener.config.udp.max_flows)),

@@ -36,8 +36,9 @@ class Worker;
 
 class UdpListener final : public DatagramListener {
 public:
+    // Receives on socket `socket_index` of the listener's set.
     UdpListener(Worker& worker, std::shared_ptr<const Runtime> runtime, const ListenerRuntime& listener,
-                ProvidedBuffers& buffers);
+                int socket_index, ProvidedBuffers& buffers);
     ~UdpListener() override;
     UdpListener(const UdpListener&) = delete;
     UdpListener& operator=(const UdpListener&) = delete;
@@ -52,6 +53,7 @@ public:
     // Stopped and nothing in flight any more: may be destroyed.
     bool finished() const override;
     const std::shared_ptr<ListenSocketSet>& sockets() const override { return sockets_; }
+    int socket_index() const override { return socket_index_; }
     // The deregistration delay of `target` ran out: its flows end now.
     void target_drained(const TargetState& target) override;
 
@@ -87,6 +89,7 @@ private:
     ProvidedBuffers& buffers_;
     DatagramSender sender_;
     UdpFlowTable flows_;
+    int socket_index_;
     int fd_;
     bool wildcard_;  // bound to 0.0.0.0 / [::]: replies name their source (IP_PKTINFO)
     int64_t idle_timeout_ms_;

@@ -46,6 +46,19 @@ std::shared_ptr<const TicketKeys::Ring> TicketKeys::ring_at(int64_t now_s) {
     return current;
 }
 
+std::vector<TicketKeys::Key> TicketKeys::current_keys() const {
+    auto ring = ring_.load(std::memory_order_acquire);
+    return ring ? ring->keys : std::vector<Key>{};
+}
+
+void TicketKeys::adopt(std::vector<Key> keys) {
+    if (keys.empty()) return;
+    auto ring = std::make_shared<Ring>();
+    ring->epoch = keys.front().epoch;
+    ring->keys = std::move(keys);
+    ring_.store(std::move(ring), std::memory_order_release);
+}
+
 TicketKeys::Found TicketKeys::find(const unsigned char name[16], int64_t now_s) {
     Found found;
     found.ring = ring_at(now_s);

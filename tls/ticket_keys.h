@@ -51,6 +51,11 @@ public:
     };
     Found find(const unsigned char name[16], int64_t now_s);
 
+    // The keys in use now, newest first, and taking over another process's
+    // (a binary upgrade): tickets it issued stay valid here.
+    std::vector<Key> current_keys() const;
+    void adopt(std::vector<Key> keys);
+
     // Makes every connection of `ctx` seal and open tickets with these keys.
     // The caller keeps this object alive as long as `ctx`.
     void install(SSL_CTX* ctx);

@@ -1,5 +1,6 @@
 #include "lb/control/admin_api.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -201,7 +202,7 @@ AdminApi::~AdminApi() {
     for (Listener* listener : std::unordered_set<Listener*>(listeners_)) listener->finish();
 }
 
-Result<AdminApi::Prepared> AdminApi::prepare(const conf::Admin& config) const {
+Result<AdminApi::Prepared> AdminApi::prepare(const conf::Admin& config, InheritedSockets* inherited) const {
     Prepared prepared;
     prepared.enabled = config.enabled;
     if (!config.enabled) return prepared;
@@ -218,6 +219,15 @@ Result<AdminApi::Prepared> AdminApi::prepare(const conf::Admin& config) const {
         prepared.token = std::move(token);
     }
     if (!enabled_ || listener_ == nullptr || config.listen != address_) {
+        if (inherited) {
+            std::vector<UniqueFd> given = inherited->take(config.listen, ListenSocketSet::Kind::stream);
+            if (!given.empty()) {
+                int flags = fcntl(given.front().get(), F_GETFL);
+                fcntl(given.front().get(), F_SETFL, flags | O_NONBLOCK);
+                prepared.fd = std::move(given.front());
+                return prepared;
+            }
+        }
         auto fd = open_listen_socket(config.listen, ListenSocketSet::Kind::stream, false, 64);
         if (!fd) return Error{"admin API: " + fd.error()};
         prepared.fd = std::move(*fd);
@@ -240,6 +250,8 @@ void AdminApi::commit(Prepared prepared) {
     }
 }
 
+int AdminApi::listening_fd() const { return listener_ ? listener_->fd.get() : -1; }
+
 void AdminApi::close_listener() {
     if (!listener_) return;
     listener_->close();
@@ -255,6 +267,7 @@ void AdminApi::shutdown() {
 }
 
 void AdminApi::on_accept(UniqueFd fd) {
+    if (shut_down_) return;  // accepted in the race with shutdown(): closed
     SocketAddress peer;
     *peer.len_ptr() = sizeof(sockaddr_storage);
     if (getpeername(fd.get(), peer.sa(), peer.len_ptr()) != 0 ||

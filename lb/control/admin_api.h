@@ -31,6 +31,7 @@
 #include "lb/discovery/dns_discovery.h"
 #include "lb/control/metrics.h"
 #include "lb/io/event_loop.h"
+#include "lb/io/inherited_sockets.h"
 #include "lb/runtime/runtime.h"
 #include "lb/targets/target_registrations.h"
 
@@ -85,10 +86,17 @@ public:
     AdminApi(const AdminApi&) = delete;
     AdminApi& operator=(const AdminApi&) = delete;
 
-    Result<Prepared> prepare(const conf::Admin& config) const;
+    // `inherited`: sockets handed over at start; one bound to the admin
+    // address is taken instead of opening one.
+    Result<Prepared> prepare(const conf::Admin& config, InheritedSockets* inherited = nullptr) const;
     void commit(Prepared prepared);
     // Stop accepting and close every admin connection (lb is stopping).
     void shutdown();
+    // The listening socket (-1: none), for a binary upgrade to hand over.
+    int listening_fd() const;
+    // A binary upgrade handed the socket over: the new lb answers from now
+    // on; connections open here finish.
+    void stop_accepting() { close_listener(); }
     // Nothing open any more (after shutdown): the control loop may exit.
     bool idle() const { return listener_ == nullptr && listeners_.empty() && connections_.empty(); }
 

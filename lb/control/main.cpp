@@ -1,7 +1,7 @@
 // lb: an L4/L7 load balancer. Command line in the nginx habit:
 //   lb -c FILE            run in the foreground
 //   lb -t -c FILE         check the config and exit 0/1
-//   lb -s reload|quit|stop|reopen -c FILE   signal the running instance
+//   lb -s reload|quit|stop|reopen|upgrade -c FILE   signal the running instance
 //   lb import-nginx PATH  an nginx configuration as lb YAML (stdout) and a
 //                         report of what was not mapped exactly (stderr)
 #include <CLI/CLI.hpp>
@@ -48,8 +48,9 @@ int send_signal(const std::string& path, const std::string& name) {
     else if (name == "quit") sig = SIGQUIT;
     else if (name == "stop") sig = SIGTERM;
     else if (name == "reopen") sig = SIGUSR1;
+    else if (name == "upgrade") sig = SIGUSR2;
     else {
-        std::cerr << "lb: unknown signal '" << name << "': use reload, quit, stop or reopen\n";
+        std::cerr << "lb: unknown signal '" << name << "': use reload, quit, stop, reopen or upgrade\n";
         return 1;
     }
     auto config = lb::conf::load_config_file(path);
@@ -57,16 +58,22 @@ int send_signal(const std::string& path, const std::string& name) {
         std::cerr << config.error() << "\n";
         return 1;
     }
+    // The pid file, else systemd's $MAINPID (set for ExecReload= and
+    // ExecStop= commands).
     const std::string& pid_file = config->global.pid_file;
-    if (pid_file.empty()) {
-        std::cerr << "lb: " << path << ": global.pid_file is not set, cannot find the running lb\n";
-        return 1;
-    }
-    std::ifstream in(pid_file);
     long pid = 0;
-    if (!(in >> pid) || pid <= 0) {
-        std::cerr << "lb: cannot read a pid from " << pid_file << " (is lb running?)\n";
-        return 1;
+    if (pid_file.empty()) {
+        const char* main_pid = getenv("MAINPID");
+        if (!main_pid || (pid = strtol(main_pid, nullptr, 10)) <= 0) {
+            std::cerr << "lb: " << path << ": global.pid_file is not set (and no $MAINPID), cannot find the running lb\n";
+            return 1;
+        }
+    } else {
+        std::ifstream in(pid_file);
+        if (!(in >> pid) || pid <= 0) {
+            std::cerr << "lb: cannot read a pid from " << pid_file << " (is lb running?)\n";
+            return 1;
+        }
     }
     if (kill(static_cast<pid_t>(pid), sig) != 0) {
         std::cerr << "lb: kill(" << pid << "): " << strerror(errno) << "\n";
@@ -100,7 +107,7 @@ int main(int argc, char** argv) {
     std::string log_level = "info";
     app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
     app.add_flag("-t,--test", test, "check the configuration and exit");
-    app.add_option("-s,--signal", signal_name, "send a signal to the running lb: reload, quit, stop, reopen");
+    app.add_option("-s,--signal", signal_name, "send a signal to the running lb: reload, quit, stop, reopen, upgrade");
     app.add_option("--workers", workers, "worker threads (overrides global.workers)")->check(CLI::Range(1, 1024));
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
@@ -123,6 +130,6 @@ int main(int argc, char** argv) {
 
     if (test) return test_config(config_path, workers);
     if (!signal_name.empty()) return send_signal(config_path, signal_name);
-    lb::Server server({config_path, workers});
+    lb::Server server({config_path, workers, std::vector<std::string>(argv, argv + argc)});
     return server.run();
 }

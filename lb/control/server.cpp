@@ -13,6 +13,7 @@
 
 #include "conf/config_loader.h"
 #include "lb/base/log.h"
+#include "lb/control/service_notify.h"
 #include "lb/runtime/access_log.h"
 #include "listeners/protocols.h"
 
@@ -23,7 +24,7 @@ namespace {
 sigset_t handled_signals() {
     sigset_t set;
     sigemptyset(&set);
-    for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&set, sig);
+    for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2}) sigaddset(&set, sig);
     return set;
 }
 
@@ -32,7 +33,8 @@ sigset_t handled_signals() {
 Server::Server(ServerOptions options)
     : options_(std::move(options)),
       shutdown_timer_([this] { begin_stop(false); }),
-      drain_timer_([this] { poll_drains(); }) {}
+      drain_timer_([this] { poll_drains(); }),
+      ready_timer_([this] { check_ready(); }) {}
 
 Server::~Server() {
     health_checker_.stop();
@@ -78,6 +80,10 @@ int Server::run() {
         return 1;
     }
     loop_ = std::move(*loop);
+    if (auto taken = take_inheritance(); !taken) {
+        LB_LOG_ERROR("%s", taken.error().c_str());
+        return 1;
+    }
     // Names are looked up from the start; until they answer, their groups
     // have no targets (503), and each answer rebuilds the snapshot.
     discovery_ = std::make_unique<DnsDiscovery>(*loop_, [this] { dns_changed(); });
@@ -95,12 +101,21 @@ int Server::run() {
         return 1;
     }
     admin_ = std::make_unique<AdminApi>(*loop_, static_cast<AdminControl&>(*this));
-    auto admin_settings = admin_->prepare(config_.global.admin);
+    auto admin_settings = admin_->prepare(config_.global.admin, &inherited_);
     if (!admin_settings) {
         LB_LOG_ERROR("%s", admin_settings.error().c_str());
         return 1;
     }
     admin_->commit(std::move(*admin_settings));
+    builder_.sockets.inherit(nullptr);
+    for (const std::string& socket : inherited_.close_unclaimed())
+        LB_LOG_WARN("the %s socket from %s matches no listener of this config: closed", socket.c_str(),
+                    inherited_.origin().c_str());
+    upgrade_ = std::make_unique<BinaryUpgrade>(
+        *loop_, BinaryUpgrade::Callbacks{[this](pid_t pid) { upgrade_ready(pid); },
+                                         [](const std::string& why) {
+                                             LB_LOG_ERROR("binary upgrade: %s; this lb keeps serving", why.c_str());
+                                         }});
     signal_fd_ = signalfd(-1, &signals, SFD_CLOEXEC);
     if (signal_fd_ < 0) {
         LB_LOG_ERROR("signalfd: %s", strerror(errno));
@@ -119,7 +134,9 @@ int Server::run() {
         // A finished worker wakes the control loop so it can check whether all are done.
         workers_list_.back()->set_exit_notifier([this] { loop_->post([] {}); });
     }
-    for (auto& worker : workers_list_) worker->start(runtime_);
+    // Taking over from a previous lb: accept only once ready (until then
+    // the previous one serves everything on the same sockets).
+    for (auto& worker : workers_list_) worker->start(runtime_, /*accepting=*/!handover_);
     bool failed = false;
     for (auto& worker : workers_list_) {
         while (!worker->ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -131,11 +148,7 @@ int Server::run() {
         for (auto& worker : workers_list_) worker->join();
         return 1;
     }
-    if (!config_.global.pid_file.empty()) {
-        std::ofstream pid(config_.global.pid_file, std::ios::trunc);
-        pid << getpid() << "\n";
-        if (!pid) LB_LOG_WARN("cannot write pid file %s", config_.global.pid_file.c_str());
-    }
+    if (!handover_) write_pid_file();
     for (const auto& listener : runtime_->listeners) {
         LB_LOG_INFO("listener %s: %s on %s", listener->config.name.c_str(), conf::to_string(listener->config.protocol),
                     listener->config.listen.to_string().c_str());
@@ -145,13 +158,140 @@ int Server::run() {
 
     started_unix_s_ = time(nullptr);
     arm_signal_read();
+    check_ready();
     loop_->run();
 
     for (auto& worker : workers_list_) worker->join();
     health_checker_.stop();
-    if (!config_.global.pid_file.empty()) unlink(config_.global.pid_file.c_str());
+    // After an upgrade the file names the new lb: it is not ours to remove.
+    if (!config_.global.pid_file.empty()) {
+        std::ifstream in(config_.global.pid_file);
+        long pid = 0;
+        if (in >> pid && pid == getpid()) unlink(config_.global.pid_file.c_str());
+    }
     LB_LOG_INFO("lb stopped");
     return 0;
+}
+
+Status Server::take_inheritance() {
+    char path[4096];
+    ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (length > 0) executable_.assign(path, static_cast<size_t>(length));
+    auto handover = Handover::from_environment();
+    if (!handover) return Error{handover.error()};
+    std::vector<std::string> problems;
+    if (*handover) {
+        handover_ = std::move(**handover);
+        inherited_ = InheritedSockets(handover_->sockets, "the previous lb", &problems);
+        builder_.ticket_keys->adopt(std::move(handover_->state.ticket_keys));
+        if (!handover_->state.sticky_secret.empty())
+            builder_.random_signer = std::make_shared<StickyCookieSigner>(handover_->state.sticky_secret);
+        LB_LOG_INFO("binary upgrade: taking over %zu sockets from pid %d", handover_->sockets.size(),
+                    static_cast<int>(getppid()));
+    } else if (std::vector<int> fds = service::activation_sockets(); !fds.empty()) {
+        inherited_ = InheritedSockets(fds, "systemd", &problems);
+    }
+    for (const std::string& problem : problems) LB_LOG_WARN("%s", problem.c_str());
+    builder_.sockets.inherit(&inherited_);
+    return Ok{};
+}
+
+bool Server::serving_ready() const {
+    for (const auto& group : runtime_->groups) {
+        // Names whose first lookup has not ended yet, or whose answer is not
+        // built into the snapshot yet (the rebuild is deferred).
+        bool answered = false;
+        for (const auto& name : discovery_->names_of(group->config.name)) {
+            if (!name.resolved && name.last_error.empty()) return false;
+            answered = answered || !name.answer.empty();
+        }
+        if (answered && group->targets.empty()) return false;
+        if (!group->config.health_check.enabled) continue;
+        // A checked group serves once a target passed, or once every target
+        // has its first verdict (all failing: waiting longer helps nobody).
+        bool healthy = false, undecided = false;
+        for (const auto& entry : group->targets) {
+            TargetHealth health = entry.state->health.load(std::memory_order_relaxed);
+            healthy = healthy || health == TargetHealth::healthy;
+            undecided = undecided || health == TargetHealth::initial;
+        }
+        if (!healthy && undecided) return false;
+    }
+    return true;
+}
+
+void Server::check_ready() {
+    if (ready_ || stopping_) return;
+    if (!serving_ready()) {
+        loop_->timers().schedule(ready_timer_, kReadyPollMs);
+        return;
+    }
+    ready_ = true;
+    if (handover_) {
+        for (auto& worker : workers_list_) worker->start_accepting();
+        write_pid_file();
+        handover_->report_ready();
+        LB_LOG_INFO("ready: serving in place of pid %d", static_cast<int>(getppid()));
+        // systemd hears it from the previous lb (MAINPID=), which it still
+        // takes for the service's main process.
+        return;
+    }
+    LB_LOG_INFO("ready: %s", status_line().c_str());
+    service::ready(status_line());
+}
+
+std::string Server::status_line() const {
+    size_t targets = 0, serving = 0;
+    for (const auto& group : runtime_->groups) {
+        for (const auto& entry : group->targets) {
+            ++targets;
+            serving += entry.state->routable() ? 1 : 0;
+        }
+    }
+    return "generation " + std::to_string(runtime_->generation) + ": " + std::to_string(runtime_->listeners.size()) +
+           " listeners, " + std::to_string(serving) + " of " + std::to_string(targets) + " targets in service";
+}
+
+void Server::write_pid_file() const {
+    if (config_.global.pid_file.empty()) return;
+    std::ofstream pid(config_.global.pid_file, std::ios::trunc);
+    pid << getpid() << "\n";
+    if (!pid) LB_LOG_WARN("cannot write pid file %s", config_.global.pid_file.c_str());
+}
+
+void Server::start_upgrade() {
+    if (stopping_) {
+        LB_LOG_WARN("binary upgrade refused: lb is stopping");
+        return;
+    }
+    if (!ready_) {
+        LB_LOG_WARN("binary upgrade refused: this lb is not ready yet");
+        return;
+    }
+    BinaryUpgrade::Request request;
+    request.executable = executable_;
+    request.arguments = options_.arguments;
+    for (const auto& listener : runtime_->listeners)
+        for (int i = 0; i < listener->sockets->count(); ++i) request.sockets.push_back(listener->sockets->fd(i));
+    if (int admin = admin_->listening_fd(); admin >= 0) request.sockets.push_back(admin);
+    request.state.ticket_keys = builder_.ticket_keys->current_keys();
+    if (builder_.random_signer) request.state.sticky_secret = builder_.random_signer->secret();
+    request.timeout_ms = config_.global.upgrade_timeout.count();
+    if (auto started = upgrade_->start(request); !started) {
+        LB_LOG_ERROR("binary upgrade: %s; this lb keeps serving", started.error().c_str());
+        return;
+    }
+    LB_LOG_INFO("binary upgrade: started %s (pid %d), waiting up to %lld ms for it to be ready", executable_.c_str(),
+                static_cast<int>(upgrade_->pid()), static_cast<long long>(request.timeout_ms));
+    service::status("upgrading: new lb pid " + std::to_string(upgrade_->pid()) + " starting; " + status_line());
+}
+
+void Server::upgrade_ready(pid_t pid) {
+    LB_LOG_INFO("binary upgrade: the new lb (pid %d) is ready; this one stops accepting and drains", static_cast<int>(pid));
+    handed_over_ = true;
+    service::handed_over(pid, "serving (took over by binary upgrade)");
+    admin_->stop_accepting();
+    begin_stop(true);
 }
 
 void Server::arm_signal_read() {
@@ -170,6 +310,7 @@ void Server::on_signal(int result, uint32_t) {
             case SIGQUIT: begin_stop(true); break;
             case SIGTERM:
             case SIGINT: begin_stop(false); break;
+            case SIGUSR2: start_upgrade(); break;
             case SIGUSR1:
                 if (auto status = AccessLogSink::instance().reopen(); !status)
                     LB_LOG_ERROR("%s", status.error().c_str());
@@ -184,8 +325,12 @@ void Server::on_signal(int result, uint32_t) {
 
 Result<uint64_t> Server::reload() {
     if (stopping_) return Error{"lb is stopping"};
+    if (ready_) service::reloading();
     auto result = read_and_apply_config();
     ++(result ? reloads_ : reloads_rejected_);
+    // READY=1 either way: a rejected config leaves the previous one serving.
+    if (ready_) service::ready(result ? status_line() : "reload rejected, serving generation " +
+                                                             std::to_string(runtime_->generation) + ": " + result.error());
     return result;
 }
 
@@ -396,6 +541,7 @@ void Server::begin_stop(bool graceful) {
     bool first = !stopping_;
     stopping_ = true;
     graceful_ = graceful;
+    if (first && !handed_over_) service::stopping();
     LB_LOG_INFO(graceful ? "graceful stop: draining for up to %lld ms" : "stopping%.0lld",
                 static_cast<long long>(graceful ? config_.global.shutdown_timeout.count() : 0));
     for (auto& worker : workers_list_) worker->stop(graceful);

@@ -1,7 +1,9 @@
 // Server: the main thread. Loads the config, starts the workers, and then
 // runs a control loop that turns signals into actions (README, "Signals"):
 // SIGHUP reload, SIGQUIT graceful stop, SIGTERM/SIGINT stop now, SIGUSR1
-// reopen logs.
+// reopen logs, SIGUSR2 binary upgrade (lb/control/binary_upgrade.h). It
+// tells the service manager when lb is ready, reloading and stopping
+// (lb/control/service_notify.h).
 #pragma once
 
 #include <atomic>
@@ -14,8 +16,10 @@
 #include "conf/config.h"
 #include "health/health_checker.h"
 #include "lb/control/admin_api.h"
+#include "lb/control/binary_upgrade.h"
 #include "lb/discovery/dns_discovery.h"
 #include "lb/io/event_loop.h"
+#include "lb/io/inherited_sockets.h"
 #include "lb/runtime/runtime.h"
 #include "lb/targets/target_registrations.h"
 #include "lb/worker/worker.h"
@@ -25,6 +29,7 @@ namespace lb {
 struct ServerOptions {
     std::string config_path;
     std::optional<int> workers;  // --workers overrides global.workers
+    std::vector<std::string> arguments;  // argv as given: a binary upgrade starts the new lb with them
 };
 
 class Server final : private AdminControl {
@@ -37,6 +42,20 @@ public:
 private:
     // How often drains are checked for being over (nothing left on the target).
     static constexpr int64_t kDrainPollMs = 100;
+    // How often readiness is checked until lb is ready.
+    static constexpr int64_t kReadyPollMs = 20;
+
+    // Sockets handed over by the previous lb or systemd; the state a previous
+    // lb carried over. Before the first build.
+    Status take_inheritance();
+    // Ready: every listener bound, the first health results in (see
+    // README, "Running under systemd") and the first DNS answers applied.
+    bool serving_ready() const;
+    void check_ready();
+    std::string status_line() const;
+    void write_pid_file() const;
+    void start_upgrade();
+    void upgrade_ready(pid_t pid);
 
     void arm_signal_read();
     void on_signal(int result, uint32_t flags);
@@ -83,6 +102,12 @@ private:
     std::unique_ptr<EventLoop> loop_;
     std::unique_ptr<AdminApi> admin_;  // after loop_: destroyed before it
     std::unique_ptr<DnsDiscovery> discovery_;  // after loop_: destroyed before it, once it stopped
+    std::unique_ptr<BinaryUpgrade> upgrade_;   // after loop_: destroyed before it
+    InheritedSockets inherited_;
+    std::optional<Handover> handover_;         // this lb was started by a binary upgrade
+    std::string executable_;                   // the binary this lb was started from
+    bool ready_ = false;
+    bool handed_over_ = false;                 // a new lb took over: say nothing more to systemd
     int signal_fd_ = -1;
     char signal_buffer_[128];
     bool stopping_ = false;
@@ -92,6 +117,7 @@ private:
     bool graceful_ = false;
     Timer shutdown_timer_;
     Timer drain_timer_;
+    Timer ready_timer_;
     CompletionOf<Server, &Server::on_signal> signal_completion_{this};
 };
 

@@ -47,7 +47,9 @@ void AcceptLoop::on_complete(int result, uint32_t flags) {
     if (!(flags & IORING_CQE_F_MORE)) armed_ = false;
     if (result >= 0) {
         UniqueFd fd(result);
-        if (!stopping_) accepted_(std::move(fd));  // when stopping, dropped: closed
+        // Also while stopping: the kernel completed the accept before the
+        // cancel, and the client is owed an answer (the owner decides).
+        accepted_(std::move(fd));
     } else if (!stopping_ && out_of_resources(-result)) {
         if (loop_.now_ms() - last_warning_ms_ >= kWarnEveryMs) {
             last_warning_ms_ = loop_.now_ms();

@@ -35,8 +35,10 @@ public:
     void start();
     // Stops accepting. `on_stopped` runs once the kernel holds no accept of
     // this socket any more: at once if none is armed, else on the last
-    // completion. It may destroy the AcceptLoop. Connections accepted in
-    // between are closed.
+    // completion. It may destroy the AcceptLoop. Connections the kernel
+    // accepted before the cancel still go to `accepted`: a client whose
+    // handshake completed is owed an answer (a binary upgrade hands the
+    // socket on, and nothing queued on it may be reset).
     void stop(std::function<void()> on_stopped);
     bool stopping() const { return stopping_; }
 

@@ -1,5 +1,6 @@
 #include "lb/io/listen_socket.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -7,7 +8,34 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lb/io/inherited_sockets.h"
+
 namespace lb {
+
+namespace {
+
+// What lb sets on the sockets it opens, on a socket it was given.
+Status prepare_inherited(int fd, const SocketAddress& address, ListenSocketSet::Kind kind, int backlog) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return Error{"inherited socket for " + address.to_string() + ": " + strerror(errno)};
+    int one = 1;
+    if (kind == ListenSocketSet::Kind::datagram) {
+        if (address.is_any()) {
+            if (address.family() == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+            else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+        }
+        return Ok{};
+    }
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+    if (!listening && ::listen(fd, backlog) != 0)
+        return Error{"listen() on inherited socket for " + address.to_string() + ": " + strerror(errno)};
+    return Ok{};
+}
+
+}  // namespace
 
 Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
                                int backlog) {
@@ -32,23 +60,41 @@ Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSe
     return owned;
 }
 
-Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddress& address, Kind kind, int count) {
-    std::shared_ptr<ListenSocketSet> set(new ListenSocketSet(address, kind));
-    for (int i = 0; i < count; ++i) {
-        auto fd = open_listen_socket(address, kind, true, 4096);
-        if (!fd) return Error{fd.error()};
-        set->fds_.push_back(std::move(*fd));
+Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddress& address, Kind kind, int workers,
+                                                               std::vector<UniqueFd> inherited) {
+    constexpr int kBacklog = 4096;
+    std::shared_ptr<ListenSocketSet> set(new ListenSocketSet(address, kind, workers));
+    if (inherited.empty()) {
+        for (int i = 0; i < workers; ++i) {
+            auto fd = open_listen_socket(address, kind, true, kBacklog);
+            if (!fd) return Error{fd.error()};
+            set->fds_.push_back(std::move(*fd));
+        }
+        return set;
+    }
+    for (auto& fd : inherited) {
+        if (auto prepared = prepare_inherited(fd.get(), address, kind, kBacklog); !prepared) return Error{prepared.error()};
+        set->fds_.push_back(std::move(fd));
+    }
+    // Fewer sockets than workers: share them rather than open more, which
+    // would join the group and take connections before this lb is ready.
+    const size_t given = set->fds_.size();
+    for (size_t i = given; i < static_cast<size_t>(workers); ++i) {
+        UniqueFd copy(fcntl(set->fds_[i % given].get(), F_DUPFD_CLOEXEC, 0));
+        if (!copy) return Error{"dup() of inherited socket for " + address.to_string() + ": " + strerror(errno)};
+        set->fds_.push_back(std::move(copy));
     }
     return set;
 }
 
 Result<std::shared_ptr<ListenSocketSet>> ListenSocketPool::get(const SocketAddress& address,
-                                                               ListenSocketSet::Kind kind, int count) {
+                                                               ListenSocketSet::Kind kind, int workers) {
     std::string key = (kind == ListenSocketSet::Kind::stream ? "tcp " : "udp ") + address.to_string();
     std::erase_if(sets_, [](const auto& entry) { return entry.second.expired(); });
     auto& slot = sets_[key];
-    if (auto existing = slot.lock(); existing && existing->count() == count) return existing;
-    auto opened = ListenSocketSet::open(address, kind, count);
+    if (auto existing = slot.lock(); existing && existing->workers() == workers) return existing;
+    auto opened = ListenSocketSet::open(address, kind, workers,
+                                        inherited_ ? inherited_->take(address, kind) : std::vector<UniqueFd>{});
     if (!opened) return opened;
     slot = *opened;
     return opened;

@@ -1,9 +1,15 @@
-// ListenSocketSet: one SO_REUSEPORT socket per worker bound to a listener
-// address, so the kernel spreads new connections over the workers.
+// ListenSocketSet: the SO_REUSEPORT sockets of one listener address, one
+// per worker when lb opens them itself, so the kernel spreads new
+// connections over the workers. Sockets handed over at start
+// (InheritedSockets) are kept as they are: fewer than the workers are
+// shared (a descriptor duplicated per worker), more are spread over them
+// (worker i serves every socket j with j % workers == i); either way no
+// socket of the group the previous owner served is dropped or added.
 //
 // Threading: opened on the main thread; snapshots share it by shared_ptr, so
 // a reload that keeps an address keeps its sockets (no accept gap). Worker i
-// only touches fd(i). The fds close when the last snapshot naming them goes.
+// only touches the fds it serves. The fds close when the last snapshot
+// naming them goes.
 #pragma once
 
 #include <map>
@@ -21,17 +27,25 @@ class ListenSocketSet {
 public:
     enum class Kind { stream, datagram };
 
-    static Result<std::shared_ptr<ListenSocketSet>> open(const SocketAddress& address, Kind kind, int count);
+    // `inherited` empty: opens one socket per worker.
+    static Result<std::shared_ptr<ListenSocketSet>> open(const SocketAddress& address, Kind kind, int workers,
+                                                         std::vector<UniqueFd> inherited = {});
 
-    int fd(int worker) const { return fds_[static_cast<size_t>(worker)].get(); }
+    int fd(int index) const { return fds_[static_cast<size_t>(index)].get(); }
+    // Descriptors in the set: at least `workers()`.
     int count() const { return static_cast<int>(fds_.size()); }
+    int workers() const { return workers_; }
+    // Does `worker` serve descriptor `index`?
+    bool served_by(int index, int worker) const { return index % workers_ == worker; }
     const SocketAddress& address() const { return address_; }
     Kind kind() const { return kind_; }
 
 private:
-    ListenSocketSet(const SocketAddress& address, Kind kind) : address_(address), kind_(kind) {}
+    ListenSocketSet(const SocketAddress& address, Kind kind, int workers)
+        : address_(address), kind_(kind), workers_(workers) {}
     SocketAddress address_;
     Kind kind_;
+    int workers_;
     std::vector<UniqueFd> fds_;
 };
 
@@ -41,13 +55,21 @@ private:
 Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
                                int backlog);
 
-// Main thread only: hands out the existing set for an address, or opens one.
+class InheritedSockets;
+
+// Main thread only: hands out the existing set for an address, or makes one
+// from the inherited sockets bound to it, or opens one.
 class ListenSocketPool {
 public:
-    Result<std::shared_ptr<ListenSocketSet>> get(const SocketAddress& address, ListenSocketSet::Kind kind, int count);
+    Result<std::shared_ptr<ListenSocketSet>> get(const SocketAddress& address, ListenSocketSet::Kind kind,
+                                                 int workers);
+    // Sockets handed over at start; the caller keeps `inherited` alive while
+    // it is set.
+    void inherit(InheritedSockets* inherited) { inherited_ = inherited; }
 
 private:
     std::map<std::string, std::weak_ptr<ListenSocketSet>> sets_;
+    InheritedSockets* inherited_ = nullptr;
 };
 
 }  // namespace lb

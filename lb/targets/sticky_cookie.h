@@ -29,6 +29,8 @@ public:
     static Result<std::shared_ptr<const StickyCookieSigner>> from_file(const std::string& path);
     // A random key: cookies survive reloads of this process but not a restart.
     static std::shared_ptr<const StickyCookieSigner> random();
+    // The key, for a binary upgrade to carry a random one over.
+    const std::string& secret() const { return key_; }
 
     std::string encode(std::string_view scope, std::string_view value, int64_t expires_unix) const;
     // The value, if the signature is ours, the scope matches and it has not expired.

@@ -14,18 +14,22 @@
 
 namespace lb {
 
-// One listener's socket on this worker, with its accept loop.
+// One socket of a listener's set that this worker serves, with its accept
+// loop (one per worker, unless the set was inherited with more sockets than
+// there are workers).
 struct Worker::ListenerSlot {
     std::shared_ptr<ListenSocketSet> sockets;
+    int socket_index;
     const ListenerRuntime* listener;  // in the current snapshot
     bool removed = false;             // stop() was called
     bool stopped = false;             // and its accept has ended
     AcceptLoop accept;
 
-    ListenerSlot(Worker& worker, const ListenerRuntime& runtime)
+    ListenerSlot(Worker& worker, const ListenerRuntime& runtime, int index)
         : sockets(runtime.sockets),
+          socket_index(index),
           listener(&runtime),
-          accept(*worker.loop_, sockets->fd(worker.index_), "accept on " + sockets->address().to_string(),
+          accept(*worker.loop_, sockets->fd(index), "accept on " + sockets->address().to_string(),
                  [this, &worker](UniqueFd fd) {
                      // Between snapshots, on its way out: fd is dropped (closed).
                      if (listener) worker.handle_connection(*this, std::move(fd));
@@ -37,8 +41,17 @@ Worker::Worker(int index, std::atomic<int64_t>* connection_budget, const Protoco
 
 Worker::~Worker() { join(); }
 
-void Worker::start(std::shared_ptr<const Runtime> runtime) {
+void Worker::start(std::shared_ptr<const Runtime> runtime, bool accepting) {
+    accepting_ = accepting;
     thread_ = std::thread([this, runtime = std::move(runtime)]() mutable { run(std::move(runtime)); });
+}
+
+void Worker::start_accepting() {
+    loop_->post([this] {
+        if (accepting_) return;
+        accepting_ = true;
+        if (!draining_) adopt_listeners(snapshot_->runtime);
+    });
 }
 
 void Worker::publish(std::shared_ptr<const Runtime> runtime) {
@@ -104,21 +117,29 @@ void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
         session = next;
     }
     drains_->observe(*runtime);
-    if (draining_) return;
+    if (draining_ || !accepting_) return;
+    adopt_listeners(runtime);
+}
 
+void Worker::adopt_listeners(const std::shared_ptr<const Runtime>& runtime) {
     adopt_udp_listeners(runtime);
     for (auto& slot : slots_) slot->listener = nullptr;
     for (const auto& listener : runtime->listeners) {
-        if (listener->sockets->kind() != ListenSocketSet::Kind::stream) continue;
-        ListenerSlot* existing = nullptr;
-        for (auto& slot : slots_)
-            if (slot->sockets == listener->sockets && !slot->removed) existing = slot.get();
-        if (existing) {
-            existing->listener = listener.get();
-            continue;
+        const ListenSocketSet& sockets = *listener->sockets;
+        if (sockets.kind() != ListenSocketSet::Kind::stream) continue;
+        for (int index = 0; index < sockets.count(); ++index) {
+            if (!sockets.served_by(index, index_)) continue;
+            ListenerSlot* existing = nullptr;
+            for (auto& slot : slots_)
+                if (slot->sockets == listener->sockets && slot->socket_index == index && !slot->removed)
+                    existing = slot.get();
+            if (existing) {
+                existing->listener = listener.get();
+                continue;
+            }
+            slots_.push_back(std::make_unique<ListenerSlot>(*this, *listener, index));
+            slots_.back()->accept.start();
         }
-        slots_.push_back(std::make_unique<ListenerSlot>(*this, *listener));
-        slots_.back()->accept.start();
     }
     // Listeners gone from the config: stop accepting; the slot goes when its
     // accept operation has ended.
@@ -140,19 +161,23 @@ void Worker::stop_accepting(ListenerSlot& slot) {
 void Worker::adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime) {
     std::vector<std::unique_ptr<DatagramListener>> kept;
     for (const auto& listener : runtime->listeners) {
-        if (listener->sockets->kind() != ListenSocketSet::Kind::datagram) continue;
-        auto existing = std::find_if(udp_listeners_.begin(), udp_listeners_.end(), [&](const auto& udp) {
-            return udp && udp->sockets() == listener->sockets;
-        });
-        if (existing != udp_listeners_.end()) {
-            (*existing)->update(runtime, *listener);
-            kept.push_back(std::move(*existing));
-            continue;
+        const ListenSocketSet& sockets = *listener->sockets;
+        if (sockets.kind() != ListenSocketSet::Kind::datagram) continue;
+        for (int index = 0; index < sockets.count(); ++index) {
+            if (!sockets.served_by(index, index_)) continue;
+            auto existing = std::find_if(udp_listeners_.begin(), udp_listeners_.end(), [&](const auto& udp) {
+                return udp && udp->sockets() == listener->sockets && udp->socket_index() == index;
+            });
+            if (existing != udp_listeners_.end()) {
+                (*existing)->update(runtime, *listener);
+                kept.push_back(std::move(*existing));
+                continue;
+            }
+            ProvidedBuffers* buffers = loop_->datagram_buffers();
+            if (!buffers) continue;  // logged; the listener stays silent on this worker
+            kept.push_back(protocols_.datagram(*this, runtime, *listener, index, *buffers));
+            kept.back()->start();
         }
-        ProvidedBuffers* buffers = loop_->datagram_buffers();
-        if (!buffers) continue;  // logged; the listener stays silent on this worker
-        kept.push_back(protocols_.datagram(*this, runtime, *listener, *buffers));
-        kept.back()->start();
     }
     for (auto& gone : udp_listeners_)
         if (gone) retire_udp_listener(std::move(gone));

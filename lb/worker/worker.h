@@ -91,8 +91,9 @@ struct WorkerSnapshot {
     std::vector<ZoneRotation> zone_rotations;          // by TargetGroupRuntime::index
 };
 
-// One udp listener's share on a worker: it receives on the worker's socket
-// of the listener and keeps its flows. Made by Protocols::datagram.
+// One udp listener's share on a worker: it receives on one socket of the
+// listener's set (ListenSocketSet::served_by) and keeps its flows. Made by
+// Protocols::datagram.
 class DatagramListener {
 public:
     virtual ~DatagramListener() = default;
@@ -103,6 +104,7 @@ public:
     virtual void stop() = 0;
     virtual bool finished() const = 0;
     virtual const std::shared_ptr<ListenSocketSet>& sockets() const = 0;
+    virtual int socket_index() const = 0;
     virtual void target_drained(const TargetState& target) = 0;
 };
 
@@ -114,9 +116,10 @@ struct Protocols {
     // allow list: start whatever serves it (PROXY header step, session).
     void (*accepted)(Worker& worker, const ListenerRuntime& listener, std::unique_ptr<TcpStream> stream,
                      ConnectionTicket ticket) = nullptr;
-    // A udp listener's share on this worker.
+    // A udp listener's share on this worker: socket `socket_index` of its set.
     std::unique_ptr<DatagramListener> (*datagram)(Worker& worker, std::shared_ptr<const Runtime> runtime,
-                                                  const ListenerRuntime& listener, ProvidedBuffers& buffers) = nullptr;
+                                                  const ListenerRuntime& listener, int socket_index,
+                                                  ProvidedBuffers& buffers) = nullptr;
 };
 
 class Worker final : public ExchangeHost {
@@ -124,8 +127,11 @@ public:
     Worker(int index, std::atomic<int64_t>* connection_budget, const Protocols& protocols);
     ~Worker();
 
-    // Main thread.
-    void start(std::shared_ptr<const Runtime> runtime);
+    // Main thread. Without `accepting`, the worker serves nothing (no
+    // accept, no datagram) until start_accepting(): a new lb taking over
+    // another's sockets waits until it is ready (lb/control/server.cpp).
+    void start(std::shared_ptr<const Runtime> runtime, bool accepting = true);
+    void start_accepting();
     void publish(std::shared_ptr<const Runtime> runtime);
     // graceful: stop accepting, let sessions finish; else abort everything.
     void stop(bool graceful);
@@ -166,6 +172,7 @@ private:
 
     void run(std::shared_ptr<const Runtime> runtime);
     void adopt(std::shared_ptr<const Runtime> runtime);
+    void adopt_listeners(const std::shared_ptr<const Runtime>& runtime);
     void stop_accepting(ListenerSlot& slot);
     void handle_connection(ListenerSlot& slot, UniqueFd fd);
     void adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime);
@@ -194,6 +201,7 @@ private:
     int64_t client_limited_logged_ms_ = -5000;  // log_client_limited: when it last wrote
     uint64_t client_limited_unlogged_ = 0;
     bool draining_ = false;
+    bool accepting_ = true;
     WorkerCounters counters_;
     std::atomic<bool> ready_{false};
     std::atomic<bool> failed_{false};
