@@ -133,9 +133,10 @@ def _lb_factory(request, workdir):
     stops every lb it started and fails on a bad exit or sanitizer report."""
     started = []
 
-    def start(config, args=(), wait=True, ready_ports=None, nofile=None):
+    def start(config, args=(), wait=True, ready_ports=None, nofile=None, env=None, wrapper=()):
         name = "lb" if not started else f"lb{len(started) + 1}"
-        lb = lbtest.Lb(config, workdir, args=args, ready_ports=ready_ports, name=name, nofile=nofile)
+        lb = lbtest.Lb(config, workdir, args=args, ready_ports=ready_ports, name=name, nofile=nofile,
+                       env=env, wrapper=wrapper)
         started.append(lb)
         _track(request, "_lb_instances", lb)
         if wait:

@@ -280,7 +280,7 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 class Lb:
     """The lb binary running a config in the foreground."""
 
-    def __init__(self, config, workdir, args=(), ready_ports=None, name="lb", nofile=None):
+    def __init__(self, config, workdir, args=(), ready_ports=None, name="lb", nofile=None, env=None, wrapper=()):
         self.workdir = workdir
         self.config_path = os.path.join(workdir, f"{name}.yaml")
         with open(self.config_path, "w") as f:
@@ -291,14 +291,17 @@ class Lb:
         if not os.access(self.binary, os.X_OK):
             raise RuntimeError(f"lb binary {self.binary} missing: build it (tools/dev build) "
                                "or set LB_BINARY")
-        self.cmd = [self.binary, "-c", self.config_path, *args]
+        # wrapper: a command that execs lb (systemd-socket-activate ...);
+        # env: added to lb's environment.
+        self.cmd = [*wrapper, self.binary, "-c", self.config_path, *args]
         self._out = open(self.stdout_path, "w")
         self._err = open(self.stderr_path, "w")
         # nofile: lb's descriptor limit, set before it starts (io_uring's
         # accepts do not see a limit lowered later).
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
         self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=self._err,
-                                     stdin=subprocess.DEVNULL, cwd=workdir, preexec_fn=limit)
+                                     stdin=subprocess.DEVNULL, cwd=workdir, preexec_fn=limit,
+                                     env=dict(os.environ, **env) if env else None)
         self.stopped = False
         self.nofile = nofile
         self.config = config
