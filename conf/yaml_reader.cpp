@@ -10,6 +10,8 @@ namespace lb::conf {
 
 namespace {
 
+thread_local KnownKeysObserver known_keys_observer;
+
 std::string range_message(const std::string& min, const std::string& max, bool has_min, bool has_max) {
     if (has_min && has_max) return "must be between " + min + " and " + max;
     if (has_min) return "must be at least " + min;
@@ -174,7 +176,13 @@ YamlMapping::YamlMapping(const YamlValue& value) : self_(value) {
 
 YamlMapping::YamlMapping(const YamlValue& value, std::initializer_list<std::string_view> known_keys)
     : YamlMapping(value) {
+    if (known_keys_observer) known_keys_observer(*this, known_keys);
     check_keys(known_keys, false);
+}
+
+KnownKeysObserver observe_known_keys(KnownKeysObserver observer) {
+    std::swap(observer, known_keys_observer);
+    return observer;
 }
 
 YamlMapping YamlMapping::any_keys(const YamlValue& value) {

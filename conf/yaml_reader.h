@@ -8,6 +8,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <stdexcept>
@@ -97,6 +98,16 @@ private:
     YamlValue self_;
     std::vector<Entry> entries_;
 };
+
+// A test hook: called with every mapping that is checked against a list of
+// known keys, and that list, before the check (so a mapping with an unknown
+// key is seen too). tests/unit/conf/schema_keys_test.cpp compares what a
+// load of conf/examples/full.yaml shows with conf/lb.schema.json. Per
+// thread; empty (the default) costs one test per mapping.
+using KnownKeysObserver =
+    std::function<void(const YamlMapping& map, std::initializer_list<std::string_view> known_keys)>;
+// Sets this thread's observer; returns the one it replaces.
+KnownKeysObserver observe_known_keys(KnownKeysObserver observer);
 
 // "a.b" / "a[3]" with an empty parent meaning the root.
 std::string child_path(const std::string& parent, std::string_view key);
