@@ -2,8 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "conf/config_loader.h"
 #include "test_support.h"
@@ -42,14 +40,7 @@ TEST(Examples, QuickstartLoads) {
 // into a scratch directory and create those files beside it.
 TEST(Examples, FullLoadsWithItsFilesBesideIt) {
     TempDir dir;
-    std::ifstream in(examples_dir + "/full.yaml");
-    ASSERT_TRUE(in) << "cannot open full.yaml";
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string path = dir.write("full.yaml", text.str());
-    for (const char* file : {"admin.token", "sticky.key", "certs/a.pem", "certs/a.key", "certs/wild.example.com.pem",
-                             "certs/wild.key", "certs/ca.pem"})
-        dir.write(file, "placeholder\n");
+    std::string path = testing::write_full_example(dir);
 
     auto result = load_config_file(path);
     ASSERT_TRUE(result.ok()) << result.error();
