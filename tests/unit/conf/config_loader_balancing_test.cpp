@@ -37,7 +37,7 @@ std::string group_yaml(const std::string& keys, const std::string& protocol = "h
 }
 
 TargetGroup load_group(const std::string& keys, const std::string& protocol = "http") {
-    auto result = load_config_string(group_yaml(keys, protocol), "lb.yaml");
+    auto result = testing::load(group_yaml(keys, protocol), "lb.yaml");
     EXPECT_TRUE(result.ok()) << result.error();
     if (!result.ok()) return TargetGroup{};
     return std::move(result).value().target_groups.at(0);
@@ -150,7 +150,7 @@ TEST(ConfigBalancingErrors, SourceIpStickinessWouldReplaceTheHashKey) {
 // ---------------------------------------------------------------- backup targets
 
 TEST(ConfigBalancing, BackupTargets) {
-    auto result = load_config_string(testing::yaml(R"(
+    auto result = testing::load(testing::yaml(R"(
 listeners:
   - name: l
     listen: 127.0.0.1:8080

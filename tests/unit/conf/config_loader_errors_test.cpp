@@ -637,7 +637,7 @@ TEST(ConfigErrors, TrustedProxiesOnlyWhereSomethingIsTrusted) {
 }
 
 TEST(ConfigErrors, TcpListenerReadingProxyHeadersTakesHeaderTimeout) {
-    auto config = load_config_string(yaml(R"(
+    auto config = testing::load(yaml(R"(
 target_groups: [{ name: t, protocol: tcp }]
 listeners:
   - name: a
@@ -692,13 +692,13 @@ TEST(ConfigErrors, ListenerMayNotTakeTheAdminAddress) {
 TEST(ConfigErrors, FilesMustExistAndBeReadable) {
     TempDir dir;
     std::string name = (dir.path() / "lb.yaml").string();
-    auto result = load_config_string("global:\n  sticky_secret_file: secrets/sticky.key\n", name);
+    auto result = testing::load("global:\n  sticky_secret_file: secrets/sticky.key\n", name);
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.error(), name + ":2:23: global.sticky_secret_file: cannot read '" + dir.path().string() +
                                   "/secrets/sticky.key': No such file or directory");
 
     std::filesystem::create_directories(dir.path() / "certs");
-    result = load_config_string(yaml(R"(
+    result = testing::load(yaml(R"(
 listeners:
   - name: a
     protocol: https

@@ -27,7 +27,7 @@ std::string listener_yaml(TempDir& dir, const std::string& protocol, const std::
 }
 
 Config load_ok(const std::string& text) {
-    auto result = load_config_string(text, "lb.yaml");
+    auto result = testing::load(text, "lb.yaml");
     EXPECT_TRUE(result.ok()) << result.error();
     return result.ok() ? std::move(result).value() : Config{};
 }

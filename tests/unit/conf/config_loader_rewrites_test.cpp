@@ -19,7 +19,7 @@ using testing::load_error;
 using testing::yaml;
 
 Config load_ok(const std::string& text) {
-    auto result = load_config_string(text, "lb.yaml");
+    auto result = testing::load(text, "lb.yaml");
     EXPECT_TRUE(result.ok()) << result.error();
     return result.ok() ? std::move(result).value() : Config{};
 }

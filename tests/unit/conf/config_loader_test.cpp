@@ -12,7 +12,7 @@ using testing::TempDir;
 using testing::yaml;
 
 Config load_ok(const std::string& text, const std::string& name = "lb.yaml") {
-    auto result = load_config_string(text, name);
+    auto result = testing::load(text, name);
     EXPECT_TRUE(result.ok()) << result.error();
     return result.ok() ? std::move(result).value() : Config{};
 }

@@ -37,7 +37,7 @@ Imported import(TempDir& dir, const std::string& nginx_conf, bool load = true) {
         out.report.push_back(line);
     }
     if (load && out.result.exit_status != 1) {
-        auto loaded = load_config_string(out.result.yaml, "out.yaml");
+        auto loaded = testing::load(out.result.yaml, "out.yaml");
         EXPECT_TRUE(loaded.ok()) << loaded.error() << "\n" << out.result.yaml;
         if (loaded.ok()) out.config = std::move(loaded).value();
     }
@@ -513,7 +513,7 @@ TEST(NginxImport, OddInputsNeverMakeYamlLbRefuses) {
         NginxImport result = import_nginx(path);
         EXPECT_EQ(result.error.find("bug"), std::string::npos) << config << "\n" << result.error;
         if (result.exit_status != 1) {
-            auto loaded = load_config_string(result.yaml, "out.yaml");
+            auto loaded = testing::load(result.yaml, "out.yaml");
             EXPECT_TRUE(loaded.ok()) << config << "\n" << loaded.error();
         }
     }
