@@ -84,6 +84,8 @@ public:
     // Starts the new process; an error when it could not be started at all.
     Status start(const Request& request);
     bool in_progress() const { return pid_ > 0 && !done_; }
+    // Ends an upgrade under way: the new process is killed, `failed` runs.
+    void abandon(const std::string& why) { fail(why); }
     pid_t pid() const { return pid_; }
 
 private:

@@ -113,8 +113,9 @@ int Server::run() {
                     inherited_.origin().c_str());
     upgrade_ = std::make_unique<BinaryUpgrade>(
         *loop_, BinaryUpgrade::Callbacks{[this](pid_t pid) { upgrade_ready(pid); },
-                                         [](const std::string& why) {
-                                             LB_LOG_ERROR("binary upgrade: %s; this lb keeps serving", why.c_str());
+                                         [this](const std::string& why) {
+                                             LB_LOG_ERROR("binary upgrade: %s%s", why.c_str(),
+                                                          stopping_ ? "" : "; this lb keeps serving");
                                          }});
     signal_fd_ = signalfd(-1, &signals, SFD_CLOEXEC);
     if (signal_fd_ < 0) {
@@ -174,9 +175,17 @@ int Server::run() {
 }
 
 Status Server::take_inheritance() {
+    // The path lb was started by, not what it resolves to: a deploy that
+    // repoints a symlink (/usr/sbin/lb -> /opt/lb-1.3/lb) upgrades to the
+    // new target. Without a slash argv[0] came from PATH: the file itself.
+    const std::string& started_as = options_.arguments.empty() ? std::string() : options_.arguments.front();
     char path[4096];
-    ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
-    if (length > 0) executable_.assign(path, static_cast<size_t>(length));
+    if (started_as.find('/') != std::string::npos) {
+        executable_ = started_as;
+        if (started_as.front() != '/' && getcwd(path, sizeof(path))) executable_ = std::string(path) + "/" + started_as;
+    } else if (ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1); length > 0) {
+        executable_.assign(path, static_cast<size_t>(length));
+    }
     auto handover = Handover::from_environment();
     if (!handover) return Error{handover.error()};
     std::vector<std::string> problems;
@@ -542,6 +551,8 @@ void Server::begin_stop(bool graceful) {
     stopping_ = true;
     graceful_ = graceful;
     if (first && !handed_over_) service::stopping();
+    // A new lb not yet ready must not outlive the stop it would not know of.
+    if (upgrade_ && upgrade_->in_progress()) upgrade_->abandon("lb is stopping");
     LB_LOG_INFO(graceful ? "graceful stop: draining for up to %lld ms" : "stopping%.0lld",
                 static_cast<long long>(graceful ? config_.global.shutdown_timeout.count() : 0));
     for (auto& worker : workers_list_) worker->stop(graceful);
