@@ -179,6 +179,15 @@ def test_the_tree_is_exactly_the_listed_files(installed):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o644, path
 
 
+def test_the_readme_lists_the_tree(installed):
+    """README, "Install": the tree as `meson install --destdir D` makes it."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = f.read()
+    install = readme.split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
+    listed = sorted(re.findall(r"^D(/\S+)", install, re.M))
+    assert listed == expected_files(installed)
+
+
 def test_the_installed_binary_is_the_one_under_test(installed):
     with open(installed.lb, "rb") as a, open(lbtest.lb_binary(), "rb") as b:
         assert a.read() == b.read()
