@@ -304,6 +304,13 @@ def test_the_example_config_fits_the_unit(installed):
     assert seconds(glob["shutdown_timeout"]) < seconds(unit["TimeoutStopSec"][0])
     assert [listener["listen"] for listener in config["listeners"]] == ["0.0.0.0:80"]
     assert all(group.get("health_check") for group in config["target_groups"])
+    # Ready waits for health verdicts: healthy_threshold x interval, 5 x 30s
+    # with the defaults, must fit in the start timeout.
+    start_timeout = int(re.fullmatch(r"(\d+)min", unit["TimeoutStartSec"][0]).group(1)) * 60
+    assert 5 * 30 < start_timeout
+    for group in config["target_groups"]:
+        check = group["health_check"]
+        assert check["healthy_threshold"] * seconds(check["interval"]) < start_timeout
 
 
 # ---------------------------------------------------------------- systemd
