@@ -63,6 +63,18 @@ public:
     bool idle() const { return !in_request_; }
     uint64_t serial() const { return serial_; }  // accept order
 
+    // lb is stopping: a connection between requests closes now; one in the
+    // middle of a request, or accepted and not yet asked anything (a client
+    // that connected just before the stop, or just before a binary upgrade
+    // handed the socket on), gets its answer first, within its deadline.
+    void drain() {
+        if (in_request_ || !answered_) {
+            draining_ = true;
+            return;
+        }
+        close(CloseMode::graceful);
+    }
+
     void close(CloseMode mode) {
         if (closing_) return;
         closing_ = true;
@@ -125,7 +137,8 @@ private:
         if (closing_) return kError;
         // This request may itself have changed them (POST /api/v1/reload):
         // it gets its answer, then the connection ends.
-        bool close_after = !head_.keep_alive || stale();
+        bool close_after = !head_.keep_alive || stale() || draining_;
+        answered_ = true;
         if (reply.content_type)
             stream_->write(make_local_response(reply.status, reply.content_type, reply.text, close_after,
                                                reply.extra_headers, head_.method == "HEAD"));
@@ -163,6 +176,8 @@ private:
     bool closing_ = false;
     bool proven_ = false;
     bool in_request_ = false;
+    bool answered_ = false;  // has answered a request
+    bool draining_ = false;  // close after the answer: lb is stopping
     Timer deadline_;   // first byte, then the request, then keep-alive
 };
 
@@ -263,11 +278,10 @@ void AdminApi::shutdown() {
     shut_down_ = true;
     close_listener();
     auto open = connections_;  // closing removes entries
-    for (AdminConnection* connection : open) connection->close(CloseMode::graceful);
+    for (AdminConnection* connection : open) connection->drain();
 }
 
 void AdminApi::on_accept(UniqueFd fd) {
-    if (shut_down_) return;  // accepted in the race with shutdown(): closed
     SocketAddress peer;
     *peer.len_ptr() = sizeof(sockaddr_storage);
     if (getpeername(fd.get(), peer.sa(), peer.len_ptr()) != 0 ||
@@ -276,6 +290,8 @@ void AdminApi::on_accept(UniqueFd fd) {
     auto* connection = new AdminConnection(*this, std::make_unique<TcpStream>(loop_, std::move(fd), peer), ++accepted_);
     connections_.insert(connection);
     connection->start();
+    // Accepted in the race with shutdown(): answered, then closed.
+    if (shut_down_) connection->drain();
 }
 
 // Full: the newcomer (an orchestrator's probe, the operator's reload) takes

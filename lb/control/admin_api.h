@@ -90,7 +90,8 @@ public:
     // address is taken instead of opening one.
     Result<Prepared> prepare(const conf::Admin& config, InheritedSockets* inherited = nullptr) const;
     void commit(Prepared prepared);
-    // Stop accepting and close every admin connection (lb is stopping).
+    // Stop accepting; connections close once they answered what they were
+    // asked (lb is stopping).
     void shutdown();
     // The listening socket (-1: none), for a binary upgrade to hand over.
     int listening_fd() const;

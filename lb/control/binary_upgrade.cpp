@@ -78,6 +78,12 @@ std::string CarriedState::serialize() const {
         out += "ticket-key " + std::to_string(key.epoch) + " " + hex(key.name.data(), key.name.size()) + " " +
                hex(key.aes.data(), key.aes.size()) + " " + hex(key.hmac.data(), key.hmac.size()) + "\n";
     }
+    for (const auto& [id, carried] : target_health) {
+        size_t newline = id.find('\n');
+        out += "target-health " + std::to_string(static_cast<int>(carried.health)) + " " +
+               std::to_string(carried.in_service_since_ms) + " " + id.substr(newline + 1) + " " +
+               id.substr(0, newline) + "\n";
+    }
     if (!sticky_secret.empty())
         out += "sticky-secret " + hex(reinterpret_cast<const unsigned char*>(sticky_secret.data()), sticky_secret.size()) +
                "\n";
@@ -104,6 +110,16 @@ Result<CarriedState> CarriedState::parse(std::string_view text) {
             OPENSSL_cleanse(&key, sizeof(key));
             OPENSSL_cleanse(aes.data(), aes.size());
             OPENSSL_cleanse(hmac.data(), hmac.size());
+        } else if (kind == "target-health") {
+            int health = -1;
+            CarriedTargetHealth carried;
+            std::string key, group;
+            good = bool(fields >> health >> carried.in_service_since_ms >> key) && fields.get() == ' ' &&
+                   std::getline(fields, group) && !group.empty() &&
+                   (health == static_cast<int>(TargetHealth::healthy) ||
+                    health == static_cast<int>(TargetHealth::unhealthy));
+            carried.health = static_cast<TargetHealth>(health);
+            if (good) state.target_health[group + "\n" + key] = carried;
         } else if (kind == "sticky-secret") {
             std::string secret;
             good = bool(fields >> secret) && !secret.empty() && secret.size() % 2 == 0;

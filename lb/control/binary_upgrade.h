@@ -15,7 +15,9 @@
 //   LB_UPGRADE_FDS=5,6,9   listening sockets (InheritedSockets learns what
 //                          each is from the kernel)
 //   LB_UPGRADE_STATE_FD=7  a memfd: "ticket-key EPOCH NAME AES HMAC" and
-//                          "sticky-secret KEY" lines, hex
+//                          "sticky-secret KEY" lines (hex), and
+//                          "target-health HEALTH SINCE_MS ADDRESS:PORT GROUP"
+//                          for each checked target
 //   LB_UPGRADE_READY_FD=8  a pipe: the new lb writes "ready PID\n" on it
 //
 // Threading: main thread (the control loop).
@@ -32,6 +34,7 @@
 #include "lb/base/timer_wheel.h"
 #include "lb/base/unique_fd.h"
 #include "lb/io/event_loop.h"
+#include "lb/runtime/runtime.h"
 #include "tls/ticket_keys.h"
 
 namespace lb {
@@ -40,6 +43,10 @@ namespace lb {
 struct CarriedState {
     std::vector<tls::TicketKeys::Key> ticket_keys;  // newest first
     std::string sticky_secret;                     // empty: none to carry (a file names it, or no cookies yet)
+    // Checked targets' verdicts, keyed "group\naddress:port" as
+    // RuntimeBuilder::carried_health: the new lb need not wait for
+    // healthy_threshold passes before it may take over.
+    std::unordered_map<std::string, CarriedTargetHealth> target_health;
 
     std::string serialize() const;
     static Result<CarriedState> parse(std::string_view text);

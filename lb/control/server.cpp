@@ -195,6 +195,7 @@ Status Server::take_inheritance() {
         builder_.ticket_keys->adopt(std::move(handover_->state.ticket_keys));
         if (!handover_->state.sticky_secret.empty())
             builder_.random_signer = std::make_shared<StickyCookieSigner>(handover_->state.sticky_secret);
+        builder_.carried_health = std::move(handover_->state.target_health);
         LB_LOG_INFO("binary upgrade: taking over %zu sockets from pid %d", handover_->sockets.size(),
                     static_cast<int>(getppid()));
     } else if (std::vector<int> fds = service::activation_sockets(); !fds.empty()) {
@@ -216,15 +217,20 @@ bool Server::serving_ready() const {
         }
         if (answered && group->targets.empty()) return false;
         if (!group->config.health_check.enabled) continue;
-        // A checked group serves once a target passed, or once every target
-        // has its first verdict (all failing: waiting longer helps nobody).
-        bool healthy = false, undecided = false;
+        // A checked group is ready once a target is healthy (a binary
+        // upgrade hands the verdicts over), or once every target has had its
+        // first check: healthy_threshold passes (5 x 30 s by default) would
+        // hold a start for minutes while the group fails open anyway.
+        bool healthy = false, unchecked = false;
         for (const auto& entry : group->targets) {
-            TargetHealth health = entry.state->health.load(std::memory_order_relaxed);
+            const TargetState& target = *entry.state;
+            TargetHealth health = target.health.load(std::memory_order_relaxed);
             healthy = healthy || health == TargetHealth::healthy;
-            undecided = undecided || health == TargetHealth::initial;
+            unchecked = unchecked || (health == TargetHealth::initial &&
+                                      target.consecutive_successes.load(std::memory_order_relaxed) == 0 &&
+                                      target.consecutive_failures.load(std::memory_order_relaxed) == 0);
         }
-        if (!healthy && undecided) return false;
+        if (!healthy && unchecked) return false;
     }
     return true;
 }
@@ -236,6 +242,7 @@ void Server::check_ready() {
         return;
     }
     ready_ = true;
+    builder_.carried_health.clear();
     if (handover_) {
         for (auto& worker : workers_list_) worker->start_accepting();
         write_pid_file();
@@ -285,6 +292,15 @@ void Server::start_upgrade() {
     if (int admin = admin_->listening_fd(); admin >= 0) request.sockets.push_back(admin);
     request.state.ticket_keys = builder_.ticket_keys->current_keys();
     if (builder_.random_signer) request.state.sticky_secret = builder_.random_signer->secret();
+    for (const auto& group : runtime_->groups) {
+        if (!group->config.health_check.enabled) continue;
+        for (const auto& entry : group->targets) {
+            TargetHealth health = entry.state->health.load(std::memory_order_relaxed);
+            if (health != TargetHealth::healthy && health != TargetHealth::unhealthy) continue;
+            request.state.target_health[group->config.name + "\n" + entry.state->key] = {
+                health, entry.state->in_service_since_ms.load(std::memory_order_relaxed)};
+        }
+    }
     request.timeout_ms = config_.global.upgrade_timeout.count();
     if (auto started = upgrade_->start(request); !started) {
         LB_LOG_ERROR("binary upgrade: %s; this lb keeps serving", started.error().c_str());

@@ -1,5 +1,6 @@
 #include "lb/io/accept_loop.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,8 +40,23 @@ void AcceptLoop::stop(std::function<void()> on_stopped) {
         loop_.cancel(*this);
         return;
     }
+    sweep();
     auto done = std::move(on_stopped_);
     if (done) done();
+}
+
+// The kernel wakes one waiter of a listening socket per connection
+// (io_uring's accept waits exclusively). A connection whose wake-up went
+// to the accept being cancelled stays queued with nobody woken for it,
+// though another process (the new lb of a binary upgrade) still accepts on
+// the socket: it would hang until the next connection arrives. So what is
+// queued when the accept has ended is taken here, once.
+void AcceptLoop::sweep() {
+    for (;;) {
+        int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) return;
+        accepted_(UniqueFd(fd));
+    }
 }
 
 void AcceptLoop::on_complete(int result, uint32_t flags) {
@@ -60,6 +76,7 @@ void AcceptLoop::on_complete(int result, uint32_t flags) {
     }
     if (armed_) return;
     if (stopping_) {
+        sweep();
         auto done = std::move(on_stopped_);
         if (done) done();  // may destroy this
         return;

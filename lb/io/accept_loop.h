@@ -36,14 +36,16 @@ public:
     // Stops accepting. `on_stopped` runs once the kernel holds no accept of
     // this socket any more: at once if none is armed, else on the last
     // completion. It may destroy the AcceptLoop. Connections the kernel
-    // accepted before the cancel still go to `accepted`: a client whose
-    // handshake completed is owed an answer (a binary upgrade hands the
-    // socket on, and nothing queued on it may be reset).
+    // accepted before the cancel still go to `accepted`, and so do those
+    // queued on the socket when the accept has ended (see sweep()): a
+    // client whose handshake completed is owed an answer (a binary upgrade
+    // hands the socket on, and nothing queued on it may be lost).
     void stop(std::function<void()> on_stopped);
     bool stopping() const { return stopping_; }
 
 private:
     void arm();
+    void sweep();
     void on_complete(int result, uint32_t flags) override;
 
     EventLoop& loop_;

@@ -77,11 +77,25 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
                 // Not yet visible to any other thread: set how it starts (ALB:
                 // a checked target gets traffic only once it passed checks).
                 state->health.store(health::initial_health(group_config.health_check), std::memory_order_relaxed);
-                if (group_config.health_check.enabled) state->set_reason("registration in progress");
-                // Unchecked, it serves at once; one added after start-up
-                // still ramps up under slow start (a checked one does when
-                // it turns healthy).
-                else if (!first_build) state->in_service_since_ms.store(steady_now_ms(), std::memory_order_relaxed);
+                const CarriedTargetHealth* verdict = nullptr;
+                if (auto carried = carried_health.find(group_config.name + "\n" + state->key);
+                    group_config.health_check.enabled && carried != carried_health.end() &&
+                    carried->second.health != TargetHealth::initial && carried->second.health != TargetHealth::unused)
+                    verdict = &carried->second;
+                if (verdict) {
+                    // The previous lb's verdict, and its slow start where it was.
+                    state->health.store(verdict->health, std::memory_order_relaxed);
+                    state->in_service_since_ms.store(verdict->in_service_since_ms, std::memory_order_relaxed);
+                    if (verdict->health == TargetHealth::unhealthy)
+                        state->set_reason("failing its checks when the previous lb handed over");
+                } else if (group_config.health_check.enabled) {
+                    state->set_reason("registration in progress");
+                } else if (!first_build) {
+                    // Unchecked, it serves at once; one added after start-up
+                    // still ramps up under slow start (a checked one does
+                    // when it turns healthy).
+                    state->in_service_since_ms.store(steady_now_ms(), std::memory_order_relaxed);
+                }
             }
             balancer_targets.push_back({state.get(), static_cast<uint32_t>(std::max(target.weight, 1)),
                                         target.addr.to_string()});

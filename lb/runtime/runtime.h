@@ -101,6 +101,13 @@ struct Runtime {
     }
 };
 
+// A checked target's health as the lb this one replaced (binary upgrade)
+// last saw it.
+struct CarriedTargetHealth {
+    TargetHealth health = TargetHealth::initial;
+    int64_t in_service_since_ms = 0;  // steady clock: the same across processes
+};
+
 // Main thread only: what carries over between snapshots.
 struct RuntimeBuilder {
     TargetRegistry targets;
@@ -114,6 +121,11 @@ struct RuntimeBuilder {
     // cookies stay valid until the process restarts.
     std::shared_ptr<const StickyCookieSigner> random_signer;
     bool warned_random_signer = false;
+    // Handed over by a binary upgrade, keyed "group\naddress:port": a
+    // checked target starts from the verdict there instead of `initial`
+    // (no new healthy_threshold wait, no new slow start). Emptied once lb
+    // is ready, so a target added later starts afresh.
+    std::unordered_map<std::string, CarriedTargetHealth> carried_health;
 
     RuntimeBuilder();
     ~RuntimeBuilder();

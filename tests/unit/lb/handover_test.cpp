@@ -186,8 +186,24 @@ TEST(CarriedState, RoundTripsTicketKeysAndTheStickySecret) {
     EXPECT_TRUE(empty->sticky_secret.empty());
 }
 
+TEST(CarriedState, RoundTripsTargetVerdictsWithGroupNamesAsWritten) {
+    CarriedState state;
+    state.target_health["app\n10.0.0.1:80"] = {TargetHealth::healthy, 123456};
+    state.target_health["my group\n[2001:db8::1]:8080"] = {TargetHealth::unhealthy, 0};
+    auto parsed = CarriedState::parse(state.serialize());
+    ASSERT_TRUE(parsed) << parsed.error();
+    ASSERT_EQ(parsed->target_health.size(), 2u);
+    EXPECT_EQ(parsed->target_health.at("app\n10.0.0.1:80").health, TargetHealth::healthy);
+    EXPECT_EQ(parsed->target_health.at("app\n10.0.0.1:80").in_service_since_ms, 123456);
+    EXPECT_EQ(parsed->target_health.at("my group\n[2001:db8::1]:8080").health, TargetHealth::unhealthy);
+    // Only verdicts travel: "initial" (0) or "unused" (3) is refused.
+    EXPECT_FALSE(CarriedState::parse("target-health 0 0 10.0.0.1:80 app\n"));
+    EXPECT_FALSE(CarriedState::parse("target-health 3 0 10.0.0.1:80 app\n"));
+    EXPECT_FALSE(CarriedState::parse("target-health 1 0 10.0.0.1:80\n")) << "no group";
+}
+
 TEST(CarriedState, RefusesDamagedLinesByNumber) {
-    std::string good = CarriedState{{key_with(1, 1)}, "k"}.serialize();
+    std::string good = CarriedState{{key_with(1, 1)}, "k", {}}.serialize();
     EXPECT_EQ(CarriedState::parse(good + "ticket-key 1 00 11 22\n").error(),
               "line 3 of the state the previous lb handed over is not valid");
     EXPECT_FALSE(CarriedState::parse("sticky-secret 0g\n"));
@@ -218,7 +234,7 @@ TEST(Handover, NoVariablesMeansNoHandover) {
 }
 
 TEST(Handover, ReadsTheStateAndReportsReadyOnThePipe) {
-    CarriedState state{{key_with(9, 3)}, "sticky"};
+    CarriedState state{{key_with(9, 3)}, "sticky", {}};
     std::string text = state.serialize();
     int memfd = memfd_create("state", 0);
     ASSERT_EQ(write(memfd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
