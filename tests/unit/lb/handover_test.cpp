@@ -14,6 +14,7 @@
 #include "lb/control/binary_upgrade.h"
 #include "lb/io/inherited_sockets.h"
 #include "lb/io/listen_socket.h"
+#include "worker_snapshot_support.h"
 
 namespace lb {
 namespace {
@@ -270,6 +271,35 @@ TEST(Handover, RefusesMalformedVariables) {
     auto missing = Handover::from_environment();
     ASSERT_FALSE(missing);
     EXPECT_NE(missing.error().find("must name descriptors"), std::string::npos);
+}
+
+TEST(RuntimeBuilder, ACheckedTargetStartsFromTheVerdictHandedOver) {
+    RuntimeBuilder builder;
+    builder.carried_health["g\n10.0.0.1:80"] = {TargetHealth::healthy, 4242};
+    builder.carried_health["g\n10.0.0.2:80"] = {TargetHealth::unhealthy, 0};
+    builder.carried_health["other\n10.0.0.3:80"] = {TargetHealth::healthy, 1};  // another group's
+    WorkerSnapshot snapshot;
+    testing::build_snapshot(builder,
+                            testing::one_group_yaml("{ address: 10.0.0.1, port: 80 }, { address: 10.0.0.2, port: 80 }, "
+                                                    "{ address: 10.0.0.3, port: 80 }",
+                                                    "    health_check: { path: /health }\n"),
+                            snapshot);
+    const auto& targets = snapshot.runtime->groups[0]->targets;
+    ASSERT_EQ(targets.size(), 3u);
+    EXPECT_EQ(targets[0].state->health.load(), TargetHealth::healthy);
+    EXPECT_EQ(targets[0].state->in_service_since_ms.load(), 4242) << "slow start goes on where it was";
+    EXPECT_EQ(targets[1].state->health.load(), TargetHealth::unhealthy);
+    EXPECT_EQ(targets[1].state->reason(), "failing its checks when the previous lb handed over");
+    EXPECT_EQ(targets[2].state->health.load(), TargetHealth::initial) << "a verdict is per group";
+    EXPECT_EQ(targets[2].state->reason(), "registration in progress");
+}
+
+TEST(RuntimeBuilder, AVerdictMeansNothingToAnUncheckedGroup) {
+    RuntimeBuilder builder;
+    builder.carried_health["g\n10.0.0.1:80"] = {TargetHealth::unhealthy, 0};
+    WorkerSnapshot snapshot;
+    testing::build_snapshot(builder, testing::one_group_yaml("{ address: 10.0.0.1, port: 80 }"), snapshot);
+    EXPECT_EQ(snapshot.runtime->groups[0]->targets[0].state->health.load(), TargetHealth::unused);
 }
 
 }  // namespace
