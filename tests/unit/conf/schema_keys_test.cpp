@@ -11,7 +11,6 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,8 +33,14 @@ struct LoaderPlace {
 
 // "listeners[3].rules[0].action" -> "listeners[].rules[].action"
 std::string place_of(const std::string& path) {
-    static const std::regex index(R"(\[[0-9]+\])");
-    return std::regex_replace(path, index, "[]");
+    std::string out;
+    bool in_index = false;
+    for (char c : path) {
+        if (in_index && c != ']') continue;
+        in_index = c == '[';
+        out += c;
+    }
+    return out;
 }
 
 std::string join(const std::set<std::string>& names) {
