@@ -264,8 +264,10 @@ std::string Server::status_line() const {
             serving += entry.state->routable() ? 1 : 0;
         }
     }
-    return "generation " + std::to_string(runtime_->generation) + ": " + std::to_string(runtime_->listeners.size()) +
-           " listeners, " + std::to_string(serving) + " of " + std::to_string(targets) + " targets in service";
+    size_t listeners = runtime_->listeners.size();
+    return "generation " + std::to_string(runtime_->generation) + ": " + std::to_string(listeners) +
+           (listeners == 1 ? " listener, " : " listeners, ") + std::to_string(serving) + " of " +
+           std::to_string(targets) + " targets in service";
 }
 
 void Server::write_pid_file() const {

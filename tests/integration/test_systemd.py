@@ -92,7 +92,7 @@ def test_ready_reloading_stopping_in_order(start_lb, backends, notify, tmp_path)
     assert ready.get("READY") == "1", ready
     assert backend.stats()["health_checks"] >= 1
     assert target_state(lb, "app", f"127.0.0.1:{backend.port}") == "initial"
-    assert ready["STATUS"] == "generation 1: 1 listeners, 0 of 1 targets in service"
+    assert ready["STATUS"] == "generation 1: 1 listener, 0 of 1 targets in service"
 
     before = monotonic_usec()
     lb.send_signal(signal.SIGHUP)
@@ -146,7 +146,7 @@ def test_no_notify_socket_no_messages_and_same_behaviour(start_lb, backends, tmp
     config = make_config([http_listener(port, "app")], [target_group("app", [backends[0].target])])
     lb = start_lb(config)
     assert lbtest.get(port, "/").status == 200
-    lb.wait_log(r"ready: generation 1: 1 listeners, 1 of 1 targets in service")
+    lb.wait_log(r"ready: generation 1: 1 listener, 1 of 1 targets in service")
 
 
 def test_upgrade_hands_the_service_to_the_new_pid(start_lb, backends, notify, tmp_path):
