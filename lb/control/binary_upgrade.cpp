@@ -26,6 +26,7 @@ constexpr const char* kStateVariable = "LB_UPGRADE_STATE_FD";
 constexpr const char* kReadyVariable = "LB_UPGRADE_READY_FD";
 constexpr int64_t kReapEveryMs = 20;
 constexpr int kReapTries = 250;  // 5 s for a failed new lb to exit after SIGKILL or EOF
+constexpr int kExitGraceTries = 50;  // 1 s for one that closed its ready pipe to exit by itself
 
 std::string hex(const unsigned char* data, size_t size) {
     static const char digits[] = "0123456789abcdef";
@@ -198,11 +199,12 @@ BinaryUpgrade::BinaryUpgrade(EventLoop& loop, Callbacks callbacks)
 BinaryUpgrade::~BinaryUpgrade() {
     loop_.timers().cancel(deadline_);
     loop_.timers().cancel(reap_timer_);
+    if (reaping_ && !killed_) kill(pid_, SIGKILL);
 }
 
 Status BinaryUpgrade::start(const Request& request) {
     if (in_progress()) return Error{"an upgrade to pid " + std::to_string(pid_) + " is already under way"};
-    if (read_pending_) return Error{"the previous attempt is still being cleaned up; try again"};
+    if (read_pending_ || reaping_) return Error{"the previous attempt is still being cleaned up; try again"};
     if (access(request.executable.c_str(), X_OK) != 0)
         return Error{"cannot run " + request.executable + ": " + strerror(errno)};
 
@@ -285,7 +287,7 @@ void BinaryUpgrade::on_read(int result, uint32_t) {
         fail("it said '" + received_.substr(0, received_.find('\n')) + "' instead of ready");
         return;
     }
-    if (result == 0) fail("it ended before it was ready (see its messages above)");
+    if (result == 0) fail("it ended before it was ready (see its messages above)", /*exiting=*/true);
     else fail(std::string("reading its ready pipe: ") + strerror(-result));
 }
 
@@ -294,13 +296,18 @@ void BinaryUpgrade::timed_out() {
     fail("it was not ready within upgrade_timeout");
 }
 
-void BinaryUpgrade::fail(const std::string& why) {
+void BinaryUpgrade::fail(const std::string& why, bool exiting) {
     done_ = true;
     loop_.timers().cancel(deadline_);
     if (read_pending_) loop_.cancel(read_completion_);
     // It has accepted nothing (a new lb accepts only once ready), so
-    // nothing is lost by ending it; its sockets are ours too.
-    kill(pid_, SIGKILL);
+    // nothing is lost by ending it; its sockets are ours too. One that
+    // closed its ready pipe is exiting (a rejected config): it gets a moment
+    // to do so by itself, so that its exit status (and whatever it still
+    // writes, a sanitizer's report) is its own rather than SIGKILL's.
+    killed_ = !exiting;
+    if (killed_) kill(pid_, SIGKILL);
+    reaping_ = true;
     callbacks_.failed("the new lb (pid " + std::to_string(pid_) + ") failed: " + why);
     reap();
 }
@@ -311,10 +318,19 @@ void BinaryUpgrade::reap() {
     if (got == pid_) {
         LB_LOG_INFO("binary upgrade: the new lb (pid %d) %s", static_cast<int>(pid_), describe_exit(status).c_str());
         ready_pipe_.reset();
+        reaping_ = false;
         return;
     }
-    if (got < 0 || ++reap_tries_ > kReapTries) {
+    ++reap_tries_;
+    if (got == 0 && !killed_ && reap_tries_ >= kExitGraceTries) {
+        // It closed its ready pipe but lives on: ended as any failed one.
+        kill(pid_, SIGKILL);
+        killed_ = true;
+        reap_tries_ = 0;
+    }
+    if (got < 0 || reap_tries_ > kReapTries) {
         ready_pipe_.reset();
+        reaping_ = false;
         return;
     }
     loop_.timers().schedule(reap_timer_, kReapEveryMs);

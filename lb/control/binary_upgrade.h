@@ -98,7 +98,9 @@ public:
 private:
     void arm_read();
     void on_read(int result, uint32_t flags);
-    void fail(const std::string& why);
+    // `exiting`: it closed its ready pipe, so it is on its way out and is
+    // killed only if it does not exit within a grace period.
+    void fail(const std::string& why, bool exiting = false);
     // Collects the exit status of a failed new process without blocking.
     void reap();
     void timed_out();
@@ -112,6 +114,8 @@ private:
     char buffer_[64];
     std::string received_;
     int reap_tries_ = 0;
+    bool reaping_ = false;  // a failed new process not yet waited for
+    bool killed_ = false;   // and SIGKILL was sent to it
     Timer deadline_;
     Timer reap_timer_;
     CompletionOf<BinaryUpgrade, &BinaryUpgrade::on_read> read_completion_{this};

@@ -246,8 +246,11 @@ void Server::check_ready() {
     if (handover_) {
         for (auto& worker : workers_list_) worker->start_accepting();
         write_pid_file();
+        // Named before it hears: it may be gone (and this lb reparented)
+        // by the time the line is written.
+        pid_t previous = getppid();
         handover_->report_ready();
-        LB_LOG_INFO("ready: serving in place of pid %d", static_cast<int>(getppid()));
+        LB_LOG_INFO("ready: serving in place of pid %d", static_cast<int>(previous));
         // systemd hears it from the previous lb (MAINPID=), which it still
         // takes for the service's main process.
         return;
@@ -347,7 +350,10 @@ void Server::on_signal(int result, uint32_t) {
             default: break;
         }
     }
-    if (!loop_->stopping()) arm_signal_read();
+    // Also while stopping: SIGTERM turns a graceful stop (or the drain after
+    // a binary upgrade) into an immediate one, SIGUSR1 still reopens the
+    // log, and an upgrade or reload is refused with a reason.
+    arm_signal_read();
 }
 
 Result<uint64_t> Server::reload() {

@@ -1,0 +1,1141 @@
+"""Binary upgrade (README, "Binary upgrade"; issue 17): `lb -s upgrade` or
+SIGUSR2 starts the binary lb was started from on the same listening
+sockets; the old process drains once the new one is ready, and keeps
+serving when the new one fails in any way.
+
+After an upgrade the serving process is not the one the start_lb fixture
+started but its child (reparented to this test process when the old one
+exits: the `upgrades` fixture makes pytest a child subreaper for the test).
+The fixture stops every new lb a test made, requires exit code 0 from it,
+and runs before start_lb's teardown, whose sanitizer check reads the same
+stderr file (the new process inherits the old one's stdout and stderr).
+Under ASan the child execs the same sanitized binary (LB_BINARY)."""
+
+import asyncio
+import ctypes
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import websockets
+
+import lbtest
+from lbtest import (HOST, TIME_SCALE, HttpConn, dur, free_port, health_check, http_listener, make_config,
+                    target_group, tcp_listener, wait_for)
+from test_drain import WebSocket
+from test_udp import udp_listener
+
+PR_SET_CHILD_SUBREAPER = 36
+
+STARTED = r"binary upgrade: started (\S+) \(pid (\d+)\), waiting up to (\d+) ms"
+NEW_READY = r"ready: serving in place of pid (\d+)"
+HANDED_OVER = r"binary upgrade: the new lb \(pid (\d+)\) is ready; this one stops accepting and drains"
+FAILED = r"binary upgrade: the new lb \(pid (\d+)\) failed: (.*); this lb keeps serving"
+UPGRADE_TIMEOUT = 20 * TIME_SCALE  # a new lb's start and first health verdicts
+
+
+# ---------------------------------------------------------------- processes
+
+def _prctl(option, value):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl")
+
+
+def alive(pid):
+    """Running (not gone, not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def reap(pid):
+    """Exit code of `pid` if it ended and was ours to wait for (else None);
+    'running' if it still runs."""
+    try:
+        got, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None if not alive(pid) else "running"
+    if got == 0:
+        return "running"
+    return os.waitstatus_to_exitcode(status)
+
+
+def wait_gone(pid, timeout):
+    """Waits until `pid` has ended; its exit code when this process reaped
+    it, None when someone else did; raises on a timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code = reap(pid)
+        if code != "running":
+            return code
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pid {pid} still running after {timeout}s")
+        time.sleep(0.02)
+
+
+def children_of(pid):
+    """Pids whose parent is `pid` (zombies included)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def wait_text(lb, pattern, timeout=UPGRADE_TIMEOUT, count=1):
+    """lb.wait_log for a log that outlives lb.proc: after an upgrade the new
+    processes write to the same file."""
+    regex = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while True:
+        matches = list(regex.finditer(lb.stderr()))
+        if len(matches) >= count:
+            return matches
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {count} x {pattern!r} in lb's log")
+        time.sleep(0.02)
+
+
+def read_pid_file(path):
+    with open(path) as f:
+        return int(f.read().strip())
+
+
+class Upgrades:
+    """Drives upgrades of one or more lbs and owns the processes they start."""
+
+    def __init__(self):
+        self.pids = []
+
+    def track(self, pid):
+        if pid not in self.pids:
+            self.pids.append(pid)
+        return pid
+
+    @staticmethod
+    def request(lb, via="cli"):
+        """Asks the lb named by the pid file for an upgrade: `lb -s upgrade`
+        (which must succeed) or SIGUSR2 to pid `via`."""
+        if via == "cli":
+            done = lbtest.run_lb("-s", "upgrade", "-c", lb.config_path)
+            assert done.returncode == 0, done.stderr
+            assert done.stdout == "" and done.stderr == "", done
+        else:
+            os.kill(via, signal.SIGUSR2)
+
+    def upgrade(self, lb, via="cli", timeout=UPGRADE_TIMEOUT):
+        """One whole upgrade: returns the new pid once the old one logged
+        that it hands over. Checks the new one's own line and the pid file."""
+        pid_file = lb.config["global"].get("pid_file") if isinstance(lb.config, dict) else None
+        serving = via if via != "cli" else read_pid_file(pid_file)
+        counts = {pattern: len(re.findall(pattern, lb.stderr())) for pattern in (STARTED, NEW_READY, HANDED_OVER)}
+        self.request(lb, via)
+        started = wait_text(lb, STARTED, timeout, count=counts[STARTED] + 1)[-1]
+        new_pid = self.track(int(started.group(2)))
+        handed = wait_text(lb, HANDED_OVER, timeout, count=counts[HANDED_OVER] + 1)[-1]
+        assert int(handed.group(1)) == new_pid, (handed.group(0), new_pid)
+        ready = wait_text(lb, NEW_READY, timeout, count=counts[NEW_READY] + 1)[-1]
+        assert int(ready.group(1)) == serving, (ready.group(0), serving)
+        if pid_file:
+            assert read_pid_file(pid_file) == new_pid
+        return new_pid
+
+    def stop_all(self):
+        problems = []
+        for pid in self.pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGTERM)
+        for pid in self.pids:
+            try:
+                code = wait_gone(pid, lbtest.STOP_TIMEOUT)
+            except AssertionError:
+                os.kill(pid, signal.SIGKILL)
+                wait_gone(pid, 5)
+                problems.append(f"new lb pid {pid} did not exit within {lbtest.STOP_TIMEOUT:g}s of SIGTERM")
+                continue
+            if code not in (0, None):
+                problems.append(f"new lb pid {pid}: exit code {code}")
+        return problems
+
+
+@pytest.fixture
+def upgrades(start_lb):
+    """Upgrades of lbs of this test; every new lb is stopped (SIGTERM, exit 0)
+    at teardown, before start_lb checks the shared stderr for sanitizer
+    reports."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    tracker = Upgrades()
+    try:
+        yield tracker
+    finally:
+        problems = tracker.stop_all()
+        _prctl(PR_SET_CHILD_SUBREAPER, 0)
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
+
+def wait_serving_ready(lb, count=1):
+    """The first 'ready: generation' line: an lb takes upgrades from then on."""
+    lb.wait_log(r"ready: generation \d+: ", count=count)
+
+
+# ---------------------------------------------------------------- which process serves a connection
+
+def _server_side_inode(server_port, client_port):
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, remote, inode = fields[1], fields[2], fields[9]
+                if int(local.rsplit(":", 1)[1], 16) == server_port and \
+                        int(remote.rsplit(":", 1)[1], 16) == client_port and inode != "0":
+                    return inode
+    return None
+
+
+def owner(client_address, server_port, pids):
+    """Which of `pids` holds the accepted socket of the client connection
+    from `client_address` (host, port) to lb's `server_port` (the connection
+    must have been answered once, so that it is accepted)."""
+    inode = _server_side_inode(server_port, client_address[1])
+    assert inode, f"no accepted socket for client port {client_address[1]}"
+    wanted = f"socket:[{inode}]"
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == wanted:
+                        return pid
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return None
+
+
+def served_by(port, pids, path="/"):
+    """One request on a fresh connection: (status, pid of the lb that
+    accepted it)."""
+    with HttpConn(port) as conn:
+        conn.request("GET", path)
+        response = conn.read_response()
+        return response.status, owner(conn.sock.getsockname(), port, pids)
+
+
+# ---------------------------------------------------------------- wrk
+
+def parse_wrk(output):
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = dict(zip(("connect", "read", "write", "timeout"),
+                             (int(x) for x in errors.groups()) if errors else (0, 0, 0, 0)))
+    return requests, int(non2xx.group(1)) if non2xx else 0, socket_errors
+
+
+# ---------------------------------------------------------------- 1. under load
+
+# Not scaled down under ASan: measured on 2 cores, this test takes about 8 s
+# either way and each sanitized lb peaks near 210 MiB RSS (ASan's shadow
+# and quarantine, quarantine_size_mb=16) with all 500 open.
+WEBSOCKETS = 500
+
+
+class Load:
+    """What the clients of the load test saw."""
+
+    def __init__(self):
+        self.handover_at = None          # monotonic time the old lb logged the hand-over
+        # keep-alive HTTP pool
+        self.http_ok = 0
+        self.http_retried = []           # (path, when): closed before any byte of the response, on a used connection
+        self.http_failures = []
+        # WebSockets
+        self.ws_echoed = 0
+        self.ws_after = {}               # index -> messages echoed after the hand-over
+        self.ws_failures = []
+        # the long TCP tunnel
+        self.tunnel_echoed = 0
+        self.tunnel_after = 0
+        self.tunnel_failures = []
+        # new TCP connections
+        self.connects = 0
+        self.connects_after = 0
+        self.connect_refused = 0
+        self.connect_failures = []
+        # UDP
+        self.udp_sent = {}               # payload -> monotonic send time
+        self.udp_received = set()
+        self.udp_errors = []
+        # slowest new connection (connect + echo) and pool request, seconds
+        self.connect_max_s = 0.0
+        self.http_max_s = 0.0
+
+    def summary(self):
+        return (f"pool {self.http_ok} ok, {len(self.http_failures)} failed; WebSockets {self.ws_echoed} echoed, "
+                f"{len(self.ws_after)} echoing after the hand-over, {len(self.ws_failures)} failed; tunnel "
+                f"{self.tunnel_echoed} ({self.tunnel_after} after); connects {self.connects} "
+                f"({self.connects_after} after), {self.connect_refused} refused, "
+                f"{len(self.connect_failures)} failed; UDP {len(self.udp_sent)} sent, "
+                f"{len(self.udp_received)} answered")
+
+
+async def http_pool_client(cid, port, stop, load):
+    """Sequential GETs on a keep-alive connection, each path unique per try.
+    A request whose connection closes before any byte of its response, on a
+    connection that already carried a response, is retried on a new
+    connection (what HTTP clients do for an idempotent request, RFC 9112
+    9.3.1) and listed; anything else that is not a whole 200 is a failure."""
+    reader = writer = None
+    used = 0
+    n = attempt = 0
+    while not stop.is_set():
+        if writer is None:
+            try:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 10 * TIME_SCALE)
+            except Exception as error:  # noqa: BLE001 - counted
+                load.http_failures.append(f"c{cid}: connect: {error!r}")
+                await asyncio.sleep(0.05)
+                continue
+            used = 0
+        path = f"/pool/c{cid}/n{n}/t{attempt}"
+        buf = bytearray()
+        asked = time.monotonic()
+        try:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: lb.test\r\n\r\n".encode())
+            while b"\r\n\r\n" not in buf:
+                data = await asyncio.wait_for(reader.read(65536), 10 * TIME_SCALE)
+                if not data:
+                    raise EOFError("closed")
+                buf += data
+            head, _, body = bytes(buf).partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split()[1])
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+            length = int(headers.get("content-length", "-1"))
+            if length < 0:
+                raise ValueError(f"no Content-Length: {head!r}")
+            while len(body) < length:
+                data = await asyncio.wait_for(reader.read(65536), 10 * TIME_SCALE)
+                if not data:
+                    raise EOFError("closed in the body")
+                body += data
+            if len(body) != length:
+                raise ValueError(f"{len(body) - length} bytes after the body")
+        except (EOFError, ConnectionError, asyncio.TimeoutError, ValueError) as error:
+            writer.close()
+            writer = None
+            if not buf and used > 0 and not isinstance(error, (asyncio.TimeoutError, ValueError)):
+                load.http_retried.append((path, time.monotonic()))
+                attempt += 1
+                continue
+            load.http_failures.append(f"{path}: {error!r} after {len(buf)} bytes on a connection used {used} times")
+            n, attempt = n + 1, 0
+            continue
+        load.http_max_s = max(load.http_max_s, time.monotonic() - asked)
+        if status != 200:
+            load.http_failures.append(f"{path}: status {status}")
+        else:
+            load.http_ok += 1
+        used += 1
+        n, attempt = n + 1, 0
+        if "close" in headers.get("connection", "").lower():
+            writer.close()
+            writer = None
+        await asyncio.sleep(0.005)
+    if writer is not None:
+        writer.close()
+
+
+async def ws_client(index, ws, stop, load):
+    rnd = random.Random(index)
+    seq = 0
+    while not stop.is_set():
+        message = f"ws {index} {seq}"
+        try:
+            await ws.send(message)
+            reply = await asyncio.wait_for(ws.recv(), 10 * TIME_SCALE)
+        except Exception as error:  # noqa: BLE001 - counted
+            load.ws_failures.append(f"ws {index} message {seq}: {error!r}")
+            return
+        if reply != message:
+            load.ws_failures.append(f"ws {index}: sent {message!r}, got {reply!r}")
+            return
+        load.ws_echoed += 1
+        if load.handover_at is not None:
+            load.ws_after[index] = load.ws_after.get(index, 0) + 1
+        seq += 1
+        await asyncio.sleep(rnd.uniform(0.1, 0.2))
+
+
+async def tunnel_client(reader, writer, stop, load):
+    n = 0
+    while not stop.is_set():
+        payload = f"tunnel {n:08d} ".encode() * 8
+        try:
+            writer.write(payload)
+            got = await asyncio.wait_for(reader.readexactly(len(payload)), 10 * TIME_SCALE)
+        except Exception as error:  # noqa: BLE001 - counted
+            load.tunnel_failures.append(f"chunk {n}: {error!r}")
+            return
+        if got != payload:
+            load.tunnel_failures.append(f"chunk {n}: sent {payload!r}, got {got!r}")
+            return
+        load.tunnel_echoed += 1
+        if load.handover_at is not None:
+            load.tunnel_after += 1
+        n += 1
+        await asyncio.sleep(0.05)
+
+
+async def connect_client(cid, port, stop, load):
+    """New TCP connections, one after the other: connect, echo, close."""
+    n = 0
+    while not stop.is_set():
+        payload = f"connect {cid} {n}\n".encode()
+        asked = time.monotonic()
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 10 * TIME_SCALE)
+        except ConnectionRefusedError:
+            load.connect_refused += 1
+            continue
+        except Exception as error:  # noqa: BLE001 - counted
+            load.connect_failures.append(f"{payload!r}: connect: {error!r}")
+            continue
+        try:
+            writer.write(payload)
+            got = await asyncio.wait_for(reader.readexactly(len(payload)), 10 * TIME_SCALE)
+            if got != payload:
+                load.connect_failures.append(f"{payload!r}: got {got!r}")
+            else:
+                load.connects += 1
+                load.connect_max_s = max(load.connect_max_s, time.monotonic() - asked)
+                if load.handover_at is not None:
+                    load.connects_after += 1
+        except Exception as error:  # noqa: BLE001 - counted
+            load.connect_failures.append(f"{payload!r}: {error!r}")
+        writer.close()
+        n += 1
+        await asyncio.sleep(0.01)
+
+
+class UdpFlowClient(asyncio.DatagramProtocol):
+    """A connected UDP socket (so an ICMP port unreachable would surface as
+    ConnectionRefusedError in error_received)."""
+
+    def __init__(self, load):
+        self.load = load
+
+    def datagram_received(self, data, addr):
+        _, _, payload = data.partition(b"\n")
+        self.load.udp_received.add(payload)
+
+    def error_received(self, exc):
+        self.load.udp_errors.append(repr(exc))
+
+
+async def udp_client(fid, port, stop, load):
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(lambda: UdpFlowClient(load), remote_addr=(HOST, port))
+    try:
+        seq = 0
+        while not stop.is_set():
+            payload = f"flow {fid} datagram {seq}".encode()
+            load.udp_sent[payload] = time.monotonic()
+            transport.sendto(payload)
+            seq += 1
+            await asyncio.sleep(0.01)
+        # Replies still on their way.
+        deadline = time.monotonic() + 1.0 * TIME_SCALE
+        while time.monotonic() < deadline and not set(load.udp_sent) <= load.udp_received:
+            await asyncio.sleep(0.02)
+    finally:
+        transport.close()
+
+
+async def wait_async(predicate, timeout, what, load=None):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                                 + (f" ({load.summary()})" if load else ""))
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (tools/dev install provides it)")
+def test_upgrade_under_load_drops_nothing(start_lb, start_backend, upgrades, tmp_path):
+    web = [start_backend("web1"), start_backend("web2")]
+    echo = start_backend("echo", tcp_echo=True)
+    udp = start_backend("udp", udp_echo=True)
+    http_port, tcp_port, udp_port = free_port(), free_port(), free_port()
+    config = make_config(
+        [http_listener(http_port, "web"), tcp_listener(tcp_port, "echo"), udp_listener(udp_port, "udp")],
+        [target_group("web", web, health_check=health_check()),
+         target_group("echo", [echo], protocol="tcp"),
+         target_group("udp", [udp], protocol="udp")],
+        workers=2, pid_file=str(tmp_path / "lb.pid"), shutdown_timeout="60s")
+    lb = start_lb(config)
+    wait_serving_ready(lb)
+    old_pid = lb.pid
+    admin_port = int(config["global"]["admin"]["listen"].rsplit(":", 1)[1])
+    load = Load()
+    checks = {}
+
+    async def scenario():
+        stop = asyncio.Event()
+        url = f"ws://{HOST}:{http_port}/ws"
+        sockets = []
+        for start in range(0, WEBSOCKETS, 100):
+            sockets += await asyncio.gather(*[
+                websockets.connect(url, ping_interval=None, open_timeout=20 * TIME_SCALE, close_timeout=10)
+                for _ in range(start, min(start + 100, WEBSOCKETS))])
+        tunnel_reader, tunnel_writer = await asyncio.open_connection(HOST, tcp_port)
+        tasks = [asyncio.create_task(ws_client(i, ws, stop, load)) for i, ws in enumerate(sockets)]
+        tasks.append(asyncio.create_task(tunnel_client(tunnel_reader, tunnel_writer, stop, load)))
+        tasks += [asyncio.create_task(http_pool_client(c, http_port, stop, load)) for c in range(4)]
+        tasks += [asyncio.create_task(connect_client(c, tcp_port, stop, load)) for c in range(2)]
+        tasks += [asyncio.create_task(udp_client(f, udp_port, stop, load)) for f in range(4)]
+        served_before = sum(await asyncio.gather(*[asyncio.to_thread(lambda b=b: b.stats()["requests"])
+                                                   for b in web]))
+        wrk = await asyncio.create_subprocess_exec(
+            "wrk", "-t2", "-c32", "-d120s", "--timeout", f"{int(10 * TIME_SCALE)}s", "--latency",
+            f"http://{HOST}:{http_port}/", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        try:
+            # The upgrade starts once every kind of traffic flows through lb.
+            await wait_async(lambda: load.ws_echoed >= 2 * WEBSOCKETS and load.tunnel_echoed >= 3 and
+                             load.connects >= 3 and len(load.udp_received) >= 12 and load.http_ok >= 12,
+                             10 * TIME_SCALE, "traffic of every kind before the upgrade", load)
+            served = sum(await asyncio.gather(*[asyncio.to_thread(lambda b=b: b.stats()["requests"])
+                                                for b in web]))
+            assert served - served_before > 100, "wrk's requests are not reaching the targets"
+
+            upgrade_started = time.time()
+            new_pid = await asyncio.to_thread(upgrades.upgrade, lb)
+            load.handover_at = time.monotonic()
+            checks["new_pid"] = new_pid
+            checks["upgrade_started"] = upgrade_started
+            # The traffic goes on through and after the hand-over.
+            await wait_async(lambda: time.monotonic() - load.handover_at > 2.0 * TIME_SCALE and
+                             len(load.ws_after) == WEBSOCKETS and min(load.ws_after.values()) >= 3 and
+                             load.tunnel_after >= 10 and load.connects_after >= 10,
+                             15 * TIME_SCALE, "traffic after the hand-over", load)
+            assert alive(old_pid), "the old lb left while it still had tunnels"
+
+            # New connections go to the new process; the old one still holds
+            # the tunnels it had.
+            pids = [old_pid, new_pid]
+            checks["http_owner"] = await asyncio.to_thread(served_by, http_port, pids)
+            checks["admin_owner"] = await asyncio.to_thread(served_by, admin_port, pids, "/api/v1/stats")
+            async with websockets.connect(url, ping_interval=None) as fresh:
+                await fresh.send("fresh")
+                assert await fresh.recv() == "fresh"
+                checks["fresh_ws_owner"] = owner(fresh.local_address, http_port, pids)
+            reader, writer = await asyncio.open_connection(HOST, tcp_port)
+            writer.write(b"fresh tcp")
+            assert await reader.readexactly(9) == b"fresh tcp"
+            checks["fresh_tcp_owner"] = owner(writer.get_extra_info("sockname"), tcp_port, pids)
+            writer.close()
+            checks["tunnel_owner"] = owner(tunnel_writer.get_extra_info("sockname"), tcp_port, pids)
+            checks["old_ws_owners"] = {owner(ws.local_address, http_port, pids) for ws in sockets[::50]}
+            checks["rss_mib"] = (lbtest.rss_kib(old_pid) // 1024, lbtest.rss_kib(new_pid) // 1024)
+        finally:
+            stop.set()
+            if wrk.returncode is None:
+                wrk.send_signal(signal.SIGINT)
+            output = (await wrk.communicate())[0].decode()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        checks["wrk"] = output
+        checks["ws_open"] = sum(1 for ws in sockets if ws.open)
+        # The old process is still there for its tunnels; once they end, it goes.
+        checks["old_alive_before_close"] = alive(old_pid)
+        closed_at = time.monotonic()
+        tunnel_writer.close()
+        await asyncio.gather(*[ws.close() for ws in sockets])
+        checks["close_codes"] = {ws.close_code for ws in sockets}
+        return closed_at
+
+    closed_at = asyncio.run(asyncio.wait_for(scenario(), 120 * TIME_SCALE))
+    assert lb.wait(10 * TIME_SCALE) == 0, "the old lb did not exit once its tunnels ended"
+    old_exit_s = time.monotonic() - closed_at
+    new_pid = checks["new_pid"]
+
+    requests, non2xx, socket_errors = parse_wrk(checks["wrk"])
+    lost = sorted(((t - load.handover_at, p.decode()) for p, t in load.udp_sent.items()
+                   if p not in load.udp_received))
+    print(f"\nupgrade under load: wrk {requests} requests, {non2xx} non-2xx, socket errors {socket_errors}; "
+          f"pool {load.http_ok} ok, {len(load.http_retried)} retried after a keep-alive close; "
+          f"{WEBSOCKETS} WebSockets echoed {load.ws_echoed} messages; tunnel {load.tunnel_echoed} chunks; "
+          f"{load.connects} new TCP connections, {load.connect_refused} refused; "
+          f"UDP {len(load.udp_sent)} sent, {len(lost)} lost {lost[:8]}; slowest pool request "
+          f"{load.http_max_s:.3f}s, slowest new connection {load.connect_max_s:.3f}s; RSS old/new lb {checks['rss_mib']} MiB; old lb exited "
+          f"{old_exit_s:.2f}s after its tunnels closed")
+
+    # wrk on keep-alive connections: every request answered 2xx, no connect refused.
+    assert requests > 500, checks["wrk"]
+    assert non2xx == 0, checks["wrk"]
+    assert socket_errors["connect"] == 0, checks["wrk"]
+    assert socket_errors["timeout"] == 0, checks["wrk"]
+    assert socket_errors["write"] == 0, checks["wrk"]
+    # wrk counts a keep-alive connection the old lb closes between two
+    # requests (SIGQUIT's "idle keep-alive connections close at once") as a
+    # read error, and sends that request again on a new connection (wrk.c,
+    # socket_readable: EOF before a response -> errors.read++,
+    # reconnect_socket). Each of its connections can meet that once, at the
+    # hand-over. The pool below tells such a close from a lost request.
+    assert socket_errors["read"] <= 32, checks["wrk"]
+    # The pool: no failure; a retry only for a request lb never read (no
+    # access log line for that try), only at the hand-over.
+    assert load.http_failures == [], load.http_failures[:10]
+    assert load.http_ok > 50
+    logged = {entry.get("url") for entry in lb.access_entries()}
+    assert not [path for path, _ in load.http_retried if path in logged], "a retried request had been served"
+    assert all(abs(at - load.handover_at) < 1.0 * TIME_SCALE for _, at in load.http_retried), \
+        [(path, at - load.handover_at) for path, at in load.http_retried]
+    # WebSockets and the tunnel: every message echoed, none closed by lb.
+    assert load.ws_failures == [], load.ws_failures[:10]
+    assert checks["ws_open"] == WEBSOCKETS
+    assert checks["close_codes"] == {1000}
+    assert load.tunnel_failures == []
+    # New TCP connections: none refused, all echoed.
+    assert load.connect_refused == 0
+    assert load.connect_failures == [], load.connect_failures[:10]
+    # UDP: no ICMP refusal (the flows' sockets are connected, so one would
+    # show). A datagram may be lost only at the hand-over, where the old lb
+    # ends its flows (README): a reply its target sends to a flow socket the
+    # old lb has just closed has nowhere to go. At most the one each flow
+    # has in flight then.
+    assert load.udp_errors == []
+    assert len(lost) <= 4 and all(abs(at) < 1.0 * TIME_SCALE for at, _ in lost), lost
+    # Who serves what.
+    assert checks["http_owner"] == (200, new_pid)
+    assert checks["admin_owner"] == (200, new_pid)
+    assert checks["fresh_ws_owner"] == new_pid
+    assert checks["fresh_tcp_owner"] == new_pid
+    assert checks["tunnel_owner"] == old_pid
+    assert checks["old_ws_owners"] == {old_pid}
+    assert checks["old_alive_before_close"]
+    assert read_pid_file(config["global"]["pid_file"]) == new_pid
+    stats = lb.admin_get("/api/v1/stats")
+    assert stats["started_unix_s"] >= int(checks["upgrade_started"])
+    assert alive(new_pid)
+    assert lb.stderr().count("lb stopped") == 1
+
+
+def test_old_lb_cuts_its_tunnels_at_shutdown_timeout_not_before(start_lb, backends, echo_backends, upgrades,
+                                                                tmp_path):
+    """A WebSocket and a TCP tunnel that outlive the hand-over keep working on
+    the old process until shutdown_timeout, are closed then (not earlier),
+    and the old process exits; new ones go to the new process."""
+    http_port, tcp_port = free_port(), free_port()
+    config = make_config([http_listener(http_port, "web"), tcp_listener(tcp_port, "echo")],
+                         [target_group("web", backends[:1]), target_group("echo", echo_backends[:1], protocol="tcp")],
+                         pid_file=str(tmp_path / "lb.pid"), shutdown_timeout=dur(2))
+    lb = start_lb(config)
+    wait_serving_ready(lb)
+    ws = WebSocket(http_port)
+    tunnel = socket.create_connection((HOST, tcp_port), timeout=10)
+    try:
+        assert ws.echo("before") == "before"
+        tunnel.sendall(b"before")
+        assert lbtest.recv_exact(tunnel, 6) == b"before"
+        new_pid = upgrades.upgrade(lb)
+        handed_at = time.monotonic()
+        pids = [lb.pid, new_pid]
+        assert owner(ws.sock.getsockname(), http_port, pids) == lb.pid
+        assert owner(tunnel.getsockname(), tcp_port, pids) == lb.pid
+        # Still working on the old process, well into the drain.
+        for i in range(5):
+            assert ws.echo(f"draining {i}") == f"draining {i}"
+            tunnel.sendall(b"draining %d" % i)
+            assert lbtest.recv_exact(tunnel, 10) == b"draining %d" % i
+            time.sleep(0.2)
+        assert lb.proc.poll() is None
+        assert served_by(http_port, pids) == (200, new_pid)
+        closed_after = ws.wait_closed(timeout=5 * TIME_SCALE)
+        assert closed_after is not None, "the old lb kept the WebSocket past shutdown_timeout"
+        assert 1.7 <= time.monotonic() - handed_at <= 2 + 1.5 * TIME_SCALE
+        assert lbtest.closed_without_answer(tunnel, timeout=2 * TIME_SCALE)
+        assert lb.wait(5 * TIME_SCALE) == 0
+    finally:
+        ws.close()
+        tunnel.close()
+    assert served_by(http_port, [new_pid]) == (200, new_pid)
+
+
+def test_draining_old_lb_still_answers_signals(start_lb, backends, upgrades, tmp_path):
+    """The old lb drains a WebSocket for up to shutdown_timeout (30 s here):
+    an operator can still reopen its log, is told it takes no upgrade, and
+    SIGTERM ends the drain at once."""
+    config, port = simple_config(backends, tmp_path, shutdown_timeout="30s")
+    lb = start_lb(config)
+    wait_serving_ready(lb)
+    ws = WebSocket(port)
+    try:
+        assert ws.echo("one") == "one"
+        new_pid = upgrades.upgrade(lb)
+        assert ws.echo("draining") == "draining"
+        lb.send_signal(signal.SIGUSR1)
+        lb.wait_log(r"log files reopened")
+        lb.send_signal(signal.SIGUSR2)
+        lb.wait_log(r"binary upgrade refused: lb is stopping")
+        assert len(re.findall(STARTED, lb.stderr())) == 1
+        assert ws.echo("still draining") == "still draining"
+        stopped = time.monotonic()
+        lb.send_signal(signal.SIGTERM)
+        assert lb.wait(3 * TIME_SCALE) == 0, "SIGTERM did not end the old lb's drain"
+        assert time.monotonic() - stopped < 2 * TIME_SCALE
+        assert ws.wait_closed(timeout=2 * TIME_SCALE) is not None
+    finally:
+        ws.close()
+    assert alive(new_pid)
+    assert served_by(port, [new_pid]) == (200, new_pid)
+
+
+# ---------------------------------------------------------------- 2-4. the new lb fails; the old one serves on
+
+class Executable:
+    """A copy of the lb binary in a directory of the test's own, so that the
+    test can replace it (as a package upgrade replaces /usr/sbin/lb) with
+    something else. lb runs the path it was started by."""
+
+    def __init__(self, directory):
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, "lb")
+        self.restore()
+
+    def _replace(self, write):
+        # Written aside, then renamed over: the running binary's file is
+        # never written (ETXTBSY), as a package manager does it.
+        temporary = self.path + ".new"
+        write(temporary)
+        os.replace(temporary, self.path)
+
+    def restore(self):
+        self._replace(lambda path: shutil.copy2(lbtest.lb_binary(), path))
+
+    def script(self, text):
+        def write(path):
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o755)
+        self._replace(write)
+
+    def start(self, start_lb, config):
+        saved = os.environ.get("LB_BINARY")
+        os.environ["LB_BINARY"] = self.path
+        try:
+            return start_lb(config)
+        finally:
+            if saved is None:
+                del os.environ["LB_BINARY"]
+            else:
+                os.environ["LB_BINARY"] = saved
+
+
+def slow_start_script(seconds):
+    """A new binary that takes `seconds` before it becomes lb (one process:
+    it execs the real binary with its arguments and descriptors)."""
+    return ("#!/usr/bin/python3\n"
+            "import os, sys, time\n"
+            f"time.sleep({seconds})\n"
+            f"os.execv({lbtest.lb_binary()!r}, [{lbtest.lb_binary()!r}] + sys.argv[1:])\n")
+
+
+def assert_still_serving(lb, port, pid_file=None):
+    """The old lb serves new connections itself, holds the pid file, and has
+    no child left."""
+    for _ in range(10):
+        assert served_by(port, [lb.pid]) == (200, lb.pid)
+    assert lb.admin_get("/api/v1/stats")["generation"] >= 1
+    if pid_file:
+        assert read_pid_file(pid_file) == lb.pid
+    assert children_of(lb.pid) == []
+    assert lb.proc.poll() is None
+
+
+def simple_config(backends, tmp_path, **global_extra):
+    port = free_port()
+    config = make_config([http_listener(port, "web")], [target_group("web", backends[:2])], workers=2,
+                         pid_file=str(tmp_path / "lb.pid"), **global_extra)
+    return config, port
+
+
+def test_upgrade_to_a_binary_that_exits_at_start_leaves_the_old_one_serving(start_lb, backends, upgrades, tmp_path):
+    binary = Executable(str(tmp_path / "bin"))
+    config, port = simple_config(backends, tmp_path)
+    lb = binary.start(start_lb, config)
+    wait_serving_ready(lb)
+    binary.script("#!/bin/sh\nexit 3\n")
+
+    Upgrades.request(lb)
+    started = lb.wait_log(STARTED)[0]
+    assert started.group(1) == binary.path
+    failed = lb.wait_log(FAILED)[0]
+    pid = int(failed.group(1))
+    assert pid == int(started.group(2))
+    assert failed.group(2) == "it ended before it was ready (see its messages above)"
+    lb.wait_log(rf"binary upgrade: the new lb \(pid {pid}\) exited with status 3\n")
+    assert not alive(pid)
+    assert_still_serving(lb, port, config["global"]["pid_file"])
+    assert not re.search(HANDED_OVER, lb.stderr())
+
+    # The real binary back in place: the next upgrade goes through.
+    binary.restore()
+    new_pid = upgrades.upgrade(lb)
+    assert lb.wait(10 * TIME_SCALE) == 0
+    assert served_by(port, [new_pid]) == (200, new_pid)
+
+
+BAD_CONFIGS = {
+    # YAML the loader refuses (an unknown key)
+    "unknown key": lambda config, port: lbtest.to_yaml(config) + "bogus_key: 1\n",
+    # not YAML at all
+    "broken yaml": lambda config, port: lbtest.to_yaml(config) + "listeners: [\n",
+    # valid, but a new listener's address is taken by someone else
+    "address in use": lambda config, port: lbtest.to_yaml(dict(
+        config, listeners=config["listeners"] + [http_listener(port, "web", name="second")])),
+}
+BAD_CONFIG_MESSAGES = {"unknown key": r"bogus_key", "broken yaml": r"lb\.yaml:\d+:\d+",
+                       "address in use": r"[Aa]ddress already in use"}
+
+
+@pytest.mark.parametrize("problem", list(BAD_CONFIGS))
+def test_new_lb_rejecting_the_config_leaves_the_old_one_serving(start_lb, backends, upgrades, tmp_path, problem):
+    config, port = simple_config(backends, tmp_path)
+    lb = start_lb(config)
+    wait_serving_ready(lb)
+    squatter = socket.socket()
+    squatter.bind((HOST, 0))
+    squatter.listen(1)
+    try:
+        with open(lb.config_path, "w") as f:
+            f.write(BAD_CONFIGS[problem](config, squatter.getsockname()[1]))
+        if problem == "address in use":
+            Upgrades.request(lb)
+        else:
+            # `lb -s` reads the file for the pid file: it refuses a bad one
+            # and signals nothing; SIGUSR2 by hand still starts an upgrade.
+            done = lbtest.run_lb("-s", "upgrade", "-c", lb.config_path)
+            assert done.returncode == 1
+            assert re.search(BAD_CONFIG_MESSAGES[problem], done.stderr), done.stderr
+            assert not re.search(STARTED, lb.stderr())
+            os.kill(read_pid_file(config["global"]["pid_file"]), signal.SIGUSR2)
+        failed = lb.wait_log(FAILED)[0]
+        pid = int(failed.group(1))
+        assert failed.group(2) == "it ended before it was ready (see its messages above)"
+        lb.wait_log(rf"binary upgrade: the new lb \(pid {pid}\) exited with status 1\n")
+        # The new lb's own message says what is wrong, before the old one's.
+        text = lb.stderr()
+        assert re.search(BAD_CONFIG_MESSAGES[problem], text[:text.index(failed.group(0))]), text
+        assert_still_serving(lb, port, config["global"]["pid_file"])
+        # Nothing of the attempt is left: with the file fixed, an upgrade works.
+        lb.write_config(config)
+        new_pid = upgrades.upgrade(lb)
+        assert lb.wait(10 * TIME_SCALE) == 0
+        assert served_by(port, [new_pid]) == (200, new_pid)
+    finally:
+        squatter.close()
+
+
+def test_new_lb_never_ready_is_killed_at_upgrade_timeout(start_lb, backends, upgrades, tmp_path):
+    binary = Executable(str(tmp_path / "bin"))
+    config, port = simple_config(backends, tmp_path, upgrade_timeout="2s")
+    lb = binary.start(start_lb, config)
+    wait_serving_ready(lb)
+    binary.script("#!/bin/sh\nexec sleep 1000\n")
+
+    asked = time.monotonic()
+    Upgrades.request(lb)
+    started = lb.wait_log(STARTED)[0]
+    pid = int(started.group(2))
+    assert started.group(3) == "2000"
+    # Meanwhile the old lb serves as before.
+    assert served_by(port, [lb.pid]) == (200, lb.pid)
+    failed = lb.wait_log(FAILED, timeout=10 * TIME_SCALE)[0]
+    waited = time.monotonic() - asked
+    assert int(failed.group(1)) == pid
+    assert failed.group(2) == "it was not ready within upgrade_timeout"
+    assert 1.9 <= waited <= 2 + 2 * TIME_SCALE, waited
+    lb.wait_log(rf"binary upgrade: the new lb \(pid {pid}\) was killed by signal Killed\n")
+    assert not alive(pid)
+    assert_still_serving(lb, port, config["global"]["pid_file"])
+
+
+# ---------------------------------------------------------------- 5. cookies and tickets carry over
+
+def test_sticky_cookie_and_tls_session_tickets_carry_over(start_lb, backends, upgrades, tls_certs, tmp_path):
+    import tlstest
+    from test_stickiness import ask, backends_of
+    from test_tls_termination import https_listener
+
+    http_port, https_port = free_port(), free_port()
+    group = target_group("web", backends, stickiness={"type": "lb_cookie"})
+    config = make_config([http_listener(http_port, "web"), https_listener(https_port, "web", [tls_certs.default])],
+                         [group], workers=2, pid_file=str(tmp_path / "lb.pid"))
+    lb = start_lb(config)
+    wait_serving_ready(lb)
+    assert "random per-process key" in lb.stderr()   # no sticky_secret_file: the key only lb knows
+
+    target, cookies, _ = ask(http_port)
+    cookie = {"LBSTICKY": cookies["LBSTICKY"][0]}
+    assert backends_of(http_port, 6, cookie) == {target: 6}
+    sessions = {}
+    for version in ("-tls1_2", "-tls1_3"):
+        sessions[version] = str(tmp_path / f"session{version}.pem")
+        first = tlstest.s_client(https_port, args=[version, "-sess_out", sessions[version]])
+        assert first.handshake_ok and not first.reused, first
+
+    new_pid = upgrades.upgrade(lb)
+    assert lb.wait(10 * TIME_SCALE) == 0    # from here on only the new lb answers
+    assert served_by(http_port, [new_pid]) == (200, new_pid)
+
+    assert backends_of(http_port, 10, cookie) == {target: 10}
+    assert len(backends_of(http_port, 6)) > 1   # without the cookie: round robin
+    for version, path in sessions.items():
+        again = tlstest.s_client(https_port, args=[version, "-sess_in", path])
+        assert again.reused, (version, again)
+
+
+# ---------------------------------------------------------------- 6. another worker count
+
+def test_worker_count_changes_serve_every_inherited_socket(start_lb, start_backend, upgrades, tmp_path):
+    web = [start_backend("web1"), start_backend("web2")]
+    echo = start_backend("echo", tcp_echo=True)
+    udp = start_backend("udp", udp_echo=True)
+    http_port, tcp_port, udp_port = free_port(), free_port(), free_port()
+    config = make_config(
+        [http_listener(http_port, "web"), tcp_listener(tcp_port, "echo"), udp_listener(udp_port, "udp")],
+        [target_group("web", web), target_group("echo", [echo], protocol="tcp"),
+         target_group("udp", [udp], protocol="udp")],
+        workers=2, pid_file=str(tmp_path / "lb.pid"))
+    lb = start_lb(config)
+    wait_serving_ready(lb)
+    admin_port = int(config["global"]["admin"]["listen"].rsplit(":", 1)[1])
+    assert lbtest.listening_sockets(http_port) == 2
+
+    previous = lb.pid
+    for workers in (1, 4, 2):
+        config["global"]["workers"] = workers
+        lb.write_config(config)
+        new_pid = upgrades.upgrade(lb)
+        if previous == lb.pid:
+            assert lb.wait(10 * TIME_SCALE) == 0
+        else:
+            assert wait_gone(previous, 10 * TIME_SCALE) == 0
+        previous = new_pid
+
+        stats = lb.admin_get("/api/v1/stats")
+        assert stats["workers"] == workers
+        assert served_by(admin_port, [new_pid], "/api/v1/stats") == (200, new_pid)
+        # Connections from 48 source ports (the kernel spreads them over the
+        # two sockets of the SO_REUSEPORT group by their hash): all answered.
+        for _ in range(48):
+            assert served_by(http_port, [new_pid]) == (200, new_pid)
+        for i in range(24):
+            with socket.create_connection((HOST, tcp_port), timeout=5 * TIME_SCALE) as sock:
+                sock.sendall(b"echo %d" % i)
+                assert lbtest.recv_exact(sock, len(b"echo %d" % i), timeout=5 * TIME_SCALE) == b"echo %d" % i
+        for i in range(24):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.connect((HOST, udp_port))
+                sock.settimeout(5 * TIME_SCALE)
+                sock.send(b"datagram %d" % i)
+                assert sock.recv(100) == b"udp\ndatagram %d" % i
+        # The same two kernel sockets all along: none added, none dropped.
+        assert lbtest.listening_sockets(http_port) == 2
+        assert lbtest.listening_sockets(tcp_port) == 2
+
+
+# ---------------------------------------------------------------- 7. what an operator can do wrong
+
+def test_second_upgrade_while_one_is_under_way_is_refused(start_lb, backends, upgrades, tmp_path):
+    binary = Executable(str(tmp_path / "bin"))
+    config, port = simple_config(backends, tmp_path)
+    lb = binary.start(start_lb, config)
+    wait_serving_ready(lb)
+    binary.script(slow_start_script(1.5 * TIME_SCALE))
+
+    os.kill(lb.pid, signal.SIGUSR2)
+    pid = upgrades.track(int(lb.wait_log(STARTED)[0].group(2)))
+    os.kill(lb.pid, signal.SIGUSR2)
+    lb.wait_log(rf"binary upgrade: an upgrade to pid {pid} is already under way; this lb keeps serving")
+    assert children_of(lb.pid) == [pid]
+    # The first one goes on and takes over; no second process was started.
+    handed = lb.wait_log(HANDED_OVER, timeout=UPGRADE_TIMEOUT)[0]
+    assert int(handed.group(1)) == pid
+    assert len(re.findall(STARTED, lb.stderr())) == 1
+    assert lb.wait(10 * TIME_SCALE) == 0
+    assert read_pid_file(config["global"]["pid_file"]) == pid
+    assert served_by(port, [pid]) == (200, pid)
+
+
+def test_upgrade_refused_while_stopping_and_a_stop_ends_an_upgrade_under_way(start_lb, backends, upgrades,
+                                                                             tmp_path):
+    binary = Executable(str(tmp_path / "bin"))
+    config, port = simple_config(backends[:1], tmp_path, shutdown_timeout="10s")
+    lb = binary.start(start_lb, config)
+    wait_serving_ready(lb)
+
+    # An upgrade under way when SIGQUIT comes: the new lb must not outlive
+    # the stop (it would serve on after the operator stopped lb).
+    binary.script(slow_start_script(2 * TIME_SCALE))
+    os.kill(lb.pid, signal.SIGUSR2)
+    pid = upgrades.track(int(lb.wait_log(STARTED)[0].group(2)))
+    before = backends[0].stats()["requests"]
+    hanging = HttpConn(port, timeout=30)
+    hanging.request("GET", "/hang")       # keeps the graceful stop going
+    wait_for(lambda: backends[0].stats()["requests"] > before, what="the /hang request at the target")
+    lb.send_signal(signal.SIGQUIT)
+    lb.wait_log(rf"binary upgrade: the new lb \(pid {pid}\) failed: lb is stopping\n")
+    lb.wait_log(rf"binary upgrade: the new lb \(pid {pid}\) was killed by signal Killed")
+    assert not alive(pid)
+
+    # SIGUSR2 while draining: refused.
+    os.kill(lb.pid, signal.SIGUSR2)
+    lb.wait_log(r"binary upgrade refused: lb is stopping")
+    assert len(re.findall(STARTED, lb.stderr())) == 1
+    assert children_of(lb.pid) == []
+    # And SIGTERM still ends the drain at once (the /hang request would
+    # hold it until shutdown_timeout: lb does not notice a client that
+    # leaves while its request waits for the target).
+    lb.send_signal(signal.SIGTERM)
+    assert lb.wait(3 * TIME_SCALE) == 0
+    hanging.close()
+    assert not re.search(NEW_READY, lb.stderr())
+    assert not os.path.exists(config["global"]["pid_file"])
+
+
+def test_upgrade_before_ready_is_refused(start_lb, backends, raw_backend, upgrades, tmp_path):
+    """A target that accepts and never answers keeps the first health
+    verdict (and so readiness) 5 s away."""
+    silent = raw_backend(echo=False)
+    port = free_port()
+    config = make_config([http_listener(port, "web")],
+                         [target_group("web", [backends[0], silent.target],
+                                       health_check=health_check(interval="10s", timeout="5s"))],
+                         pid_file=str(tmp_path / "lb.pid"))
+    lb = start_lb(config)
+    assert not re.search(r"ready: ", lb.stderr())
+    os.kill(lb.pid, signal.SIGUSR2)
+    lb.wait_log(r"binary upgrade refused: this lb is not ready yet")
+    assert not re.search(r"ready: ", lb.stderr()), "lb got ready too soon for this test"
+    assert not re.search(STARTED, lb.stderr())
+    assert children_of(lb.pid) == []
+    assert lb.proc.poll() is None
+
+
+def test_cli_upgrade_finds_the_running_lb_or_says_why_not(start_lb, backends, upgrades, tmp_path):
+    port = free_port()
+    config = make_config([http_listener(port, "web")], [target_group("web", backends[:1])])
+    lb = start_lb(config)
+    wait_serving_ready(lb)
+    environment = {k: v for k, v in os.environ.items() if k != "MAINPID"}
+
+    def cli(config_path, **extra):
+        return subprocess.run([lbtest.lb_binary(), "-s", "upgrade", "-c", config_path], capture_output=True,
+                              text=True, timeout=10 * TIME_SCALE, env=dict(environment, **extra),
+                              stdin=subprocess.DEVNULL)
+
+    # No pid_file and no $MAINPID: a clear error, nothing signalled.
+    done = cli(lb.config_path)
+    assert done.returncode == 1
+    assert done.stderr == (f"lb: {lb.config_path}: global.pid_file is not set (and no $MAINPID), "
+                           "cannot find the running lb\n")
+    # A pid file that does not exist (lb not running with this config) or
+    # names a process that is gone.
+    pid_file = tmp_path / "other.pid"
+    other = dict(config, **{"global": dict(config["global"], pid_file=str(pid_file))})
+    other_path = str(tmp_path / "other.yaml")
+    with open(other_path, "w") as f:
+        f.write(lbtest.to_yaml(other))
+    done = cli(other_path)
+    assert done.returncode == 1
+    assert done.stderr == f"lb: cannot read a pid from {pid_file} (is lb running?)\n"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    pid_file.write_text(f"{gone.pid}\n")
+    done = cli(other_path)
+    assert done.returncode == 1
+    assert done.stderr == f"lb: kill({gone.pid}): No such process\n"
+    assert not re.search(STARTED, lb.stderr())
+
+    # systemd's ExecReload= way: $MAINPID names it.
+    done = cli(lb.config_path, MAINPID=str(lb.pid))
+    assert done.returncode == 0, done.stderr
+    pid = upgrades.track(int(lb.wait_log(STARTED)[0].group(2)))
+    lb.wait_log(HANDED_OVER, timeout=UPGRADE_TIMEOUT)
+    assert lb.wait(10 * TIME_SCALE) == 0
+    assert served_by(port, [pid]) == (200, pid)
+
+
+@pytest.mark.parametrize("damage", ["removed", "not executable"])
+def test_binary_gone_or_not_executable_is_said_and_the_old_one_serves(start_lb, backends, upgrades, tmp_path,
+                                                                     damage):
+    binary = Executable(str(tmp_path / "bin"))
+    config, port = simple_config(backends, tmp_path)
+    lb = binary.start(start_lb, config)
+    wait_serving_ready(lb)
+    if damage == "removed":
+        os.unlink(binary.path)
+        reason = "No such file or directory"
+    else:
+        os.chmod(binary.path, 0o644)
+        reason = "Permission denied"
+    Upgrades.request(lb)
+    lb.wait_log(rf"binary upgrade: cannot run {re.escape(binary.path)}: {reason}; this lb keeps serving")
+    assert not re.search(STARTED, lb.stderr())
+    assert_still_serving(lb, port, config["global"]["pid_file"])
+    binary.restore()
+    new_pid = upgrades.upgrade(lb)
+    assert lb.wait(10 * TIME_SCALE) == 0
+    assert served_by(port, [new_pid]) == (200, new_pid)
+
+
+def test_upgrade_again_while_the_previous_old_one_still_drains(start_lb, backends, upgrades, tmp_path):
+    """Two upgrades in a row (an operator who sends it twice, a bad deploy
+    corrected at once): three processes at the same time, each WebSocket
+    stays on the process that accepted it."""
+    config, port = simple_config(backends, tmp_path, shutdown_timeout="30s")
+    lb = start_lb(config)
+    wait_serving_ready(lb)
+    first = WebSocket(port)
+    second = None
+    try:
+        assert first.echo("one") == "one"
+        second_pid = upgrades.upgrade(lb)
+        second = WebSocket(port)
+        assert second.echo("two") == "two"
+        third_pid = upgrades.upgrade(lb)     # the pid file names the second process now
+        pids = [lb.pid, second_pid, third_pid]
+        assert owner(first.sock.getsockname(), port, pids) == lb.pid
+        assert owner(second.sock.getsockname(), port, pids) == second_pid
+        assert served_by(port, pids) == (200, third_pid)
+        assert first.echo("one again") == "one again"
+        assert second.echo("two again") == "two again"
+        assert alive(lb.pid) and alive(second_pid)
+        first.close()
+        assert lb.wait(10 * TIME_SCALE) == 0
+        second.close()
+        assert wait_gone(second_pid, 10 * TIME_SCALE) == 0
+    finally:
+        first.close()
+        if second:
+            second.close()
+    assert served_by(port, [third_pid]) == (200, third_pid)
