@@ -413,7 +413,7 @@ void HttpSession::close_client(CloseMode mode) {
 
 void HttpSession::drain() {
     if (closing_) return;
-    if (!exchange_ && !in_request_bytes_ && pending_input_.empty()) {
+    if (!exchange_ && !in_request_bytes_ && pending_input_.empty() && !worker_.keeps_idle_connections()) {
         close_client(CloseMode::graceful);
         return;
     }

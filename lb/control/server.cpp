@@ -293,7 +293,7 @@ void Server::start_upgrade() {
     request.executable = executable_;
     request.arguments = options_.arguments;
     for (const auto& listener : runtime_->listeners)
-        for (int i = 0; i < listener->sockets->count(); ++i) request.sockets.push_back(listener->sockets->fd(i));
+        for (int i = 0; i < listener->sockets->distinct(); ++i) request.sockets.push_back(listener->sockets->fd(i));
     if (int admin = admin_->listening_fd(); admin >= 0) request.sockets.push_back(admin);
     request.state.ticket_keys = builder_.ticket_keys->current_keys();
     if (builder_.random_signer) request.state.sticky_secret = builder_.random_signer->secret();
@@ -579,7 +579,9 @@ void Server::begin_stop(bool graceful) {
     if (upgrade_ && upgrade_->in_progress()) upgrade_->abandon("lb is stopping");
     LB_LOG_INFO(graceful ? "graceful stop: draining for up to %lld ms" : "stopping%.0lld",
                 static_cast<long long>(graceful ? config_.global.shutdown_timeout.count() : 0));
-    for (auto& worker : workers_list_) worker->stop(graceful);
+    // After a hand-over, idle keep-alive clients are answered once more
+    // (Connection: close) rather than closed under a request in flight.
+    for (auto& worker : workers_list_) worker->stop(graceful, handed_over_);
     if (graceful) loop_->timers().schedule(shutdown_timer_, config_.global.shutdown_timeout.count());
     else loop_->timers().cancel(shutdown_timer_);
     if (first) {

@@ -70,6 +70,7 @@ Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddre
             if (!fd) return Error{fd.error()};
             set->fds_.push_back(std::move(*fd));
         }
+        set->distinct_ = workers;
         return set;
     }
     for (auto& fd : inherited) {
@@ -79,6 +80,7 @@ Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddre
     // Fewer sockets than workers: share them rather than open more, which
     // would join the group and take connections before this lb is ready.
     const size_t given = set->fds_.size();
+    set->distinct_ = static_cast<int>(given);
     for (size_t i = given; i < static_cast<size_t>(workers); ++i) {
         UniqueFd copy(fcntl(set->fds_[i % given].get(), F_DUPFD_CLOEXEC, 0));
         if (!copy) return Error{"dup() of inherited socket for " + address.to_string() + ": " + strerror(errno)};

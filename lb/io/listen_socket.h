@@ -34,6 +34,10 @@ public:
     int fd(int index) const { return fds_[static_cast<size_t>(index)].get(); }
     // Descriptors in the set: at least `workers()`.
     int count() const { return static_cast<int>(fds_.size()); }
+    // The first `distinct()` descriptors are distinct sockets; the rest are
+    // duplicates of them (fewer sockets were inherited than there are
+    // workers), which a binary upgrade need not hand on.
+    int distinct() const { return distinct_; }
     int workers() const { return workers_; }
     // Does `worker` serve descriptor `index`?
     bool served_by(int index, int worker) const { return index % workers_ == worker; }
@@ -46,6 +50,7 @@ private:
     SocketAddress address_;
     Kind kind_;
     int workers_;
+    int distinct_ = 0;
     std::vector<UniqueFd> fds_;
 };
 

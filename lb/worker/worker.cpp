@@ -58,8 +58,8 @@ void Worker::publish(std::shared_ptr<const Runtime> runtime) {
     loop_->post([this, runtime = std::move(runtime)]() mutable { adopt(std::move(runtime)); });
 }
 
-void Worker::stop(bool graceful) {
-    loop_->post([this, graceful] { begin_stop(graceful); });
+void Worker::stop(bool graceful, bool keep_idle) {
+    loop_->post([this, graceful, keep_idle] { begin_stop(graceful, keep_idle); });
 }
 
 void Worker::join() {
@@ -304,9 +304,10 @@ void Worker::drain_deadline_reached(const TargetState& target) {
     }
 }
 
-void Worker::begin_stop(bool graceful) {
+void Worker::begin_stop(bool graceful, bool keep_idle) {
     bool first = !draining_;
     draining_ = true;
+    keep_idle_ = graceful && (first ? keep_idle : keep_idle_);
     if (first) {
         for (auto& slot : slots_) stop_accepting(*slot);
         // A datagram has no request to finish: flows end with the listener.

@@ -134,7 +134,12 @@ public:
     void start_accepting();
     void publish(std::shared_ptr<const Runtime> runtime);
     // graceful: stop accepting, let sessions finish; else abort everything.
-    void stop(bool graceful);
+    // keep_idle (a binary upgrade's hand-over): idle keep-alive connections
+    // are not closed at once but answer their next request with
+    // Connection: close, so a client that sends one as the stop begins is
+    // answered instead of seeing its connection close (the new lb serves
+    // its next connection).
+    void stop(bool graceful, bool keep_idle = false);
     void join();
     const WorkerCounters& counters() const { return counters_; }
     bool ready() const { return ready_.load(); }
@@ -154,6 +159,7 @@ public:
     const std::shared_ptr<WorkerSnapshot>& snapshot() const { return snapshot_; }
     WorkerCounters& counters() override { return counters_; }
     bool draining() const override { return draining_; }
+    bool keeps_idle_connections() const { return keep_idle_; }
     void add_session(Session* session);
     void remove_session(Session* session);
     // nullptr, or which client limit a new connection from `client` is over
@@ -177,7 +183,7 @@ private:
     void handle_connection(ListenerSlot& slot, UniqueFd fd);
     void adopt_udp_listeners(const std::shared_ptr<const Runtime>& runtime);
     void retire_udp_listener(std::unique_ptr<DatagramListener> listener);
-    void begin_stop(bool graceful);
+    void begin_stop(bool graceful, bool keep_idle);
     void drain_started(const TargetState& target);
     void drain_deadline_reached(const TargetState& target);
 
@@ -201,6 +207,7 @@ private:
     int64_t client_limited_logged_ms_ = -5000;  // log_client_limited: when it last wrote
     uint64_t client_limited_unlogged_ = 0;
     bool draining_ = false;
+    bool keep_idle_ = false;  // the stop was a hand-over: see stop()
     bool accepting_ = true;
     WorkerCounters counters_;
     std::atomic<bool> ready_{false};

@@ -593,21 +593,18 @@ def test_upgrade_under_load_drops_nothing(start_lb, start_backend, upgrades, tmp
     assert socket_errors["connect"] == 0, checks["wrk"]
     assert socket_errors["timeout"] == 0, checks["wrk"]
     assert socket_errors["write"] == 0, checks["wrk"]
-    # wrk counts a keep-alive connection the old lb closes between two
-    # requests (SIGQUIT's "idle keep-alive connections close at once") as a
-    # read error, and sends that request again on a new connection (wrk.c,
-    # socket_readable: EOF before a response -> errors.read++,
-    # reconnect_socket). Each of its connections can meet that once, at the
-    # hand-over. The pool below tells such a close from a lost request.
-    assert socket_errors["read"] <= 32, checks["wrk"]
+    # wrk counts a keep-alive connection closed between two requests as a
+    # read error (wrk.c, socket_readable: EOF before a response). After a
+    # hand-over the old lb answers each idle connection's next request with
+    # Connection: close instead of closing it under the client: none.
+    assert socket_errors["read"] == 0, checks["wrk"]
     # The pool: no failure; a retry only for a request lb never read (no
     # access log line for that try), only at the hand-over.
     assert load.http_failures == [], load.http_failures[:10]
     assert load.http_ok > 50
     logged = {entry.get("url") for entry in lb.access_entries()}
     assert not [path for path, _ in load.http_retried if path in logged], "a retried request had been served"
-    assert all(abs(at - load.handover_at) < 1.0 * TIME_SCALE for _, at in load.http_retried), \
-        [(path, at - load.handover_at) for path, at in load.http_retried]
+    assert load.http_retried == [], [(path, at - load.handover_at) for path, at in load.http_retried]
     # WebSockets and the tunnel: every message echoed, none closed by lb.
     assert load.ws_failures == [], load.ws_failures[:10]
     assert checks["ws_open"] == WEBSOCKETS

@@ -108,6 +108,7 @@ TEST(ListenSocketSet, FewerInheritedSocketsThanWorkersAreSharedNotAdded) {
     auto set = ListenSocketSet::open(loopback(port), ListenSocketSet::Kind::stream, 3, std::move(inherited));
     ASSERT_TRUE(set) << set.error();
     ASSERT_EQ((*set)->count(), 3);
+    EXPECT_EQ((*set)->distinct(), 1) << "only the one socket is handed on";
     for (int i = 0; i < 3; ++i) {
         EXPECT_EQ(socket_inode((*set)->fd(i)), inode) << "descriptor " << i << " is the one socket given";
         EXPECT_TRUE((*set)->served_by(i, i));
@@ -131,6 +132,7 @@ TEST(ListenSocketSet, MoreInheritedSocketsThanWorkersAreAllServed) {
     auto set = ListenSocketSet::open(address, ListenSocketSet::Kind::stream, 2, std::move(inherited));
     ASSERT_TRUE(set) << set.error();
     ASSERT_EQ((*set)->count(), 4);
+    EXPECT_EQ((*set)->distinct(), 4);
     EXPECT_EQ((*set)->workers(), 2);
     // Every socket has exactly one worker.
     for (int index = 0; index < 4; ++index)
