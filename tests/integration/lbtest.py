@@ -378,21 +378,23 @@ class Lb:
         matches = self.wait_log(r"reloaded: generation (\d+)", timeout=timeout, count=before + 1)
         return int(matches[-1].group(1))
 
-    def wait_log(self, pattern, timeout=START_TIMEOUT, count=1):
+    def wait_log(self, pattern, timeout=START_TIMEOUT, count=1, interval=0.05, while_running=True):
         """Waits until stderr holds `count` matches of regex `pattern`;
-        returns the match objects."""
+        returns the match objects. while_running=False: the log may outlive
+        this process (after a binary upgrade the new lb writes to the same
+        file), so its exit is no reason to stop waiting."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
         while True:
             matches = list(regex.finditer(self.stderr()))
             if len(matches) >= count:
                 return matches
-            if self.proc.poll() is not None:
+            if while_running and self.proc.poll() is not None:
                 raise AssertionError(f"lb exited ({self.proc.returncode}) while waiting for {pattern!r}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout}s waiting for {count} x {pattern!r} "
                                      f"in lb's log")
-            time.sleep(0.05)
+            time.sleep(interval)
 
     def stdout(self):
         with open(self.stdout_path, errors="replace") as f:
