@@ -255,6 +255,7 @@ void HttpSession::local_response(int status, std::string_view content_type, std:
     if (close || !framing_.keep_alive || worker_.draining() || client_done() ||
         (!framing_.request_complete && framing_.expect_continue))
         framing_.close_after = true;
+    framing_.kept_open = !framing_.close_after;
     client_->write(make_local_response(status, content_type, body, framing_.close_after, extra_headers,
                                        framing_.head_method));
     if (framing_.close_after) {
@@ -293,6 +294,7 @@ void HttpSession::response_head(const HttpHead& response, const ResponsePlan& pl
         framing_.upgrade || target_draining ||
         (!framing_.request_complete && framing_.expect_continue && !framing_.continue_sent))
         framing_.close_after = true;
+    framing_.kept_open = !framing_.close_after;
     client_->write(serialize_client_response(response, plan.framing, plan.content_length, framing_.close_after,
                                              framing_.http10, set_cookies));
 }
@@ -366,7 +368,13 @@ void HttpSession::finish_exchange() {
     finish_scheduled_ = false;
     if (closing_) return;
     exchange_->log();
-    if (framing_.close_after || client_done() || worker_.draining()) {
+    // A binary upgrade's drain began while this answer was on its way, so
+    // its head said keep-alive and the client may be sending its next
+    // request now: that one is answered (with Connection: close) rather
+    // than the connection closed under it.
+    bool answer_once_more = worker_.keeps_idle_connections() && framing_.kept_open && framing_.request_complete &&
+                            !client_done() && !in_request_bytes_;
+    if (!answer_once_more && (framing_.close_after || client_done() || worker_.draining())) {
         // Part of the request may still be on its way (an error answered
         // before the body was read): linger so the answer is not reset away.
         bool unread = !framing_.request_complete || in_request_bytes_ || !pending_input_.empty();

@@ -54,6 +54,7 @@ private:
         bool continue_sent = false;
         bool request_complete = false;
         bool close_after = false;     // the connection ends with this answer
+        bool kept_open = true;        // the answer's head did not say Connection: close
         BodyFraming response = BodyFraming::none;
     };
 

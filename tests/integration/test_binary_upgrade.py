@@ -147,45 +147,53 @@ async def http_pool_client(cid, port, stop, load):
         writer.close()
 
 
-async def ws_client(index, ws, stop, load):
-    rnd = random.Random(index)
-    seq = 0
+async def echo_loop(exchange, stop, failures, name, echoed, pause):
+    """Sends numbered messages through `exchange` (message -> its echo) until
+    `stop`; the first error or wrong echo goes to `failures` and ends it."""
+    n = 0
     while not stop.is_set():
-        message = f"ws {index} {seq}"
+        message = name(n)
         try:
-            await ws.send(message)
-            reply = await asyncio.wait_for(ws.recv(), 10 * TIME_SCALE)
+            reply = await asyncio.wait_for(exchange(message), 10 * TIME_SCALE)
         except Exception as error:  # noqa: BLE001 - counted
-            load.ws_failures.append(f"ws {index} message {seq}: {error!r}")
+            failures.append(f"{message!r}: {error!r}")
             return
         if reply != message:
-            load.ws_failures.append(f"ws {index}: sent {message!r}, got {reply!r}")
+            failures.append(f"sent {message!r}, got {reply!r}")
             return
+        echoed()
+        n += 1
+        await asyncio.sleep(pause())
+
+
+async def ws_client(index, ws, stop, load):
+    rnd = random.Random(index)
+
+    async def exchange(message):
+        await ws.send(message)
+        return await ws.recv()
+
+    def echoed():
         load.ws_echoed += 1
         if load.handover_at is not None:
             load.ws_after[index] = load.ws_after.get(index, 0) + 1
-        seq += 1
-        await asyncio.sleep(rnd.uniform(0.1, 0.2))
+
+    await echo_loop(exchange, stop, load.ws_failures, lambda n: f"ws {index} {n}", echoed,
+                    lambda: rnd.uniform(0.1, 0.2))
 
 
 async def tunnel_client(reader, writer, stop, load):
-    n = 0
-    while not stop.is_set():
-        payload = f"tunnel {n:08d} ".encode() * 8
-        try:
-            writer.write(payload)
-            got = await asyncio.wait_for(reader.readexactly(len(payload)), 10 * TIME_SCALE)
-        except Exception as error:  # noqa: BLE001 - counted
-            load.tunnel_failures.append(f"chunk {n}: {error!r}")
-            return
-        if got != payload:
-            load.tunnel_failures.append(f"chunk {n}: sent {payload!r}, got {got!r}")
-            return
+    async def exchange(payload):
+        writer.write(payload)
+        return await reader.readexactly(len(payload))
+
+    def echoed():
         load.tunnel_echoed += 1
         if load.handover_at is not None:
             load.tunnel_after += 1
-        n += 1
-        await asyncio.sleep(0.05)
+
+    await echo_loop(exchange, stop, load.tunnel_failures, lambda n: f"tunnel {n:08d} ".encode() * 8, echoed,
+                    lambda: 0.05)
 
 
 async def connect_client(cid, port, stop, load):
