@@ -270,18 +270,25 @@ async def wait_async(predicate, timeout, what, load=None):
         await asyncio.sleep(0.02)
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (tools/dev install provides it)")
-def test_upgrade_under_load_drops_nothing(start_lb, start_backend, upgrades, tmp_path):
+def three_protocol_config(start_backend, tmp_path, web_group_extra=None, **global_extra):
+    """An HTTP group of two targets, a TCP echo and a UDP echo behind one lb
+    of two workers; returns (config, web backends, http_port, tcp_port, udp_port)."""
     web = [start_backend("web1"), start_backend("web2")]
     echo = start_backend("echo", tcp_echo=True)
     udp = start_backend("udp", udp_echo=True)
     http_port, tcp_port, udp_port = free_port(), free_port(), free_port()
     config = make_config(
         [http_listener(http_port, "web"), tcp_listener(tcp_port, "echo"), udp_listener(udp_port, "udp")],
-        [target_group("web", web, health_check=health_check()),
-         target_group("echo", [echo], protocol="tcp"),
+        [target_group("web", web, **(web_group_extra or {})), target_group("echo", [echo], protocol="tcp"),
          target_group("udp", [udp], protocol="udp")],
-        workers=2, pid_file=str(tmp_path / "lb.pid"), shutdown_timeout="60s")
+        workers=2, pid_file=str(tmp_path / "lb.pid"), **global_extra)
+    return config, web, http_port, tcp_port, udp_port
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (tools/dev install provides it)")
+def test_upgrade_under_load_drops_nothing(start_lb, start_backend, upgrades, tmp_path):
+    config, web, http_port, tcp_port, udp_port = three_protocol_config(
+        start_backend, tmp_path, web_group_extra={"health_check": health_check()}, shutdown_timeout="60s")
     lb = start_lb(config)
     wait_serving_ready(lb)
     old_pid = lb.pid
@@ -535,15 +542,7 @@ def test_sticky_cookie_and_tls_session_tickets_carry_over(start_lb, backends, up
 # ---------------------------------------------------------------- 6. another worker count
 
 def test_worker_count_changes_serve_every_inherited_socket(start_lb, start_backend, upgrades, tmp_path):
-    web = [start_backend("web1"), start_backend("web2")]
-    echo = start_backend("echo", tcp_echo=True)
-    udp = start_backend("udp", udp_echo=True)
-    http_port, tcp_port, udp_port = free_port(), free_port(), free_port()
-    config = make_config(
-        [http_listener(http_port, "web"), tcp_listener(tcp_port, "echo"), udp_listener(udp_port, "udp")],
-        [target_group("web", web), target_group("echo", [echo], protocol="tcp"),
-         target_group("udp", [udp], protocol="udp")],
-        workers=2, pid_file=str(tmp_path / "lb.pid"))
+    config, _, http_port, tcp_port, udp_port = three_protocol_config(start_backend, tmp_path)
     lb = start_lb(config)
     wait_serving_ready(lb)
     admin_port = int(config["global"]["admin"]["listen"].rsplit(":", 1)[1])
