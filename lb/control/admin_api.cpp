@@ -1,6 +1,5 @@
 #include "lb/control/admin_api.h"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -237,8 +236,9 @@ Result<AdminApi::Prepared> AdminApi::prepare(const conf::Admin& config, Inherite
         if (inherited) {
             std::vector<UniqueFd> given = inherited->take(config.listen, ListenSocketSet::Kind::stream);
             if (!given.empty()) {
-                int flags = fcntl(given.front().get(), F_GETFL);
-                fcntl(given.front().get(), F_SETFL, flags | O_NONBLOCK);
+                auto ready = prepare_inherited_socket(given.front().get(), config.listen,
+                                                      ListenSocketSet::Kind::stream, 64);
+                if (!ready) return Error{"admin API: " + ready.error()};
                 prepared.fd = std::move(given.front());
                 return prepared;
             }

@@ -14,17 +14,23 @@ namespace lb {
 
 namespace {
 
-// What lb sets on the sockets it opens, on a socket it was given.
-Status prepare_inherited(int fd, const SocketAddress& address, ListenSocketSet::Kind kind, int backlog) {
+// A udp listener on a wildcard address must learn which address each
+// datagram came to, to answer from it (UdpListener).
+void ask_for_destination_address(int fd, const SocketAddress& address) {
+    if (!address.is_any()) return;
+    int one = 1;
+    if (address.family() == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+}
+
+}  // namespace
+
+Status prepare_inherited_socket(int fd, const SocketAddress& address, ListenSocketSet::Kind kind, int backlog) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
         return Error{"inherited socket for " + address.to_string() + ": " + strerror(errno)};
-    int one = 1;
     if (kind == ListenSocketSet::Kind::datagram) {
-        if (address.is_any()) {
-            if (address.family() == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-            else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
-        }
+        ask_for_destination_address(fd, address);
         return Ok{};
     }
     int listening = 0;
@@ -34,8 +40,6 @@ Status prepare_inherited(int fd, const SocketAddress& address, ListenSocketSet::
         return Error{"listen() on inherited socket for " + address.to_string() + ": " + strerror(errno)};
     return Ok{};
 }
-
-}  // namespace
 
 Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
                                int backlog) {
@@ -48,12 +52,7 @@ Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSe
     if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     // [::]:80 and 0.0.0.0:80 are separate listeners, as in nginx.
     if (address.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    // A udp listener on a wildcard address must learn which address
-    // each datagram came to, to answer from it (UdpListener).
-    if (!stream && address.is_any()) {
-        if (address.family() == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-        else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
-    }
+    if (!stream) ask_for_destination_address(fd, address);
     if (::bind(fd, address.sa(), address.len()) != 0)
         return Error{"cannot listen on " + address.to_string() + ": " + strerror(errno)};
     if (stream && ::listen(fd, backlog) != 0) return Error{"listen() on " + address.to_string() + ": " + strerror(errno)};
@@ -74,7 +73,7 @@ Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddre
         return set;
     }
     for (auto& fd : inherited) {
-        if (auto prepared = prepare_inherited(fd.get(), address, kind, kBacklog); !prepared) return Error{prepared.error()};
+        if (auto prepared = prepare_inherited_socket(fd.get(), address, kind, kBacklog); !prepared) return Error{prepared.error()};
         set->fds_.push_back(std::move(fd));
     }
     // Fewer sockets than workers: share them rather than open more, which

@@ -60,6 +60,10 @@ private:
 Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
                                int backlog);
 
+// What lb sets on the sockets it opens (non-blocking, IP_PKTINFO on a
+// wildcard udp socket, listening), set on one it was handed instead.
+Status prepare_inherited_socket(int fd, const SocketAddress& address, ListenSocketSet::Kind kind, int backlog);
+
 class InheritedSockets;
 
 // Main thread only: hands out the existing set for an address, or makes one
