@@ -82,7 +82,7 @@ std::string websocket_key() {
 }  // namespace
 
 Http2Stream::Http2Stream(Http2Session& session, int32_t id)
-    : session_(session), id_(id), start_ms_(session.worker().now_ms()), timer_([this] { on_timeout(); }) {
+    : session_(session), id_(id), start_us_(session.worker().now_us()), timer_([this] { on_timeout(); }) {
     session_.worker().timers().schedule(timer_, session_.listener().config.header_timeout.count());
 }
 
@@ -136,7 +136,7 @@ void Http2Stream::head_complete(bool end_stream) {
     worker.counters().requests.fetch_add(1, std::memory_order_relaxed);
     worker.timers().schedule(timer_, config.idle_timeout.count());
     exchange_.emplace(static_cast<ExchangeHost&>(worker), static_cast<ExchangeDownstream&>(*this), listener,
-                      session_.snapshot(), session_.client().peer(), start_ms_);
+                      session_.snapshot(), session_.client().peer(), start_us_);
     if (end_stream) request_complete_ = true;
     head_request_ = head_.method == "HEAD";
 

@@ -110,7 +110,7 @@ private:
 
     Http2Session& session_;
     int32_t id_;
-    int64_t start_ms_;
+    int64_t start_us_;
     HttpHead head_;
     std::string authority_;
     std::string protocol_;            // :protocol (extended CONNECT)

@@ -12,13 +12,13 @@
 namespace lb {
 
 HttpExchange::HttpExchange(ExchangeHost& host, ExchangeDownstream& downstream, const ListenerRuntime& listener,
-                           std::shared_ptr<WorkerSnapshot> snapshot, const SocketAddress& peer, int64_t start_ms)
+                           std::shared_ptr<WorkerSnapshot> snapshot, const SocketAddress& peer, int64_t start_us)
     : host_(host),
       downstream_(downstream),
       listener_(&listener),
       snapshot_(std::move(snapshot)),
       peer_(peer),
-      start_ms_(start_ms),
+      start_us_(start_us),
       response_parser_(HttpParser::Kind::response, &response_sink_, 256 * 1024),
       upstream_timer_([this] { on_upstream_timeout(); }) {}
 
@@ -251,10 +251,30 @@ void HttpExchange::target_drained(const TargetState& target) {
     respond_error(504, "target deregistered before it answered", true);
 }
 
+void HttpExchange::observe() {
+    int64_t now = host_.now_us();
+    uint64_t duration = static_cast<uint64_t>(now - start_us_);
+    // A first byte from an earlier try that was retried does not count.
+    uint64_t first_byte = first_byte_us_ && !local_ ? static_cast<uint64_t>(first_byte_us_ - start_us_) : 0;
+    auto observe_into = [&](HttpHistograms& h) {
+        h.duration.observe(duration);
+        if (first_byte) h.first_byte.observe(first_byte);
+        h.request_size.observe(request_body_bytes_);
+        h.response_size.observe(bytes_out_);
+    };
+    observe_into(listener_->state->http);
+    // A request lb answered for its group (a 502 or 504 after the target
+    // failed) counts in the group's duration, not its first byte.
+    if (!group_) return;
+    observe_into(group_->state->http);
+    if (first_byte && attempts_ && attempts_->target()) attempts_->target()->response_time.observe(first_byte);
+}
+
 void HttpExchange::log() {
     if (logged_) return;
     logged_ = true;
     host_.counters().count_response(status_);
+    observe();
     if (!host_.access_log().enabled()) return;
     const HttpHead& head = request_.head;
     AccessLogEntry entry;
@@ -271,7 +291,7 @@ void HttpExchange::log() {
     entry.status = status_;
     entry.bytes_in = request_body_bytes_;
     entry.bytes_out = bytes_out_;
-    entry.duration_ms = host_.now_ms() - start_ms_;
+    entry.duration_ms = (host_.now_us() - start_us_) / 1000;
     std::string target = attempts_ && attempts_->target() && !local_ ? attempts_->target()->key : std::string();
     entry.target = target;
     entry.target_group = group_ ? std::string_view(group_->config.name) : std::string_view();

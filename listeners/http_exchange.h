@@ -112,10 +112,10 @@ public:
     enum class Body { receiving, complete, discarded };
 
     // `peer`: the client connection's peer (appended to X-Forwarded-For,
-    // logged when no head parsed); `start_ms`: when the request's first
-    // byte arrived.
+    // logged when no head parsed); `start_us`: when the request's first
+    // byte arrived (the loop's clock, ExchangeHost::now_us).
     HttpExchange(ExchangeHost& host, ExchangeDownstream& downstream, const ListenerRuntime& listener,
-                 std::shared_ptr<WorkerSnapshot> snapshot, const SocketAddress& peer, int64_t start_ms);
+                 std::shared_ptr<WorkerSnapshot> snapshot, const SocketAddress& peer, int64_t start_us);
     ~HttpExchange();
     HttpExchange(const HttpExchange&) = delete;
     HttpExchange& operator=(const HttpExchange&) = delete;
@@ -140,7 +140,7 @@ public:
     void target_drained(const TargetState& target);
     // The client is gone or the connection ends: drop the target's side.
     void abort();
-    // One access log line and the response counters; once.
+    // One access log line, the response counters and histograms; once.
     void log();
 
     Phase phase() const { return phase_; }
@@ -188,6 +188,8 @@ private:
                         const conf::HeaderEdits& action_edits);
     void respond_error(int status, const char* why, bool close);
     void cut(const char* why);
+    // The listener's, group's and target's histograms (log()).
+    void observe();
 
     // the target's side (http_exchange_upstream.cpp)
     enum class Failure { connect, closed, timeout, status };
@@ -212,7 +214,9 @@ private:
     const ListenerRuntime* listener_;
     std::shared_ptr<WorkerSnapshot> snapshot_;
     SocketAddress peer_;
-    int64_t start_ms_;
+    int64_t start_us_;
+    int64_t connect_start_us_ = 0;    // a new target connection's connect began
+    int64_t first_byte_us_ = 0;       // this try's first response byte
     ExchangeRequest request_;
     Phase phase_ = Phase::routing;
     Body body_ = Body::receiving;

@@ -17,6 +17,8 @@ bool HttpExchange::open_upstream() {
     upstream_ = attempts_->next(this, UpstreamAttempts::Reuse::pooled);
     if (!upstream_) return false;
     upstream_got_bytes_ = false;
+    first_byte_us_ = 0;
+    connect_start_us_ = attempts_->reused() ? 0 : host_.now_us();
     retry_status_ = 0;
     phase_ = Phase::forwarding;
     const conf::ForwardAction& forward = action_->forward;
@@ -115,7 +117,7 @@ bool HttpExchange::may_retry(Failure failure, int status) const {
     if (failure != Failure::connect && !dead_pooled && !retry.non_idempotent && !is_idempotent(request_.head.method))
         return false;
     const int64_t budget = retry.timeout_budget.count();
-    if (budget > 0 && host_.now_ms() - start_ms_ >= budget) return false;
+    if (budget > 0 && (host_.now_us() - start_us_) / 1000 >= budget) return false;
     return dead_pooled || attempts_->can_retry();
 }
 
@@ -140,7 +142,15 @@ void HttpExchange::retry_or_fail(Failure failure, int connect_error, int status,
 // ---------------------------------------------------------------- stream events
 
 void HttpExchange::on_stream_connected(Stream& stream, int error) {
-    if (&stream != upstream_.get() || error == 0) return;
+    if (&stream != upstream_.get()) return;
+    if (error == 0) {
+        if (connect_start_us_) {
+            uint64_t took = static_cast<uint64_t>(host_.now_us() - connect_start_us_);
+            listener_->state->http.connect.observe(took);
+            if (group_) group_->state->http.connect.observe(took);
+        }
+        return;
+    }
     LB_LOG_DEBUG("connect to %s failed: %s", attempts_->target()->key.c_str(), strerror(-error));
     const char* why = error == -ETIMEDOUT ? "target connect timeout"
                       : error == -EPROTO  ? "target TLS handshake failed"
@@ -150,6 +160,7 @@ void HttpExchange::on_stream_connected(Stream& stream, int error) {
 
 void HttpExchange::on_stream_data(Stream& stream, std::string_view data) {
     if (&stream != upstream_.get()) return;
+    if (!upstream_got_bytes_) first_byte_us_ = host_.now_us();
     upstream_got_bytes_ = true;
     schedule_upstream_timeout();
     auto outcome = response_parser_.feed(data);

@@ -130,7 +130,7 @@ void HttpSession::parse_client(std::string_view data) {
     if (data.empty()) return;
     if (!exchange_ && !in_request_bytes_) {
         in_request_bytes_ = true;
-        framing_.start_ms = worker_.now_ms();  // a request's time counts from its first byte
+        framing_.start_us = worker_.now_us();  // a request's time counts from its first byte
         worker_.timers().schedule(client_timer_, listener_->config.header_timeout.count());
     } else if (exchange_ && !framing_.request_complete) {
         worker_.timers().schedule(client_timer_, listener_->config.idle_timeout.count());
@@ -168,9 +168,9 @@ void HttpSession::parse_client(std::string_view data) {
 
 HttpExchange& HttpSession::begin_exchange() {
     if (!exchange_) {
-        int64_t start_ms = framing_.start_ms ? framing_.start_ms : worker_.now_ms();
+        int64_t start_us = framing_.start_us ? framing_.start_us : worker_.now_us();
         exchange_.emplace(static_cast<ExchangeHost&>(worker_), static_cast<ExchangeDownstream&>(*this), *listener_, snapshot_,
-                          client_->peer(), start_ms);
+                          client_->peer(), start_us);
     }
     return *exchange_;
 }
@@ -184,9 +184,9 @@ int HttpSession::on_request_head(HttpHead& head) {
     worker_.timers().cancel(client_timer_);
     in_request_bytes_ = false;
     refresh_snapshot();
-    int64_t first_byte_ms = framing_.start_ms;
+    int64_t first_byte_us = framing_.start_us;
     framing_ = Framing{};
-    framing_.start_ms = first_byte_ms;
+    framing_.start_us = first_byte_us;
     framing_.head_method = head.method == "HEAD";
     framing_.keep_alive = head.keep_alive;
     framing_.http10 = !head.is_http11_or_later();

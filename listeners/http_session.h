@@ -45,7 +45,7 @@ private:
     // What the HTTP/1.1 framing of the current request decides; reset
     // between requests on a keep-alive connection.
     struct Framing {
-        int64_t start_ms = 0;         // the request's first byte
+        int64_t start_us = 0;         // the request's first byte (the loop's clock)
         bool head_method = false;
         bool keep_alive = true;
         bool http10 = false;

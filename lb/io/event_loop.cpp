@@ -34,7 +34,7 @@ int init_ring(unsigned entries, io_uring* ring) {
 
 }  // namespace
 
-EventLoop::EventLoop() : timers_(steady_now_ms()), now_ms_(steady_now_ms()) {}
+EventLoop::EventLoop() : timers_(steady_now_ms()), now_us_(steady_now_us()) {}
 
 Result<std::unique_ptr<EventLoop>> EventLoop::create(const Options& options) {
     std::unique_ptr<EventLoop> loop(new EventLoop());
@@ -152,7 +152,7 @@ void EventLoop::run() {
     batch.reserve(256);
     for (;;) {
         if (stopping_ && (!exit_condition_ || exit_condition_())) break;
-        int64_t wait_ms = timers_.next_timeout_ms(now_ms_);
+        int64_t wait_ms = timers_.next_timeout_ms(now_ms());
         __kernel_timespec ts{};
         io_uring_cqe* cqe = nullptr;
         if (wait_ms >= 0) {
@@ -163,8 +163,8 @@ void EventLoop::run() {
         if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
             LB_LOG_ERROR("io_uring wait failed: %s", strerror(-ret));
         }
-        now_ms_ = steady_now_ms();
-        timers_.advance(now_ms_);
+        now_us_ = steady_now_us();
+        timers_.advance(now_ms());
 
         // Copy out first: handlers submit new work and may re-enter the ring.
         for (;;) {

@@ -90,7 +90,8 @@ public:
     ProvidedBuffers* datagram_buffers();
 
     TimerWheel& timers() { return timers_; }
-    int64_t now_ms() const { return now_ms_; }
+    int64_t now_ms() const { return now_us_ / 1000; }
+    int64_t now_us() const { return now_us_; }
 
     // Runs until stop() is called and `until` (if given) returns true.
     void run();
@@ -139,7 +140,7 @@ private:
     std::unique_ptr<ProvidedBuffers> stream_buffers_;
     std::unique_ptr<ProvidedBuffers> datagram_buffers_;
     TimerWheel timers_;
-    int64_t now_ms_ = 0;
+    int64_t now_us_ = 0;
     bool stopping_ = false;
     std::function<bool()> exit_condition_;
     std::function<void()> idle_hook_;

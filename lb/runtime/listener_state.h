@@ -1,18 +1,22 @@
 // ListenerState: what of one listener outlives config snapshots — its open
-// connection count (for max_connections) and its refusal and flow
-// counters — so a reload neither resets them nor lets a listener exceed its
-// limit by the connections it already had.
+// connection count (for max_connections), its refusal, flow and TLS
+// counters and its HTTP histograms — so a reload neither resets them nor
+// lets a listener exceed its limit by the connections it already had.
+// TargetGroupState is the same for a target group's HTTP histograms.
 //
 // Threading: one object per listener name, shared by every snapshot that
 // names the listener and by all workers, which write its relaxed atomics;
 // readers (admin API) anywhere. The registry is main-thread only.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
+
+#include "lb/runtime/http_histograms.h"
+#include "lb/runtime/named_states.h"
 
 namespace lb {
 
@@ -46,18 +50,27 @@ struct ListenerState {
     std::atomic<uint64_t> udp_flows_expired{0};             // idle for udp.idle_timeout
     std::atomic<uint64_t> udp_flows_failed{0};              // no socket to the target (local ports used up)
     std::atomic<uint64_t> udp_target_refused{0};            // ICMP unreachable from a target
+
+    // HTTP exchanges that ended on this listener (HTTP/1.1 and HTTP/2).
+    HttpHistograms http;
+    // TLS handshakes completed on an https listener, by the version agreed
+    // (in the order of kTlsVersionNames), and handshakes that failed.
+    std::array<std::atomic<uint64_t>, 4> tls_handshakes{};
+    std::atomic<uint64_t> tls_handshake_failures{0};
 };
 
-// Main thread only: the same ListenerState for the same listener name for as
-// long as any snapshot or connection holds it.
-class ListenerRegistry {
-public:
-    std::shared_ptr<ListenerState> get_or_create(const std::string& name);
-    // Drop entries nobody references any more.
-    void collect();
+// The protocol versions tls_handshakes counts, in order.
+inline constexpr const char* kTlsVersionNames[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
 
-private:
-    std::unordered_map<std::string, std::weak_ptr<ListenerState>> states_;
+struct TargetGroupState {
+    explicit TargetGroupState(std::string group_name) : name(std::move(group_name)) {}
+
+    const std::string name;
+    // HTTP exchanges forwarded to the group's targets.
+    HttpHistograms http;
 };
+
+using ListenerRegistry = NamedStates<ListenerState>;
+using TargetGroupRegistry = NamedStates<TargetGroupState>;
 
 }  // namespace lb

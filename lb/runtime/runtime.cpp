@@ -66,6 +66,7 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
         auto group = std::make_unique<TargetGroupRuntime>();
         group->index = static_cast<uint32_t>(runtime->groups.size());
         group->config = group_config;
+        group->state = group_states.get_or_create(group_config.name);
         std::vector<BalancerTarget> balancer_targets;
         for (const auto& target : group_config.targets) {
             // A DNS name serves through the addresses lb/discovery put in
@@ -186,6 +187,7 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
     }
     targets.collect();
     listener_states.collect();
+    group_states.collect();
     return std::shared_ptr<const Runtime>(std::move(runtime));
 }
 

@@ -48,6 +48,7 @@ struct TargetGroupRuntime {
     uint32_t index = 0;  // dense, for per-worker arrays
     conf::TargetGroup config;
     std::vector<TargetEntry> targets;
+    std::shared_ptr<TargetGroupState> state;  // kept across snapshots by name
     std::unique_ptr<BalancerFactory> balancer;
     std::shared_ptr<const tls::ClientContext> tls;  // protocol: https
     // Set when a hash picks the target (source_ip stickiness, the
@@ -112,6 +113,7 @@ struct CarriedTargetHealth {
 struct RuntimeBuilder {
     TargetRegistry targets;
     ListenerRegistry listener_states;
+    TargetGroupRegistry group_states;
     ListenSocketPool sockets;
     // One ticket key ring for the process: tickets open on every worker and
     // survive reloads.

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "lb/base/clock.h"
+#include "lb/base/histogram.h"
 #include "lb/base/net_address.h"
 
 namespace lb {
@@ -61,6 +62,9 @@ public:
     std::atomic<uint64_t> connect_failures{0};
     std::atomic<uint64_t> responses_5xx{0};
     std::atomic<uint64_t> retries{0};              // requests sent on to another target after a try here failed
+    // µs from a request's first byte to this target's first response byte
+    // (the dashboard's latency quantiles).
+    Histogram response_time{kDurationBucketsUs};
 
     // Passive health (health/passive_health.h), written by workers: failed
     // tries since passive_window_start_ms, and the steady-clock ms until

@@ -19,7 +19,7 @@ namespace lb {
 class ExchangeHost {
 public:
     virtual TimerWheel& timers() = 0;
-    virtual int64_t now_ms() const = 0;
+    virtual int64_t now_us() const = 0;  // the loop's clock, µs (steady)
     virtual UpstreamConnector& upstreams() = 0;
     virtual WorkerCounters& counters() = 0;
     virtual AccessLogWriter& access_log() = 0;

@@ -153,7 +153,8 @@ public:
     EventLoop& loop() { return *loop_; }
     // ExchangeHost
     TimerWheel& timers() override { return loop_->timers(); }
-    int64_t now_ms() const override { return loop_->now_ms(); }
+    int64_t now_ms() const { return loop_->now_ms(); }
+    int64_t now_us() const override { return loop_->now_us(); }
     UpstreamConnector& upstreams() override { return *upstreams_; }
     AccessLogWriter& access_log() override { return access_log_; }
     const std::shared_ptr<WorkerSnapshot>& snapshot() const { return snapshot_; }

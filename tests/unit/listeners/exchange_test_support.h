@@ -118,7 +118,7 @@ public:
 class FakeHost final : public ExchangeHost {
 public:
     TimerWheel& timers() override { return wheel; }
-    int64_t now_ms() const override { return now; }
+    int64_t now_us() const override { return now * 1000; }
     UpstreamConnector& upstreams() override { return connector; }
     WorkerCounters& counters() override { return worker_counters; }
     AccessLogWriter& access_log() override { return log; }
@@ -216,7 +216,7 @@ protected:
         parser.feed(bytes);
         const ListenerRuntime& listener = *snapshot_->runtime->listeners.front();
         SocketAddress peer = *SocketAddress::parse(client);
-        exchange_ = std::make_unique<HttpExchange>(host_, downstream_, listener, snapshot_, peer, host_.now);
+        exchange_ = std::make_unique<HttpExchange>(host_, downstream_, listener, snapshot_, peer, host_.now * 1000);
         ExchangeRequest request;
         request.checked = check_request(catcher.head, listener.config.path_normalization);
         ASSERT_EQ(request.checked.status, 0) << request.checked.error;
