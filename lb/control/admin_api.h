@@ -8,6 +8,8 @@
 //   POST   /api/v1/reload                                re-read the config file, like SIGHUP
 //   GET    /api/v1/stats                                 counters and gauges as JSON (lb/control/metrics.h)
 //   GET    /metrics                                      the same in the Prometheus text format
+//   GET    /api/v1/dashboard                             everything the dashboard shows, with rates and series
+//   GET    /, /dashboard.js, /dashboard.css              the dashboard's page (no token: it holds no data)
 //
 // With a token_file, every /api/ and /metrics request needs `Authorization: Bearer
 // <token>` (401 otherwise, before anything is parsed or changed). Errors
@@ -28,6 +30,7 @@
 #include "lb/base/result.h"
 #include "lb/base/unique_fd.h"
 #include "lb/control/admin_request.h"
+#include "lb/control/dashboard_history.h"
 #include "lb/discovery/dns_discovery.h"
 #include "lb/control/metrics.h"
 #include "lb/io/event_loop.h"
@@ -39,6 +42,7 @@ namespace lb {
 
 struct HttpHead;
 class AdminConnection;
+struct DashboardAsset;
 
 // What the admin API may ask of the server. status is the HTTP status to
 // answer (2xx on success); error explains any other.
@@ -61,6 +65,8 @@ public:
     virtual ServerStats stats() const = 0;
     // What DNS said about the names behind discovered groups.
     virtual const DnsDiscovery* discovery() const = 0;
+    // Rates and time series sampled once a second (GET /api/v1/dashboard).
+    virtual const DashboardHistory& dashboard_history() const = 0;
 
 protected:
     ~AdminControl() = default;
@@ -130,6 +136,9 @@ private:
     Reply register_target(const std::string& group, const std::string& body);
     Reply deregister_target(const std::string& group, const std::string& target);
     Reply reload();
+    // lb/control/admin_dashboard.cpp
+    Reply dashboard() const;
+    static Reply dashboard_asset(const DashboardAsset& asset);
     nlohmann::json group_json(const TargetGroupRuntime& group, bool with_targets) const;
     nlohmann::json target_json(const TargetGroupRuntime& group, const TargetEntry& entry) const;
 

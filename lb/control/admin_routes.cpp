@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "lb/control/admin_api.h"
+#include "lb/control/dashboard_assets.h"
 #include "lb/http/http_head.h"
 #include "lb/http/percent_decode.h"
 #include "lb/targets/slow_start.h"
@@ -77,6 +78,11 @@ AdminApi::Reply AdminApi::handle(const HttpHead& request, const std::string& bod
         if (control_.stopping()) return {503, json{{"status", "stopping"}}};
         return {200, json{{"status", "ok"}, {"generation", control_.current_runtime()->generation}}};
     }
+    // The dashboard's page, script and style: no data in them, so no token.
+    if (const DashboardAsset* asset = find_dashboard_asset(parts.path)) {
+        if (auto refused = only("GET")) return *refused;
+        return dashboard_asset(*asset);
+    }
     bool metrics = parts.path == "/metrics";
     if (!metrics && (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1"))
         return {404, error_json("no such endpoint: " + std::string(parts.path))};
@@ -91,6 +97,10 @@ AdminApi::Reply AdminApi::handle(const HttpHead& request, const std::string& bod
         return {200, stats_json(control_.stats(), *control_.current_runtime())};
     }
 
+    if (segments.size() == 3 && segments[2] == "dashboard") {
+        if (auto refused = only("GET")) return *refused;
+        return dashboard();
+    }
     if (segments.size() == 3 && segments[2] == "reload") {
         if (auto refused = only("POST")) return *refused;
         return reload();

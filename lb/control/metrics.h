@@ -40,6 +40,11 @@ struct ServerStats {
     uint64_t responses_local = 0;
     std::array<uint64_t, 6> responses_by_class{};  // [0] none, [1] 1xx ... [5] 5xx
 
+    // The last reload (SIGHUP, lb -s reload, admin API); 0: none since start.
+    int64_t last_reload_unix_ms = 0;
+    bool last_reload_accepted = false;
+    std::string last_reload_error;  // why it was rejected
+
     void add(const WorkerCounters& counters);
 };
 

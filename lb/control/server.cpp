@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 #include <csignal>
 #include <cstring>
@@ -28,13 +29,19 @@ sigset_t handled_signals() {
     return set;
 }
 
+int64_t unix_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 }  // namespace
 
 Server::Server(ServerOptions options)
     : options_(std::move(options)),
       shutdown_timer_([this] { begin_stop(false); }),
       drain_timer_([this] { poll_drains(); }),
-      ready_timer_([this] { check_ready(); }) {}
+      ready_timer_([this] { check_ready(); }),
+      dashboard_timer_([this] { sample_dashboard(); }) {}
 
 Server::~Server() {
     health_checker_.stop();
@@ -160,6 +167,7 @@ int Server::run() {
     started_unix_s_ = time(nullptr);
     arm_signal_read();
     check_ready();
+    sample_dashboard();
     loop_->run();
 
     for (auto& worker : workers_list_) worker->join();
@@ -211,6 +219,8 @@ Result<uint64_t> Server::reload() {
     if (ready_) service::reloading();
     auto result = read_and_apply_config();
     ++(result ? reloads_ : reloads_rejected_);
+    last_reload_unix_ms_ = unix_now_ms();
+    last_reload_error_ = result ? std::string() : result.error();
     // READY=1 either way: a rejected config leaves the previous one serving.
     if (ready_) service::ready(result ? status_line() : "reload rejected, serving generation " +
                                                              std::to_string(runtime_->generation) + ": " + result.error());
@@ -372,6 +382,9 @@ ServerStats Server::stats() const {
     stats.workers = workers_;
     stats.reloads = reloads_;
     stats.reloads_rejected = reloads_rejected_;
+    stats.last_reload_unix_ms = last_reload_unix_ms_;
+    stats.last_reload_accepted = last_reload_unix_ms_ != 0 && last_reload_error_.empty();
+    stats.last_reload_error = last_reload_error_;
     for (const auto& worker : workers_list_) stats.add(worker->counters());
     if (discovery_) {
         const DnsDiscovery::Counters& dns = discovery_->counters();
@@ -402,6 +415,16 @@ AdminOutcome Server::deregister_target(const std::string& group_name, const Sock
         return {500, applied.error()};
     }
     return {202, ""};
+}
+
+void Server::sample_dashboard() {
+    if (stopping_) return;
+    ServerStats totals = stats();
+    DashboardHistory::Totals counted;
+    for (uint64_t answered : totals.responses_by_class) counted.exchanges += answered;
+    counted.responses_5xx = totals.responses_by_class[5];
+    dashboard_.sample(*runtime_, counted, steady_now_ms(), unix_now_ms());
+    loop_->timers().schedule(dashboard_timer_, DashboardHistory::kIntervalMs);
 }
 
 void Server::dns_changed() {

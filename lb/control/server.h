@@ -17,6 +17,7 @@
 #include "health/health_checker.h"
 #include "lb/control/admin_api.h"
 #include "lb/control/binary_upgrade.h"
+#include "lb/control/dashboard_history.h"
 #include "lb/discovery/dns_discovery.h"
 #include "lb/io/event_loop.h"
 #include "lb/io/inherited_sockets.h"
@@ -82,6 +83,9 @@ private:
     bool stopping() const override { return stopping_; }
     ServerStats stats() const override;
     const DnsDiscovery* discovery() const override { return discovery_.get(); }
+    const DashboardHistory& dashboard_history() const override { return dashboard_; }
+    // The dashboard's once-a-second reading of the counters.
+    void sample_dashboard();
     void poll_drains();
     // An answer behind some target changed: rebuild with the new addresses.
     void dns_changed();
@@ -114,10 +118,14 @@ private:
     int64_t started_unix_s_ = 0;
     uint64_t reloads_ = 0;
     uint64_t reloads_rejected_ = 0;
+    int64_t last_reload_unix_ms_ = 0;
+    std::string last_reload_error_;  // empty: the last reload was accepted
+    DashboardHistory dashboard_;
     bool graceful_ = false;
     Timer shutdown_timer_;
     Timer drain_timer_;
     Timer ready_timer_;
+    Timer dashboard_timer_;
     CompletionOf<Server, &Server::on_signal> signal_completion_{this};
 };
 
