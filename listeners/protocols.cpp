@@ -57,7 +57,8 @@ void start_session(Worker& worker, const ListenerRuntime& listener, std::unique_
                 Stream::close(std::move(stream), CloseMode::abort);
                 break;
             }
-            auto tls_stream = tls::TlsStream::accept(worker.loop(), std::move(stream), listener.tls);
+            auto tls_stream = tls::TlsStream::accept(worker.loop(), std::move(stream), listener.tls,
+                                                     &listener.state->tls_handshakes);
             auto* session = new HttpSession(worker, listener, std::move(tls_stream), std::move(ticket), /*tls=*/true);
             if (limited) session->refuse_first_request(limited);
             session->start();

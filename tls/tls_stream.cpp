@@ -9,6 +9,7 @@
 #include "lb/base/log.h"
 #include "lb/io/tcp_stream.h"
 #include "tls/client_context.h"
+#include "tls/handshake_counters.h"
 #include "tls/server_context.h"
 
 namespace lb::tls {
@@ -45,8 +46,10 @@ bool TlsStream::attach_ssl(SslPtr ssl) {
 }
 
 std::unique_ptr<TlsStream> TlsStream::accept(EventLoop& loop, std::unique_ptr<Stream> transport,
-                                             std::shared_ptr<const ServerContext> context) {
+                                             std::shared_ptr<const ServerContext> context,
+                                             HandshakeCounters* counters) {
     std::unique_ptr<TlsStream> stream(new TlsStream(loop, Side::server));
+    stream->counters_ = counters;
     stream->peer_ = transport->peer();
     stream->transport_ = std::move(transport);
     stream->transport_->set_handler(stream.get());
@@ -160,6 +163,12 @@ void TlsStream::advance_handshake() {
 
 void TlsStream::on_handshake_done() {
     handshake_done_ = true;
+    if (counters_) {
+        int version = SSL_version(ssl_.get());
+        if (version >= TLS1_VERSION && version <= TLS1_3_VERSION)
+            counters_->completed[static_cast<size_t>(version - TLS1_VERSION)].fetch_add(1, std::memory_order_relaxed);
+        if (SSL_session_reused(ssl_.get())) counters_->resumed.fetch_add(1, std::memory_order_relaxed);
+    }
     loop_.timers().cancel(handshake_timer_);
     flush_plaintext();
     if (shutdown_requested_) {
@@ -294,6 +303,12 @@ void TlsStream::fail(int error, const char* what) {
     if (failed_) return;
     failed_ = true;
     loop_.timers().cancel(handshake_timer_);
+    if (counters_ && !handshake_done_) {
+        auto& counter = error == -EPROTO      ? counters_->failed_protocol
+                        : error == -ETIMEDOUT ? counters_->failed_timeout
+                                              : counters_->failed_closed;
+        counter.fetch_add(1, std::memory_order_relaxed);
+    }
     if (log_enabled(LogLevel::debug) || side_ == Side::client) {
         std::string reason = openssl_error();
         long verify = ssl_ ? SSL_get_verify_result(ssl_.get()) : X509_V_OK;

@@ -35,11 +35,15 @@ namespace lb::tls {
 
 class ServerContext;
 class ClientContext;
+struct HandshakeCounters;
 
 class TlsStream final : public Stream, private StreamHandler {
 public:
+    // `counters` (optional) counts how the handshake ends; it must outlive
+    // the stream (a listener's state does).
     static std::unique_ptr<TlsStream> accept(EventLoop& loop, std::unique_ptr<Stream> transport,
-                                             std::shared_ptr<const ServerContext> context);
+                                             std::shared_ptr<const ServerContext> context,
+                                             HandshakeCounters* counters = nullptr);
     static std::unique_ptr<TlsStream> connect(EventLoop& loop, const SocketAddress& to, int64_t timeout_ms,
                                               std::shared_ptr<const ClientContext> context, StreamHandler* handler);
     ~TlsStream() override;
@@ -98,6 +102,7 @@ private:
     SslPtr ssl_;
     std::shared_ptr<const void> context_;  // ServerContext or ClientContext, kept alive
     StreamHandler* handler_ = nullptr;
+    HandshakeCounters* counters_ = nullptr;  // server side
     SocketAddress peer_;
 
     // Ciphertext offered to OpenSSL: the transport's buffer while a delivery

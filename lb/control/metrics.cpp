@@ -1,5 +1,7 @@
 #include "lb/control/metrics.h"
 
+#include <charconv>
+
 #include "lb/worker/worker.h"
 
 namespace lb {
@@ -43,19 +45,46 @@ public:
     // labels: "k=\"v\",k2=\"v2\"" already escaped, or empty.
     template <typename Number>
     void sample(const std::string& labels, Number value) {
+        line("", labels, std::to_string(value));
+    }
+    // One histogram's _bucket (cumulative, `le` in the family's unit), _sum
+    // and _count samples. `divisor` turns the observed integers into the
+    // unit (1e6 for µs as seconds, 1 for bytes; a division, so 100000 µs
+    // reads 0.1, not 0.09999999999999999).
+    void histogram(const std::string& labels, const HistogramCounts& counts, double divisor) {
+        std::string prefix = labels.empty() ? std::string() : labels + ",";
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < counts.buckets.size(); ++i) {
+            cumulative += counts.buckets[i];
+            std::string le = i < counts.bounds.size() ? number(static_cast<double>(counts.bounds[i]) / divisor) : "+Inf";
+            line("_bucket", prefix + "le=\"" + le + "\"", std::to_string(cumulative));
+        }
+        line("_sum", labels, number(static_cast<double>(counts.sum) / divisor));
+        line("_count", labels, std::to_string(cumulative));
+    }
+    std::string take() { return std::move(out_); }
+
+private:
+    void line(const char* suffix, const std::string& labels, const std::string& value) {
         out_ += name_;
+        out_ += suffix;
         if (!labels.empty()) {
             out_ += '{';
             out_ += labels;
             out_ += '}';
         }
         out_ += ' ';
-        out_ += std::to_string(value);
+        out_ += value;
         out_ += '\n';
     }
-    std::string take() { return std::move(out_); }
+    // The shortest text that reads back as the same double, without an
+    // exponent (0.0001, not 1e-04).
+    static std::string number(double value) {
+        char buffer[400];  // fixed notation of any double fits
+        auto result = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::fixed);
+        return std::string(buffer, result.ptr);
+    }
 
-private:
     std::string out_;
     const char* name_ = "";
 };
@@ -69,6 +98,32 @@ std::string listener_label(const ListenerRuntime& listener) {
 }
 
 bool is_udp(const ListenerRuntime& listener) { return listener.config.protocol == conf::ListenerProtocol::udp; }
+bool is_http(const ListenerRuntime& listener) {
+    return listener.config.protocol == conf::ListenerProtocol::http ||
+           listener.config.protocol == conf::ListenerProtocol::https;
+}
+
+// The five HTTP histograms, each a family named prefix + suffix, with one
+// histogram per listener or group.
+struct HttpHistogramFamily {
+    const char* suffix;
+    const char* help;
+    const Histogram HttpHistograms::*histogram;
+    double divisor;
+};
+constexpr HttpHistogramFamily kHttpHistogramFamilies[] = {
+    {"_http_request_duration_seconds",
+     "Time from a request's first byte to the end of its answer (lb's own answers included).",
+     &HttpHistograms::duration, 1e6},
+    {"_http_connect_duration_seconds",
+     "Time to open a new connection to a target (TCP, and TLS for https targets); pooled connections are not "
+     "counted.",
+     &HttpHistograms::connect, 1e6},
+    {"_http_first_byte_seconds", "Time from a request's first byte to the target's first response byte.",
+     &HttpHistograms::first_byte, 1e6},
+    {"_http_request_size_bytes", "Request body bytes received from the client.", &HttpHistograms::request_size, 1},
+    {"_http_response_size_bytes", "Response body bytes sent to the client.", &HttpHistograms::response_size, 1},
+};
 
 uint64_t read(const std::atomic<uint64_t>& counter) { return counter.load(std::memory_order_relaxed); }
 int64_t read(const std::atomic<int64_t>& gauge) { return gauge.load(std::memory_order_relaxed); }
@@ -256,6 +311,52 @@ std::string prometheus_text(const ServerStats& stats, const Runtime& runtime) {
                    "target.");
         for (const auto& listener : runtime.listeners)
             if (is_udp(*listener)) out.sample(listener_label(*listener), read(listener->state->udp_target_refused));
+    }
+
+    std::vector<const ListenerRuntime*> http_listeners, tls_listeners;
+    for (const auto& listener : runtime.listeners) {
+        if (is_http(*listener)) http_listeners.push_back(listener.get());
+        if (listener->config.protocol == conf::ListenerProtocol::https) tls_listeners.push_back(listener.get());
+    }
+    for (const auto& family : kHttpHistogramFamilies) {
+        if (!http_listeners.empty()) {
+            std::string name = std::string("lb_listener") + family.suffix;
+            out.family(name.c_str(), "histogram", family.help);
+            for (const ListenerRuntime* listener : http_listeners)
+                out.histogram(listener_label(*listener), (listener->state->http.*family.histogram).read(),
+                              family.divisor);
+        }
+        if (!runtime.groups.empty()) {
+            std::string name = std::string("lb_target_group") + family.suffix;
+            out.family(name.c_str(), "histogram", family.help);
+            for (const auto& group : runtime.groups)
+                out.histogram("target_group=\"" + label_value(group->config.name) + "\"",
+                              (group->state->http.*family.histogram).read(), family.divisor);
+        }
+    }
+    if (!tls_listeners.empty()) {
+        out.family("lb_listener_tls_handshakes_total", "counter",
+                   "TLS handshakes an https listener completed, by protocol version.");
+        for (const ListenerRuntime* listener : tls_listeners) {
+            const auto& counters = listener->state->tls_handshakes;
+            for (size_t i = 0; i < counters.completed.size(); ++i)
+                out.sample(listener_label(*listener) + ",version=\"" + tls::HandshakeCounters::kVersions[i] + "\"",
+                           read(counters.completed[i]));
+        }
+        out.family("lb_listener_tls_resumed_total", "counter",
+                   "TLS handshakes that resumed a session (ticket or session cache).");
+        for (const ListenerRuntime* listener : tls_listeners)
+            out.sample(listener_label(*listener), read(listener->state->tls_handshakes.resumed));
+        out.family("lb_listener_tls_handshake_failures_total", "counter",
+                   "TLS handshakes that ended before completing: an alert or bad record (protocol), the handshake "
+                   "timeout (timeout), the client closing (closed).");
+        for (const ListenerRuntime* listener : tls_listeners) {
+            const auto& counters = listener->state->tls_handshakes;
+            std::string labels = listener_label(*listener);
+            out.sample(labels + ",reason=\"protocol\"", read(counters.failed_protocol));
+            out.sample(labels + ",reason=\"timeout\"", read(counters.failed_timeout));
+            out.sample(labels + ",reason=\"closed\"", read(counters.failed_closed));
+        }
     }
 
     out.family("lb_target_state", "gauge",

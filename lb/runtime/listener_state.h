@@ -17,6 +17,7 @@
 
 #include "lb/runtime/http_histograms.h"
 #include "lb/runtime/named_states.h"
+#include "tls/handshake_counters.h"
 
 namespace lb {
 
@@ -53,14 +54,9 @@ struct ListenerState {
 
     // HTTP exchanges that ended on this listener (HTTP/1.1 and HTTP/2).
     HttpHistograms http;
-    // TLS handshakes completed on an https listener, by the version agreed
-    // (in the order of kTlsVersionNames), and handshakes that failed.
-    std::array<std::atomic<uint64_t>, 4> tls_handshakes{};
-    std::atomic<uint64_t> tls_handshake_failures{0};
+    // How an https listener's TLS handshakes ended.
+    tls::HandshakeCounters tls_handshakes;
 };
-
-// The protocol versions tls_handshakes counts, in order.
-inline constexpr const char* kTlsVersionNames[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
 
 struct TargetGroupState {
     explicit TargetGroupState(std::string group_name) : name(std::move(group_name)) {}

@@ -13,6 +13,7 @@ Runtime runtime_with(const std::string& group_name) {
     runtime.generation = 3;
     auto group = std::make_unique<TargetGroupRuntime>();
     group->config.name = group_name;
+    group->state = std::make_shared<TargetGroupState>(group_name);
     for (uint16_t port : {8080, 8081}) {
         auto address = SocketAddress::from_ip("10.0.0.1", port);
         EXPECT_TRUE(address.has_value());
@@ -65,6 +66,31 @@ TEST(Metrics, PrometheusTextHasOneStateSamplePerTargetAndState) {
     EXPECT_NE(text.find("lb_target_requests_total{target_group=\"web\",target=\"10.0.0.1:8081\"} 42\n"),
               std::string::npos);
     EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(Metrics, HistogramsAreCumulativeWithBoundsInSecondsAndBytes) {
+    Runtime runtime = runtime_with("web");
+    HttpHistograms& http = runtime.groups[0]->state->http;
+    http.duration.observe(80);       // 80 µs: le 0.0001
+    http.duration.observe(100'000);  // exactly 0.1 s: le 0.1 (inclusive)
+    http.duration.observe(90'000'000);  // past the last bound: +Inf only
+    http.response_size.observe(5000);
+    std::string text = prometheus_text(ServerStats{}, runtime);
+    const std::string family = "lb_target_group_http_request_duration_seconds";
+    EXPECT_NE(text.find("# TYPE " + family + " histogram\n"), std::string::npos);
+    EXPECT_NE(text.find(family + "_bucket{target_group=\"web\",le=\"0.0001\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find(family + "_bucket{target_group=\"web\",le=\"0.05\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find(family + "_bucket{target_group=\"web\",le=\"0.1\"} 2\n"), std::string::npos);
+    EXPECT_NE(text.find(family + "_bucket{target_group=\"web\",le=\"60\"} 2\n"), std::string::npos);
+    EXPECT_NE(text.find(family + "_bucket{target_group=\"web\",le=\"+Inf\"} 3\n"), std::string::npos);
+    EXPECT_NE(text.find(family + "_sum{target_group=\"web\"} 90.10008\n"), std::string::npos);
+    EXPECT_NE(text.find(family + "_count{target_group=\"web\"} 3\n"), std::string::npos);
+    const std::string sizes = "lb_target_group_http_response_size_bytes";
+    EXPECT_NE(text.find(sizes + "_bucket{target_group=\"web\",le=\"4096\"} 0\n"), std::string::npos);
+    EXPECT_NE(text.find(sizes + "_bucket{target_group=\"web\",le=\"16384\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find(sizes + "_bucket{target_group=\"web\",le=\"1073741824\"} 1\n"), std::string::npos);
+    // No http listener in this runtime: no listener histogram families.
+    EXPECT_EQ(text.find("lb_listener_http_"), std::string::npos);
 }
 
 TEST(Metrics, LabelValuesAreEscaped) {
