@@ -68,11 +68,14 @@
 
   // A line over the last `points` seconds, as inline SVG. Gaps (null: no
   // request finished in that second) break the line.
+  // The x axis spans what lb has kept, at least a minute: a young lb's
+  // lines fill the chart as they grow instead of hugging its right edge.
   function chart(title, kind, series, values, format, points, intervalMs, nowMs) {
     const width = 300, height = 60;
     const present = values.filter((v) => v !== null);
     const top = Math.max(1e-9, ...present) * 1.1;
-    const start = nowMs - points * intervalMs;
+    const span = Math.min(points, Math.max(60, series.t.length)) * intervalMs;
+    const start = nowMs - span;
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     svg.setAttribute("preserveAspectRatio", "none");
@@ -90,7 +93,7 @@
     };
     values.forEach((value, i) => {
       if (value === null) { flush(); return; }
-      const x = Math.max(0, ((series.t[i] - start) / (points * intervalMs)) * width);
+      const x = Math.max(0, ((series.t[i] - start) / span) * width);
       const y = height - (value / top) * (height - 4) - 2;
       run.push(`${x.toFixed(1)},${y.toFixed(1)}`);
     });
