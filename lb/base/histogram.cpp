@@ -33,12 +33,27 @@ double HistogramCounts::quantile(double q) const {
     return bounds.empty() ? 0 : static_cast<double>(bounds.back());
 }
 
+Histogram::Histogram(std::span<const uint64_t> bounds, size_t shards)
+    : bounds_(bounds),
+      shards_(shards ? shards : 1),
+      cells_per_shard_((bounds.size() + 2 + 7) / 8 * 8),
+      lines_(std::make_unique<Line[]>(shards_ * cells_per_shard_ / 8)) {}
+
+size_t Histogram::shard_of_this_thread() {
+    static std::atomic<size_t> next{0};
+    thread_local size_t mine = next.fetch_add(1, std::memory_order_relaxed);
+    return mine;
+}
+
 HistogramCounts Histogram::read() const {
     HistogramCounts out;
     out.bounds = bounds_;
-    out.buckets.resize(bounds_.size() + 1);
-    for (size_t i = 0; i <= bounds_.size(); ++i) out.buckets[i] = buckets_[i].load(std::memory_order_relaxed);
-    out.sum = sum_.load(std::memory_order_relaxed);
+    out.buckets.assign(bounds_.size() + 1, 0);
+    for (size_t shard = 0; shard < shards_; ++shard) {
+        size_t base = shard * cells_per_shard_;
+        for (size_t i = 0; i <= bounds_.size(); ++i) out.buckets[i] += cell(base + i).load(std::memory_order_relaxed);
+        out.sum += cell(base + bounds_.size() + 1).load(std::memory_order_relaxed);
+    }
     return out;
 }
 

@@ -2,8 +2,8 @@
 // bytes) in fixed buckets, as Prometheus histograms expose them, plus
 // quantile estimates for the dashboard.
 //
-// Threading: observe() is relaxed atomic adds, called by any worker; read()
-// anywhere. A read taken while workers observe may see a count without its
+// Threading: observe() is relaxed atomic adds, called by any worker (into
+// its own shard where there are several); read() anywhere. A read taken while workers observe may see a count without its
 // sum (or the reverse) for an instant; nothing that reads it needs more.
 #pragma once
 
@@ -44,22 +44,38 @@ struct HistogramCounts {
 
 class Histogram {
 public:
-    explicit Histogram(std::span<const uint64_t> bounds)
-        : bounds_(bounds), buckets_(std::make_unique<std::atomic<uint64_t>[]>(bounds.size() + 1)) {}
+    // `shards` > 1: each observing thread counts into its own copy (on its
+    // own cache lines) and read() sums them, so workers on many cores do
+    // not fight over the same lines; for the per-listener and per-group
+    // histograms every request touches. One shard is enough where traffic
+    // already spreads (one histogram per target).
+    explicit Histogram(std::span<const uint64_t> bounds, size_t shards = 1);
 
     void observe(uint64_t value) {
         size_t i = 0;
         while (i < bounds_.size() && value > bounds_[i]) ++i;
-        buckets_[i].fetch_add(1, std::memory_order_relaxed);
-        sum_.fetch_add(value, std::memory_order_relaxed);
+        size_t base = shards_ == 1 ? 0 : (shard_of_this_thread() % shards_) * cells_per_shard_;
+        cell(base + i).fetch_add(1, std::memory_order_relaxed);
+        cell(base + bounds_.size() + 1).fetch_add(value, std::memory_order_relaxed);  // the sum
     }
     HistogramCounts read() const;
     std::span<const uint64_t> bounds() const { return bounds_; }
 
 private:
+    struct alignas(64) Line {
+        std::atomic<uint64_t> cells[8];
+    };
+    static size_t shard_of_this_thread();
+    std::atomic<uint64_t>& cell(size_t index) const { return lines_[index / 8].cells[index % 8]; }
+
     std::span<const uint64_t> bounds_;
-    std::unique_ptr<std::atomic<uint64_t>[]> buckets_;
-    std::atomic<uint64_t> sum_{0};
+    size_t shards_;
+    size_t cells_per_shard_;  // buckets, +Inf and the sum, rounded up to whole lines
+    std::unique_ptr<Line[]> lines_;
 };
+
+// The shard count of the histograms every request of a listener or group
+// observes.
+inline constexpr size_t kHistogramShards = 8;
 
 }  // namespace lb

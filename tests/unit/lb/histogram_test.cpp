@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 namespace lb {
 namespace {
 
@@ -47,6 +50,21 @@ TEST(Histogram, SinceIsWhatWasObservedInBetween) {
     EXPECT_EQ(window.sum, 5000u);
     // Only the slow window counts: its median is in (100, 1000].
     EXPECT_GT(window.quantile(0.5), 100);
+}
+
+TEST(Histogram, ShardsFromManyThreadsSumToEveryObservation) {
+    Histogram h(kBounds, 4);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t)  // more threads than shards: some share one
+        threads.emplace_back([&h, t] {
+            for (int i = 0; i < 10'000; ++i) h.observe(t % 2 ? 50 : 5000);
+        });
+    for (auto& thread : threads) thread.join();
+    HistogramCounts c = h.read();
+    EXPECT_EQ(c.count(), 60'000u);
+    EXPECT_EQ(c.buckets[1], 30'000u);
+    EXPECT_EQ(c.buckets[3], 30'000u);
+    EXPECT_EQ(c.sum, 30'000u * 50 + 30'000u * 5000);
 }
 
 TEST(Histogram, DurationAndSizeBoundsAscend) {
