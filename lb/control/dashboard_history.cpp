@@ -16,17 +16,10 @@ void merge(HistogramCounts& into, const HistogramCounts& more) {
     into.sum += more.sum;
 }
 
-// Completed TLS handshakes, all versions. (ListenerState::tls_handshakes
-// is turning from a per-version array into tls::HandshakeCounters; this
-// reads either.)
-template <typename Counters>
-uint64_t completed_handshakes(const Counters& counters) {
+// Completed TLS handshakes, all versions.
+uint64_t completed_handshakes(const tls::HandshakeCounters& counters) {
     uint64_t total = 0;
-    if constexpr (requires { counters.completed; }) {
-        for (const auto& count : counters.completed) total += count.load(std::memory_order_relaxed);
-    } else {
-        for (const auto& count : counters) total += count.load(std::memory_order_relaxed);
-    }
+    for (const auto& count : counters.completed) total += count.load(std::memory_order_relaxed);
     return total;
 }
 
