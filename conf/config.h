@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "conf/access_log_format.h"
 #include "conf/header_template.h"
 #include "lb/base/net_address.h"
 
@@ -31,11 +32,13 @@ struct SourcePos {
 
 // ---------------------------------------------------------------- global
 
-enum class AccessLogFormat { json, combined, off };
+enum class AccessLogFormat { json, combined, text_template, off };
 
 struct AccessLog {
     std::string path = "stdout";   // "stdout", "stderr" or a file path
     AccessLogFormat format = AccessLogFormat::json;
+    std::vector<LogField> fields;  // json: the fields written; empty = all
+    std::vector<LogTemplatePiece> text_template;  // format: template, compiled
 };
 
 struct Admin {
@@ -221,6 +224,21 @@ struct ClientRate {
 // HTTP/2 to clients (README "HTTP/2"). `on`: offered in ALPN on https
 // listeners; `prior_knowledge`: h2c on http listeners, for clients that
 // start with the HTTP/2 preface.
+// README "Request ids and trace context". Whose incoming id is kept:
+// nobody's, the listener's trusted_proxies', or every client's.
+enum class RequestIdTrust { none, trusted_proxies, all };
+
+struct RequestId {
+    bool enabled = true;           // false: no header to targets or clients (the log still has an id)
+    std::string header = "X-Request-Id";
+    RequestIdTrust trust = RequestIdTrust::none;
+};
+
+// pass: a valid traceparent (and its tracestate) goes on unchanged, an
+// invalid one is dropped. start: lb takes part, forwarding its own span id
+// as parent-id, and starts a trace when there is none (or it is invalid).
+enum class TraceContext { pass, start };
+
 enum class Http2Mode { off, on, prior_knowledge };
 
 struct Http2 {
@@ -277,6 +295,8 @@ struct Listener {
     ProxyProtocol proxy_protocol = ProxyProtocol::none;  // tcp, tls_passthrough: send to targets
     bool accept_proxy_protocol = false;         // expect a PROXY header from trusted_proxies
     std::vector<Cidr> trusted_proxies;          // PROXY header / X-Forwarded-For trust
+    RequestId request_id;                       // http, https
+    TraceContext trace_context = TraceContext::pass;  // http, https
     TcpKeepalive tcp_keepalive;
     Udp udp;
     SourcePos pos;

@@ -59,9 +59,21 @@ inline constexpr EnumName<ProxyProtocol> kProxyProtocolNames[] = {
     {"none", ProxyProtocol::none},
 };
 
+inline constexpr EnumName<RequestIdTrust> kRequestIdTrustNames[] = {
+    {"none", RequestIdTrust::none},
+    {"trusted_proxies", RequestIdTrust::trusted_proxies},
+    {"all", RequestIdTrust::all},
+};
+
+inline constexpr EnumName<TraceContext> kTraceContextNames[] = {
+    {"pass", TraceContext::pass},
+    {"start", TraceContext::start},
+};
+
 inline constexpr EnumName<AccessLogFormat> kAccessLogFormatNames[] = {
     {"json", AccessLogFormat::json},
     {"combined", AccessLogFormat::combined},
+    {"template", AccessLogFormat::text_template},
     {"off", AccessLogFormat::off},
 };
 

@@ -29,6 +29,8 @@ private:
     void load_global(const YamlValue& value);
     void load_admin(const YamlValue& value);
     void load_resolver(const YamlValue& value);
+    void load_access_log_shape(const YamlMapping& map, AccessLog& log);
+    void load_request_identity(const YamlMapping& map, Listener& listener);
     TargetGroup load_target_group(const YamlValue& value);
     void load_stickiness(const YamlValue& value, TargetGroup& group);
     void load_health_check(const YamlValue& value, TargetGroup& group);

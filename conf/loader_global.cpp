@@ -50,18 +50,49 @@ void Loader::load_global(const YamlValue& value) {
         if (log->is_scalar() && lower(log->scalar()) == "off") {
             global.access_log.format = AccessLogFormat::off;
         } else {
-            YamlMapping log_map(*log, {"path", "format"});
+            YamlMapping log_map(*log, {"path", "format", "fields", "template"});
             if (auto path = log_map.get("path")) {
                 std::string text = path->string();
                 global.access_log.path = text == "stdout" || text == "stderr" ? text : resolve_path(*path);
             }
             if (auto format = log_map.get("format"))
                 global.access_log.format = choose(*format, kAccessLogFormatNames);
+            load_access_log_shape(log_map, global.access_log);
         }
     }
     if (auto admin = map.get("admin")) load_admin(*admin);
     if (auto secret = map.get("sticky_secret_file")) global.sticky_secret_file = readable_file(*secret);
     if (auto resolver = map.get("resolver")) load_resolver(*resolver);
+}
+
+// `fields` of a json log, or the `template` of a template log (README "Logs").
+void Loader::load_access_log_shape(const YamlMapping& map, AccessLog& log) {
+    if (log.format != AccessLogFormat::json) map.reject("fields", "fields only applies to format: json");
+    if (log.format != AccessLogFormat::text_template)
+        map.reject("template", "template only applies to format: template");
+    if (auto fields = map.get("fields")) {
+        for (const auto& item : fields->items()) {
+            const std::string& name = item.string();
+            auto field = log_field_by_name(name);
+            if (!field) item.fail("unknown access log field '" + name + "': use " + log_field_names());
+            if (std::find(log.fields.begin(), log.fields.end(), *field) != log.fields.end())
+                fields->fail("field '" + name + "' is listed twice");
+            log.fields.push_back(*field);
+        }
+        if (log.fields.empty()) fields->fail("needs at least one field (leave fields out for all of them)");
+    }
+    if (log.format == AccessLogFormat::text_template) {
+        YamlValue text = map.require("template");
+        CompiledLogTemplate compiled = compile_log_template(text.string());
+        if (!compiled.error.empty()) {
+            // At the variable itself when the template is one plain or
+            // quoted line (a quoted scalar's node carries the tag "!").
+            SourcePos pos = text.pos();
+            pos.column += static_cast<int>(compiled.error_offset) + (text.node().Tag() == "!" ? 1 : 0);
+            throw ConfigError(pos.format(compiled.error));
+        }
+        log.text_template = std::move(compiled.pieces);
+    }
 }
 
 void Loader::load_resolver(const YamlValue& value) {

@@ -5,6 +5,7 @@
 
 #include "conf/patterns.h"
 #include "conf/units.h"
+#include "lb/base/ascii.h"
 
 namespace lb::conf {
 
@@ -31,7 +32,7 @@ Listener Loader::load_listener(const YamlValue& value) {
                             "max_header_size", "max_body_size", "max_connections", "allow", "rules", "default_action",
                             "tls", "proxy_protocol", "accept_proxy_protocol", "trusted_proxies", "tcp_keepalive",
                             "udp", "path_normalization", "client_limits", "http2", "http2_limits", "request_headers",
-                            "response_headers"});
+                            "response_headers", "request_id", "trace_context"});
     Listener listener;
     listener.pos = value.pos();
 
@@ -72,7 +73,8 @@ Listener Loader::load_listener(const YamlValue& value) {
                                      "(and tcp listeners with accept_proxy_protocol: true)");
     if (!is_http(protocol)) {
         for (const char* key : {"tunnel_idle_timeout", "max_header_size", "max_body_size", "path_normalization",
-                                "http2", "http2_limits", "request_headers", "response_headers"})
+                                "http2", "http2_limits", "request_headers", "response_headers",
+                                "request_id", "trace_context"})
             map.reject(key, std::string(key) + " only applies to http and https listeners");
     }
     if (udp) {
@@ -136,6 +138,7 @@ Listener Loader::load_listener(const YamlValue& value) {
         }
         if (auto count = keepalive_map.get("count")) out.count = static_cast<int>(count->integer(1, 127));
     }
+    load_request_identity(map, listener);
     if (auto edits = map.get("request_headers")) listener.request_headers = load_header_edits(*edits, true);
     if (auto edits = map.get("response_headers")) listener.response_headers = load_header_edits(*edits, false);
     if (auto normalization = map.get("path_normalization")) {
@@ -203,6 +206,31 @@ Listener Loader::load_listener(const YamlValue& value) {
     }
     listener.default_action = load_action(map.require("default_action"), listener);
     return listener;
+}
+
+// `request_id` (off, or header and trust) and `trace_context` (README
+// "Request ids and trace context").
+void Loader::load_request_identity(const YamlMapping& map, Listener& listener) {
+    if (auto request_id = map.get("request_id")) {
+        if (request_id->is_scalar() && lower(request_id->scalar()) == "off") {
+            listener.request_id.enabled = false;
+        } else {
+            YamlMapping id_map(*request_id, {"header", "trust"});
+            if (auto header = id_map.get("header")) {
+                listener.request_id.header = header->string();
+                check(*header, check_editable_header(listener.request_id.header, HeaderSide::request, HeaderEdit::set));
+                if (iequals(listener.request_id.header, "host") || iequals(listener.request_id.header, "traceparent") ||
+                    iequals(listener.request_id.header, "tracestate"))
+                    header->fail("'" + listener.request_id.header + "' cannot carry the request id");
+            }
+            if (auto trust = id_map.get("trust")) {
+                listener.request_id.trust = choose(*trust, kRequestIdTrustNames);
+                if (listener.request_id.trust == RequestIdTrust::trusted_proxies && listener.trusted_proxies.empty())
+                    trust->fail("trust: trusted_proxies needs the listener's trusted_proxies");
+            }
+        }
+    }
+    if (auto trace = map.get("trace_context")) listener.trace_context = choose(*trace, kTraceContextNames);
 }
 
 ListenerTls Loader::load_listener_tls(const YamlValue& value) {

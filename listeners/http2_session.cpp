@@ -107,6 +107,7 @@ Http2Session::Http2Session(Worker& worker, const ListenerRuntime& listener, std:
       client_(std::move(client)),
       ticket_(std::move(ticket)),
       tls_(tls),
+      tls_info_(tls ? tls::describe_session(*client_) : tls::TlsSessionInfo{}),
       idle_timer_([this] { on_idle_timeout(); }),
       write_timer_([this] { on_write_stalled(); }) {}
 

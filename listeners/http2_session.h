@@ -43,6 +43,7 @@
 #include <string>
 
 #include "lb/worker/session.h"
+#include "tls/session_info.h"
 #include "lb/worker/worker.h"
 
 struct nghttp2_session;
@@ -73,6 +74,7 @@ public:
     const ListenerRuntime& listener() const { return *listener_; }
     const std::shared_ptr<WorkerSnapshot>& snapshot() const { return snapshot_; }
     bool tls() const { return tls_; }
+    const tls::TlsSessionInfo* tls_info() const { return tls_ ? &tls_info_ : nullptr; }
     const Stream& client() const { return *client_; }
     nghttp2_session* h2() { return h2_; }
     // Output is waiting to be sent: flush it from the loop.
@@ -122,6 +124,7 @@ private:
     std::unique_ptr<Stream> client_;
     ConnectionTicket ticket_;
     bool tls_;
+    tls::TlsSessionInfo tls_info_;    // the client's TLS, for the access log
     nghttp2_session* h2_ = nullptr;
     std::map<int32_t, std::unique_ptr<Http2Stream>> streams_;
     Budget control_budget_;

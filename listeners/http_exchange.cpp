@@ -26,6 +26,7 @@ HttpExchange::~HttpExchange() { abort(); }
 
 void HttpExchange::start(ExchangeRequest request) {
     request_ = std::move(request);
+    identify();
     uint64_t max_body = listener_->config.max_body_size;
     if (max_body && request_.head.content_length && *request_.head.content_length > max_body) {
         respond_error(413, "request body too large", true);
@@ -37,6 +38,7 @@ void HttpExchange::start(ExchangeRequest request) {
 void HttpExchange::refuse(ExchangeRequest request, int status, const char* why, bool close,
                           std::string_view extra_headers) {
     request_ = std::move(request);
+    identify();
     reject(status, why, close, extra_headers);
 }
 
@@ -186,7 +188,9 @@ void HttpExchange::respond_local(int status, std::string_view content_type, std:
     bytes_out_ = request_.head.method == "HEAD" ? 0 : body.size();
     if (body_ == Body::receiving) body_ = Body::discarded;
     host_.counters().responses_local.fetch_add(1, std::memory_order_relaxed);
-    downstream_.local_response(status, content_type, body, extra_headers, close);
+    std::string headers = request_id_line();
+    headers.append(extra_headers);
+    downstream_.local_response(status, content_type, body, headers, close);
 }
 
 void HttpExchange::respond_action(int status, std::string_view content_type, std::string_view body,
@@ -213,13 +217,38 @@ HeaderVariables HttpExchange::header_variables() {
     v.server_port = listener_->config.listen.port();
     v.method = request_.head.method;
     v.request_uri = request_.head.url;
-    if (request_id_.empty()) request_id_ = make_request_id();
-    v.request_id = request_id_;
+    v.request_id = request_id();
     v.listener = listener_->config.name;
     v.rule = action_ ? action_->rule_priority : 0;
     if (group_) v.target_group = group_->config.name;
     if (attempts_ && attempts_->target()) v.target = attempts_->target()->key;
     return v;
+}
+
+void HttpExchange::identify() {
+    const conf::Listener& config = listener_->config;
+    bool trusted = false;
+    switch (config.request_id.trust) {
+        case conf::RequestIdTrust::none: break;
+        case conf::RequestIdTrust::all: trusted = true; break;
+        case conf::RequestIdTrust::trusted_proxies:
+            // The connection's peer, as X-Forwarded-For trusts it.
+            for (const Cidr& cidr : config.trusted_proxies) trusted = trusted || cidr.contains(peer_);
+            break;
+    }
+    identity_ = identify_request(request_.head, config.request_id, trusted, config.trace_context);
+}
+
+const std::string& HttpExchange::request_id() {
+    // A request refused before its head parsed has not been identified.
+    if (identity_.request_id.empty()) identity_.request_id = make_request_id();
+    return identity_.request_id;
+}
+
+std::string HttpExchange::request_id_line() {
+    const conf::RequestId& config = listener_->config.request_id;
+    if (!config.enabled) return std::string();
+    return config.header + ": " + request_id() + "\r\n";
 }
 
 void HttpExchange::respond_error(int status, const char* why, bool close) {
@@ -268,37 +297,6 @@ void HttpExchange::observe() {
     if (!group_) return;
     observe_into(group_->state->http);
     if (first_byte && attempts_ && attempts_->target()) attempts_->target()->response_time.observe(first_byte);
-}
-
-void HttpExchange::log() {
-    if (logged_) return;
-    logged_ = true;
-    host_.counters().count_response(status_);
-    observe();
-    if (!host_.access_log().enabled()) return;
-    const HttpHead& head = request_.head;
-    AccessLogEntry entry;
-    entry.listener = listener_->config.name;
-    // A request that never got a parsed head is logged with the peer.
-    const SocketAddress& client = request_.client.valid() ? request_.client : peer_;
-    std::string client_ip = client.ip_string();
-    entry.client = client_ip;
-    entry.client_port = client.port();
-    entry.method = head.method;
-    entry.host = request_.checked.host;
-    entry.url = head.url;
-    entry.protocol = request_.protocol.empty() ? std::string_view("HTTP/1.1") : request_.protocol;
-    entry.status = status_;
-    entry.bytes_in = request_body_bytes_;
-    entry.bytes_out = bytes_out_;
-    entry.duration_ms = (host_.now_us() - start_us_) / 1000;
-    std::string target = attempts_ && attempts_->target() && !local_ ? attempts_->target()->key : std::string();
-    entry.target = target;
-    entry.target_group = group_ ? std::string_view(group_->config.name) : std::string_view();
-    auto user_agent = head.header("user-agent");
-    entry.user_agent = user_agent.value_or("");
-    entry.error = error_;
-    host_.access_log().record(entry);
 }
 
 }  // namespace lb

@@ -41,11 +41,13 @@
 #include "lb/http/http_parser.h"
 #include "lb/http/http_validation.h"
 #include "lb/io/stream.h"
+#include "lb/routing/request_identity.h"
 #include "lb/routing/rewrites.h"
 #include "lb/worker/exchange_host.h"
 #include "lb/worker/upstream_attempts.h"
 #include "lb/worker/worker.h"
 #include "listeners/target_stickiness.h"
+#include "tls/session_info.h"
 
 namespace lb {
 
@@ -96,6 +98,9 @@ struct ExchangeRequest {
     SocketAddress client;             // for rules, balancing and logs
     std::string_view protocol;        // for the access log: "HTTP/1.1"
     bool tls = false;                 // arrived over TLS (X-Forwarded-Proto, redirects, cookies)
+    // The client connection's TLS, for the access log; the codec's, which
+    // outlives the exchange's log line. Null without TLS.
+    const tls::TlsSessionInfo* tls_info = nullptr;
 };
 
 class HttpExchange final : private StreamHandler {
@@ -154,6 +159,8 @@ public:
     const TargetState* target() const { return attempts_ ? attempts_->target().get() : nullptr; }
     // The error lb answered or cut the response with, for the access log.
     const std::string& error() const { return error_; }
+    // This request's id: in the id header both ways, #{request_id} and the log.
+    const std::string& request_id();
 
 private:
     class ResponseSink final : public HttpParserSink {
@@ -190,6 +197,11 @@ private:
     void cut(const char* why);
     // The listener's, group's and target's histograms (log()).
     void observe();
+    // The request id and trace context read from the head and rewritten
+    // in it (lb/routing/request_identity.h).
+    void identify();
+    // "Name: id\r\n" for lb's own answers, empty when the listener sends none.
+    std::string request_id_line();
 
     // the target's side (http_exchange_upstream.cpp)
     enum class Failure { connect, closed, timeout, status };
@@ -229,7 +241,9 @@ private:
 
     const TargetGroupRuntime* group_ = nullptr;
     const conf::Action* action_ = nullptr;  // the matched action
-    std::string request_id_;          // made when a header edit uses it
+    RequestIdentity identity_;        // the id (made at the latest when first needed) and trace
+    int64_t try_start_us_ = 0;        // this try began (connect or pooled send)
+    int64_t connect_us_ = -1;         // this try's connect took; 0: pooled; -1: none yet
     int retry_status_ = 0;            // a response head of this status to be dropped for a retry
     size_t replay_head_size_ = 0;     // replay_ starts with this try's head
     StickyRequest sticky_;            // the target the client's stickiness cookie names

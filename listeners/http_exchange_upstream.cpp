@@ -18,7 +18,9 @@ bool HttpExchange::open_upstream() {
     if (!upstream_) return false;
     upstream_got_bytes_ = false;
     first_byte_us_ = 0;
-    connect_start_us_ = attempts_->reused() ? 0 : host_.now_us();
+    try_start_us_ = host_.now_us();
+    connect_start_us_ = attempts_->reused() ? 0 : try_start_us_;
+    connect_us_ = attempts_->reused() ? 0 : -1;
     retry_status_ = 0;
     phase_ = Phase::forwarding;
     const conf::ForwardAction& forward = action_->forward;
@@ -146,6 +148,7 @@ void HttpExchange::on_stream_connected(Stream& stream, int error) {
     if (error == 0) {
         if (connect_start_us_) {
             uint64_t took = static_cast<uint64_t>(host_.now_us() - connect_start_us_);
+            connect_us_ = static_cast<int64_t>(took);
             listener_->state->http.connect.observe(took);
             if (group_) group_->state->http.connect.observe(took);
         }
@@ -267,6 +270,9 @@ int HttpExchange::on_response_head(HttpHead& response) {
         downstream_.interim_response(response);
         return HttpParserSink::kSkipBody;  // an interim response never has a body
     }
+    // The client learns the id its request went by (the edits below may
+    // still change that, as the operator's last word).
+    if (listener_->config.request_id.enabled) set_header(response, listener_->config.request_id.header, request_id());
     const conf::HeaderEdits& listener_edits = listener_->config.response_headers;
     const conf::HeaderEdits& action_edits = action_->forward.response_headers;
     if (!listener_edits.empty() || !action_edits.empty()) {

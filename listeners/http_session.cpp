@@ -206,6 +206,10 @@ int HttpSession::on_request_head(HttpHead& head) {
     if (request.checked.authority.empty()) request.checked.authority = client_->local().to_string();
     request.protocol = framing_.http10 ? "HTTP/1.0" : "HTTP/1.1";
     request.tls = tls_;
+    if (tls_) {
+        if (!tls_info_) tls_info_ = tls::describe_session(*client_);
+        request.tls_info = &*tls_info_;
+    }
     request.head = std::move(head);
     if (admit_request(worker_, *listener_, *exchange_, std::move(request), client_->peer(), refusal_, true) ==
         Admission::refused)

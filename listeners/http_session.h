@@ -119,6 +119,7 @@ private:
     std::unique_ptr<Stream> client_;
     ConnectionTicket ticket_;
     bool tls_;
+    std::optional<tls::TlsSessionInfo> tls_info_;  // read at the first request
 
     RequestSink request_sink_{this};
     HttpParser request_parser_;

@@ -82,7 +82,7 @@ void TunnelSession::close(CloseMode mode) {
     entry.host = log_host_;
     entry.bytes_in = client_.bytes;
     entry.bytes_out = upstream_.bytes;
-    entry.duration_ms = worker_.loop().now_ms() - start_ms_;
+    entry.duration_us = (worker_.loop().now_ms() - start_ms_) * 1000;
     std::string target = target_ ? target_->key : std::string();
     entry.target = target;
     entry.target_group = target_ ? std::string_view(target_->group) : std::string_view();

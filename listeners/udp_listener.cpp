@@ -263,7 +263,7 @@ void UdpListener::log_flow(const UdpFlow& flow) {
     entry.protocol = "udp";
     entry.bytes_in = flow.bytes_in();
     entry.bytes_out = flow.bytes_out();
-    entry.duration_ms = loop().now_ms() - flow.start_ms();
+    entry.duration_us = (loop().now_ms() - flow.start_ms()) * 1000;
     entry.target = flow.target().key;
     entry.target_group = flow.target().group;
     worker_.access_log().record(entry);

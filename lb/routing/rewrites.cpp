@@ -1,7 +1,6 @@
 #include "lb/routing/rewrites.h"
 
 #include <algorithm>
-#include <random>
 
 namespace lb {
 
@@ -90,17 +89,6 @@ std::optional<std::string> rewrite_path(std::string_view target, const conf::Pat
     if (!out.empty() && out.back() == '/' && rest.starts_with('/')) rest.remove_prefix(1);
     out.append(rest);
     return out;
-}
-
-std::string make_request_id() {
-    thread_local std::mt19937_64 generator{std::random_device{}()};
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string id(32, '0');
-    for (int half = 0; half < 2; ++half) {
-        uint64_t bits = generator();
-        for (int i = 0; i < 16; ++i) id[half * 16 + i] = kHex[(bits >> (i * 4)) & 0xf];
-    }
-    return id;
 }
 
 }  // namespace lb

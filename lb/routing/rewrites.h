@@ -48,7 +48,4 @@ bool uses_variable(const conf::HeaderEdits& edits, conf::HeaderVariable variable
 // its replacement; nullopt when the path does not start with the prefix.
 std::optional<std::string> rewrite_path(std::string_view target, const conf::PathRewrite& rewrite);
 
-// A new request id: 32 lower-case hex digits from a per-thread generator.
-std::string make_request_id();
-
 }  // namespace lb

@@ -1,12 +1,11 @@
 #include "lb/runtime/access_log.h"
 
 #include <fcntl.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
-#include <nlohmann/json.hpp>
 
 #include "lb/base/log.h"
 #include "lb/base/unique_fd.h"
@@ -19,7 +18,6 @@ AccessLogSink& AccessLogSink::instance() {
 }
 
 Status AccessLogSink::configure(const conf::AccessLog& config) {
-    format_.store(config.format);
     if (config.format == conf::AccessLogFormat::off) return Ok{};
     int target = -1;
     UniqueFd opened;  // a file's descriptor, closed once duplicated
@@ -51,82 +49,15 @@ Status AccessLogSink::reopen() {
     return Ok{};
 }
 
-namespace {
-
-std::string clf_time() {
-    time_t now = time(nullptr);
-    tm parts;
-    localtime_r(&now, &parts);
-    char buf[64];
-    strftime(buf, sizeof(buf), "%d/%b/%Y:%H:%M:%S %z", &parts);
-    return buf;
-}
-
-std::string dash_if_empty(std::string_view s) { return s.empty() ? "-" : std::string(s); }
-
-}  // namespace
-
 bool AccessLogWriter::enabled() const {
-    auto& sink = AccessLogSink::instance();
-    return sink.format() != conf::AccessLogFormat::off && sink.fd() >= 0;
+    return config_ && config_->format != conf::AccessLogFormat::off && AccessLogSink::instance().fd() >= 0;
 }
 
-void AccessLogWriter::record(const AccessLogEntry& e) {
-    auto& sink = AccessLogSink::instance();
-    auto format = sink.format();
-    if (format == conf::AccessLogFormat::off || sink.fd() < 0) return;
-    if (format == conf::AccessLogFormat::json) {
-        nlohmann::json line = {
-            {"time", utc_timestamp()},
-            {"listener", e.listener},
-            {"client", e.client},
-            {"client_port", e.client_port},
-            {"duration_ms", e.duration_ms},
-            {"bytes_in", e.bytes_in},
-            {"bytes_out", e.bytes_out},
-        };
-        if (!e.method.empty()) {
-            line["method"] = e.method;
-            line["host"] = e.host;
-            line["url"] = e.url;
-            line["protocol"] = e.protocol;
-            line["status"] = e.status;
-            line["user_agent"] = e.user_agent;
-        } else {
-            line["protocol"] = e.protocol;
-            if (!e.host.empty()) line["host"] = e.host;  // tls_passthrough: the SNI name
-            if (e.status) line["status"] = e.status;     // an HTTP request refused before its head was read
-        }
-        line["target"] = e.target;
-        line["target_group"] = e.target_group;
-        if (!e.error.empty()) line["error"] = e.error;
-        buffer_.append(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-        buffer_.push_back('\n');
-    } else {
-        // nginx "combined" plus the target, as operators grep for it.
-        buffer_.append(e.client);
-        buffer_.append(" - - [");
-        buffer_.append(clf_time());
-        buffer_.append("] \"");
-        if (!e.method.empty()) {
-            buffer_.append(e.method);
-            buffer_.push_back(' ');
-            buffer_.append(e.url);
-            buffer_.push_back(' ');
-        }
-        buffer_.append(e.protocol);
-        buffer_.append("\" ");
-        buffer_.append(std::to_string(e.status));
-        buffer_.push_back(' ');
-        buffer_.append(std::to_string(e.bytes_out));
-        buffer_.append(" \"-\" \"");
-        buffer_.append(dash_if_empty(e.user_agent));
-        buffer_.append("\" ");
-        buffer_.append(dash_if_empty(e.target));
-        buffer_.push_back(' ');
-        buffer_.append(std::to_string(e.duration_ms));
-        buffer_.append("ms\n");
-    }
+void AccessLogWriter::record(const AccessLogEntry& entry) {
+    if (!enabled()) return;
+    timeval now;
+    gettimeofday(&now, nullptr);
+    format_access_log_line(buffer_, *config_, entry, static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_usec);
     if (buffer_.size() > 64 * 1024) flush();
 }
 

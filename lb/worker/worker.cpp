@@ -105,6 +105,8 @@ void Worker::run(std::shared_ptr<const Runtime> runtime) {
 void Worker::adopt(std::shared_ptr<const Runtime> runtime) {
     auto snapshot = std::make_shared<WorkerSnapshot>();
     snapshot->runtime = runtime;
+    // Lines from now on take this generation's format (the snapshot keeps it alive).
+    access_log_.use(std::shared_ptr<const conf::AccessLog>(runtime, &runtime->config.global.access_log));
     for (const auto& group : runtime->groups) {
         snapshot->balancers.push_back(group->balancer->create());
         snapshot->zone_rotations.push_back(group->zones ? ZoneRotation(*group->zones) : ZoneRotation());

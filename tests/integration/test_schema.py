@@ -63,7 +63,8 @@ NOT_IN_SCHEMA_BY_REASON = {
         PATH + r": a non-loopback admin address needs token_file",
         PATH + r": must be less than interval \(\w+\)",
         PATH + r": must not be less than min_ttl \(\w+\)",
-        PATH + r": must be at least stream_window \(\d+ bytes\)"],
+        PATH + r": must be at least stream_window \(\d+ bytes\)",
+        PATH + r": trust: trusted_proxies needs the listener's trusted_proxies"],
     "the file system at load time": [
         PATH + r": cannot read '[^']+': .*",
         PATH + r": '[^']+' is a directory, not a file"],
@@ -72,6 +73,7 @@ NOT_IN_SCHEMA_BY_REASON = {
         PATH + r": '[^']+' carries the client's identity as lb established it",
         PATH + r": Host can be set, not removed or added",
         PATH + r": Host must not be empty",
+        PATH + r": '[^']+' cannot carry the request id",
         PATH + r": cookie name '[^']+' is reserved for lb's own cookies \(LBTG, LBAPP-\*\)"],
     "what an address means, not how it is written (lb/base/net_address.cpp)": [
         PATH + r": (the unspecified|the broadcast|a multicast) address cannot be a target"],

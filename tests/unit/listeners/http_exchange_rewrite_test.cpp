@@ -6,6 +6,7 @@
 // listener's rules; none on lb's errors).
 #include "listeners/http_exchange.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -195,11 +196,13 @@ TEST_F(RewriteTest, SwitchingProtocolsGetsTheResponseEdits) {
 }
 
 // A fixed response of the listener's rules gets the listener's set and
-// add lines; lb's error answers get none.
+// add lines; lb's error answers get none (only the request id).
 TEST_F(RewriteTest, LbsOwnAnswers) {
     start("GET /fixed HTTP/1.1\r\nHost: app.test\r\n\r\n", kClient);
     EXPECT_EQ(downstream_.events, (Events{"local 200"}));
-    EXPECT_EQ(downstream_.local_headers, "X-Frame-Options: DENY\r\n");
+    // The request id comes first on every answer of lb's own (README
+    // "Request ids and trace context").
+    EXPECT_THAT(downstream_.local_headers, ::testing::MatchesRegex("X-Request-Id: [0-9a-f]{32}\r\nX-Frame-Options: DENY\r\n"));
 
     downstream_.events.clear();
     start("GET /api/x HTTP/1.1\r\nHost: app.test\r\n\r\n", kClient);
@@ -208,7 +211,7 @@ TEST_F(RewriteTest, LbsOwnAnswers) {
     stream(first).connected_with(-ECONNREFUSED);
     stream(first + 1).connected_with(-ECONNREFUSED);
     EXPECT_EQ(downstream_.events, (Events{"local 502"}));
-    EXPECT_EQ(downstream_.local_headers, "");
+    EXPECT_THAT(downstream_.local_headers, ::testing::MatchesRegex("X-Request-Id: [0-9a-f]{32}\r\n"));
 }
 
 // Without any edit the client's head goes as it was (apart from lb's own

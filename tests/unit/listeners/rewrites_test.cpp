@@ -225,26 +225,5 @@ TEST(RewritePath, NotMatchingIsNullopt) {
     EXPECT_EQ(rewrite_path("/old/a", conf::PathRewrite{}), std::nullopt);         // no rewrite configured
 }
 
-// ---------------------------------------------------------------- make_request_id
-
-TEST(RequestId, ThirtyTwoLowerHexDigitsEachTimeNew) {
-    std::set<std::string> seen;
-    for (int i = 0; i < 1000; ++i) {
-        std::string id = make_request_id();
-        ASSERT_EQ(id.size(), 32u);
-        for (char c : id) ASSERT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << id;
-        seen.insert(id);
-    }
-    EXPECT_EQ(seen.size(), 1000u);
-    // Both halves vary: not one random word padded out.
-    std::set<std::string> firsts, seconds;
-    for (const auto& id : seen) {
-        firsts.insert(id.substr(0, 16));
-        seconds.insert(id.substr(16));
-    }
-    EXPECT_EQ(firsts.size(), 1000u);
-    EXPECT_EQ(seconds.size(), 1000u);
-}
-
 }  // namespace
 }  // namespace lb

@@ -1,0 +1,136 @@
+// Request ids and W3C traceparent: generation, validation, parsing.
+#include "lb/routing/request_identity.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <thread>
+
+namespace lb {
+namespace {
+
+bool lower_hex(std::string_view s) {
+    return s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+// ---------------------------------------------------------------- request ids
+
+TEST(RequestId, ThirtyTwoLowerHexDigitsEachTimeNew) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        std::string id = make_request_id();
+        ASSERT_EQ(id.size(), 32u);
+        ASSERT_TRUE(lower_hex(id)) << id;
+        seen.insert(id);
+    }
+    EXPECT_EQ(seen.size(), 1000u);
+    // Both halves vary: not one random word padded out, nor a visible counter.
+    std::set<std::string> firsts, seconds;
+    for (const auto& id : seen) {
+        firsts.insert(id.substr(0, 16));
+        seconds.insert(id.substr(16));
+    }
+    EXPECT_EQ(firsts.size(), 1000u);
+    EXPECT_EQ(seconds.size(), 1000u);
+}
+
+TEST(RequestId, ThreadsDoNotRepeatEachOther) {
+    std::set<std::string> a, b;
+    std::thread t1([&] { for (int i = 0; i < 2000; ++i) a.insert(make_request_id()); });
+    std::thread t2([&] { for (int i = 0; i < 2000; ++i) b.insert(make_request_id()); });
+    t1.join();
+    t2.join();
+    ASSERT_EQ(a.size(), 2000u);
+    ASSERT_EQ(b.size(), 2000u);
+    for (const auto& id : a) EXPECT_FALSE(b.contains(id)) << id;
+}
+
+TEST(RequestId, ValidIncomingIds) {
+    EXPECT_TRUE(valid_request_id("abc"));
+    EXPECT_TRUE(valid_request_id("0f8fad5b-d9cb-469f-a165-70867728950e"));
+    EXPECT_TRUE(valid_request_id("01ARZ3NDEKTSV4RRFFQ69G5FAV"));
+    EXPECT_TRUE(valid_request_id("dGVzdA==/+_.:@"));
+    EXPECT_TRUE(valid_request_id(std::string(kMaxRequestIdLength, 'a')));
+}
+
+TEST(RequestId, InvalidIncomingIds) {
+    EXPECT_FALSE(valid_request_id(""));
+    EXPECT_FALSE(valid_request_id(std::string(kMaxRequestIdLength + 1, 'a')));
+    EXPECT_FALSE(valid_request_id("a b"));
+    EXPECT_FALSE(valid_request_id("a\"b"));
+    EXPECT_FALSE(valid_request_id("a\\b"));
+    EXPECT_FALSE(valid_request_id("a,b"));
+    EXPECT_FALSE(valid_request_id("a\tb"));
+    EXPECT_FALSE(valid_request_id("caf\xc3\xa9"));
+    EXPECT_FALSE(valid_request_id(std::string("a\0b", 3)));
+}
+
+// ---------------------------------------------------------------- traceparent
+
+constexpr std::string_view kExample = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+TEST(TraceParent, ParsesTheSpecExampleAndFormatsItBack) {
+    auto parsed = parse_traceparent(kExample);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->trace_id_view(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_EQ(parsed->parent_id_view(), "00f067aa0ba902b7");
+    EXPECT_EQ(parsed->flags, 1);
+    EXPECT_EQ(parsed->format(), kExample);
+}
+
+TEST(TraceParent, FlagsAreKeptWhole) {
+    auto parsed = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-fe");
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->flags, 0xfe);
+    EXPECT_TRUE(parsed->format().ends_with("-fe"));
+}
+
+TEST(TraceParent, InvalidValues) {
+    for (std::string_view bad : {
+             "",
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",       // no flags
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",   // version 00 has nothing after
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-011",
+             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",    // upper case
+             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",    // zero trace-id
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",    // zero parent-id
+             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // version ff
+             "0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+             "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+             "00-4bf92f3577b34da6a3ce929d0e0e473x-00f067aa0ba902b7-01",
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0z",
+             " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+         })
+        EXPECT_FALSE(parse_traceparent(bad)) << bad;
+}
+
+TEST(TraceParent, LaterVersionsAreReadByTheirFirstFields) {
+    auto longer = parse_traceparent("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-adds");
+    ASSERT_TRUE(longer);
+    EXPECT_EQ(longer->trace_id_view(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_TRUE(parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    // ... but a later version must still separate its extra fields by '-'.
+    EXPECT_FALSE(parse_traceparent("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x"));
+}
+
+TEST(TraceParent, NewTracesAreValidAndDistinct) {
+    std::set<std::string> traces, spans;
+    for (int i = 0; i < 500; ++i) {
+        TraceParent trace = start_trace(1);
+        std::string text = trace.format();
+        auto reparsed = parse_traceparent(text);
+        ASSERT_TRUE(reparsed) << text;
+        EXPECT_EQ(reparsed->format(), text);
+        EXPECT_TRUE(lower_hex(trace.trace_id_view()));
+        EXPECT_TRUE(text.ends_with("-01"));
+        traces.insert(std::string(trace.trace_id_view()));
+        auto span = make_span_id();
+        spans.insert(std::string(span.data(), span.size()));
+    }
+    EXPECT_EQ(traces.size(), 500u);
+    EXPECT_EQ(spans.size(), 500u);
+}
+
+}  // namespace
+}  // namespace lb
