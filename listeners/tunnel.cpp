@@ -86,6 +86,8 @@ void TunnelSession::close(CloseMode mode) {
     std::string target = target_ ? target_->key : std::string();
     entry.target = target;
     entry.target_group = target_ ? std::string_view(target_->group) : std::string_view();
+    entry.connect_us = connect_us_;
+    entry.retries = retries_;
     worker_.access_log().record(entry);
     Stream::close(std::move(client_.stream), mode);
     Stream::close(std::move(upstream_.stream), mode);

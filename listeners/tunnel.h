@@ -24,6 +24,12 @@ public:
     void start();
     // What the access log shows as the host (tls_passthrough: the SNI name).
     void set_log_host(std::string host) { log_host_ = std::move(host); }
+    // For the access log: how long the target's connect took (µs) and how
+    // many tries came before it (TCP and TLS passthrough tunnels).
+    void set_log_connect(int64_t connect_us, int retries) {
+        connect_us_ = connect_us;
+        retries_ = retries;
+    }
     void drain() override {}  // tunnels live until the shutdown timeout
     void abort() override { close(CloseMode::abort); }
     // A tunnel outlives its target's drain start, not its deregistration delay.
@@ -56,6 +62,8 @@ private:
     std::shared_ptr<TargetState> target_;
     int64_t idle_timeout_ms_;
     int64_t start_ms_;
+    int64_t connect_us_ = -1;     // -1: not known (a WebSocket's, logged on its 101)
+    int retries_ = -1;
     bool closing_ = false;
     Timer idle_timer_;
     std::string client_ip_;

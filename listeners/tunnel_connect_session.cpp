@@ -24,6 +24,7 @@ void TunnelConnectSession::connect(const TargetGroupRuntime& group) {
 
 void TunnelConnectSession::connect_next() {
     // A tunnel's first bytes are the client's, never a pooled request's.
+    connect_start_us_ = worker_.loop().now_us();
     upstream_ = attempts_->next(this, UpstreamAttempts::Reuse::new_only);
     // No target (or all tried): like an NLB, the client sees a reset.
     if (!upstream_) close(CloseMode::reset);
@@ -47,6 +48,7 @@ void TunnelConnectSession::on_stream_connected(Stream& stream, int error) {
     auto* tunnel = new TunnelSession(worker_, listener_->config.name, std::move(client_), std::move(upstream_),
                                      std::move(ticket_), attempts_->target(), listener_->config.idle_timeout.count());
     tunnel->set_log_host(std::string(log_host()));
+    tunnel->set_log_connect(worker_.loop().now_us() - connect_start_us_, attempts_->attempts() - 1);
     tunnel->start();
     retire();
 }

@@ -54,6 +54,7 @@ private:
     void on_stream_connected(Stream& stream, int error) final;
 
     std::optional<UpstreamAttempts> attempts_;
+    int64_t connect_start_us_ = 0;   // this try's connect began (for the access log)
     std::unique_ptr<Stream> upstream_;
     ConnectionTicket ticket_;
 };
