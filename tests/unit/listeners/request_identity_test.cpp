@@ -6,6 +6,10 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include "lb/base/ascii.h"
 
 namespace lb {
 namespace {
@@ -130,6 +134,89 @@ TEST(TraceParent, NewTracesAreValidAndDistinct) {
     }
     EXPECT_EQ(traces.size(), 500u);
     EXPECT_EQ(spans.size(), 500u);
+}
+
+// ---------------------------------------------------------------- identify_request
+
+HttpHead head_with(std::vector<std::pair<std::string, std::string>> headers) {
+    HttpHead head;
+    head.method = "GET";
+    head.url = "/";
+    head.headers = std::move(headers);
+    return head;
+}
+
+std::vector<std::string> values(const HttpHead& head, std::string_view name) {
+    std::vector<std::string> out;
+    for (const auto& [field, value] : head.headers)
+        if (iequals(field, name)) out.push_back(value);
+    return out;
+}
+
+const conf::RequestId kDefaultId;
+
+TEST(IdentifyRequest, UntrustedIdIsReplacedEverywhere) {
+    HttpHead head = head_with({{"X-Request-Id", "mine"}, {"x-request-id", "again"}});
+    auto identity = identify_request(head, kDefaultId, false, conf::TraceContext::pass);
+    EXPECT_TRUE(lower_hex(identity.request_id) && identity.request_id.size() == 32);
+    EXPECT_EQ(values(head, "x-request-id"), std::vector<std::string>{identity.request_id});
+}
+
+TEST(IdentifyRequest, TrustedValidIdIsKeptRepeatedOrInvalidIsNot) {
+    HttpHead kept = head_with({{"X-Request-Id", "abc-123"}});
+    EXPECT_EQ(identify_request(kept, kDefaultId, true, conf::TraceContext::pass).request_id, "abc-123");
+    EXPECT_EQ(values(kept, "x-request-id"), std::vector<std::string>{"abc-123"});
+    HttpHead repeated = head_with({{"X-Request-Id", "a"}, {"X-Request-Id", "b"}});
+    EXPECT_EQ(identify_request(repeated, kDefaultId, true, conf::TraceContext::pass).request_id.size(), 32u);
+    HttpHead invalid = head_with({{"X-Request-Id", "a b"}});
+    auto identity = identify_request(invalid, kDefaultId, true, conf::TraceContext::pass);
+    EXPECT_EQ(values(invalid, "x-request-id"), std::vector<std::string>{identity.request_id});
+}
+
+TEST(IdentifyRequest, DisabledLeavesTheHeaderAlone) {
+    conf::RequestId off;
+    off.enabled = false;
+    HttpHead head = head_with({{"X-Request-Id", "a b"}});
+    auto identity = identify_request(head, off, true, conf::TraceContext::pass);
+    EXPECT_EQ(values(head, "x-request-id"), std::vector<std::string>{"a b"});
+    EXPECT_EQ(identity.request_id.size(), 32u);
+}
+
+TEST(IdentifyRequest, PassKeepsAValidTraceAndDropsAnInvalidOne) {
+    HttpHead valid = head_with({{"traceparent", std::string(kExample)}, {"tracestate", "a=1"}});
+    auto identity = identify_request(valid, kDefaultId, false, conf::TraceContext::pass);
+    ASSERT_TRUE(identity.trace);
+    EXPECT_FALSE(identity.lb_span);
+    EXPECT_EQ(values(valid, "traceparent"), std::vector<std::string>{std::string(kExample)});
+    EXPECT_EQ(values(valid, "tracestate"), std::vector<std::string>{"a=1"});
+
+    HttpHead twice = head_with({{"traceparent", std::string(kExample)}, {"traceparent", std::string(kExample)},
+                                {"tracestate", "a=1"}});
+    EXPECT_FALSE(identify_request(twice, kDefaultId, false, conf::TraceContext::pass).trace);
+    EXPECT_TRUE(values(twice, "traceparent").empty());
+    EXPECT_TRUE(values(twice, "tracestate").empty());
+
+    HttpHead orphan = head_with({{"tracestate", "a=1"}});
+    identify_request(orphan, kDefaultId, false, conf::TraceContext::pass);
+    EXPECT_TRUE(values(orphan, "tracestate").empty());
+}
+
+TEST(IdentifyRequest, StartJoinsOrStarts) {
+    HttpHead joined = head_with({{"traceparent", std::string(kExample)}, {"tracestate", "a=1"}});
+    auto identity = identify_request(joined, kDefaultId, false, conf::TraceContext::start);
+    ASSERT_TRUE(identity.trace);
+    EXPECT_TRUE(identity.lb_span);
+    EXPECT_EQ(identity.trace->trace_id_view(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_NE(identity.trace->parent_id_view(), "00f067aa0ba902b7");
+    EXPECT_EQ(values(joined, "traceparent"), std::vector<std::string>{identity.trace->format()});
+    EXPECT_EQ(values(joined, "tracestate"), std::vector<std::string>{"a=1"});
+
+    HttpHead fresh = head_with({{"traceparent", "junk"}, {"tracestate", "a=1"}});
+    identity = identify_request(fresh, kDefaultId, false, conf::TraceContext::start);
+    ASSERT_TRUE(identity.trace);
+    EXPECT_EQ(identity.trace->flags, 1);
+    EXPECT_EQ(values(fresh, "traceparent"), std::vector<std::string>{identity.trace->format()});
+    EXPECT_TRUE(values(fresh, "tracestate").empty());
 }
 
 }  // namespace
