@@ -100,13 +100,15 @@ void Importer::http(const NginxDirective& block) {
                 model_.global.access_log_path = absolute(args[0]);
                 model_.global.access_log_format = "combined";
                 if (args.size() > 1 && args[1] != "combined")
-                    report_.approximated(directive, "lb writes json or nginx's combined format; it uses combined "
-                                                    "(followed by the target and the duration)");
+                    report_.approximated(directive, "the import uses combined (followed by the target and the duration); "
+                                                    "a log_format can be written as access_log's template "
+                                                    "with the same $variables (README, Logs)");
             } else {
                 report_.unsupported(directive, "lb writes its access log to a file, stdout or stderr");
             }
         } else if (directive.name == "log_format") {
-            report_.ignored(directive, "lb's access log is json or combined (see access_log)");
+            report_.ignored(directive, "not translated: access_log's format: template takes nginx's $variables "
+                                           "(README, Logs)");
         } else if (directive.name == "resolver") {
             for (const auto& arg : directive.args) {
                 if (arg.find('=') != std::string::npos) {
