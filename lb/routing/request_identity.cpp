@@ -152,13 +152,15 @@ void set_header(HttpHead& head, std::string_view name, std::string_view value) {
 namespace {
 
 // The one value of header `name`, nullopt when absent; `many` when repeated.
+// Without the whitespace around it, which is not part of a field's value
+// (RFC 9110 5.5) and which the HTTP/1.1 parser leaves at its end.
 std::optional<std::string_view> only_value(const HttpHead& head, std::string_view name, bool& many) {
     std::optional<std::string_view> found;
     many = false;
     for (const auto& [field, value] : head.headers) {
         if (!iequals(field, name)) continue;
         if (found) many = true;
-        found = value;
+        found = trim_spaces(value);
     }
     return found;
 }

@@ -75,6 +75,23 @@ def test_trust_all_keeps_a_valid_id_and_replaces_bad_ones(http_lb):
         assert entry_for(lb, f"/bad/{name}")["request_id"] == sent
 
 
+def test_whitespace_around_a_field_value_is_not_part_of_it(http_lb):
+    # RFC 9110 5.5: optional whitespace before and after a field value is
+    # not the value. A proxy in front that writes "X-Request-Id: abc " or a
+    # tracer writing "traceparent: 00-... " sent a valid id and trace.
+    lb, port = http_lb(listener_extra={"request_id": {"trust": "all"}})
+    response = get(port, "/ows", headers=[("X-Request-Id", " kept-id-1 \t"),
+                                          ("traceparent", SPEC_EXAMPLE + "  "),
+                                          ("tracestate", "congo=t61rcWkgMzE")])
+    assert response.header("x-request-id") == "kept-id-1"
+    assert seen(response, "x-request-id") == ["kept-id-1"]
+    assert [v.strip() for v in seen(response, "traceparent")] == [SPEC_EXAMPLE]
+    assert seen(response, "tracestate") == ["congo=t61rcWkgMzE"]
+    entry = entry_for(lb, "/ows")
+    assert entry["request_id"] == "kept-id-1"
+    assert entry["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
 def test_trusted_proxies_trust_follows_the_connections_peer(http_lb):
     lb, port = http_lb(listener_extra={"trusted_proxies": ["127.0.0.0/8"],
                                        "request_id": {"trust": "trusted_proxies"}})

@@ -173,6 +173,16 @@ TEST(IdentifyRequest, TrustedValidIdIsKeptRepeatedOrInvalidIsNot) {
     EXPECT_EQ(values(invalid, "x-request-id"), std::vector<std::string>{identity.request_id});
 }
 
+TEST(IdentifyRequest, WhitespaceAroundAValueIsNotPartOfIt) {
+    // The HTTP/1.1 parser leaves a value's trailing whitespace (RFC 9110's
+    // OWS, not the value's) for the reader to drop.
+    HttpHead head = head_with({{"X-Request-Id", "abc-123 \t"}, {"traceparent", std::string(kExample) + "  "}});
+    auto identity = identify_request(head, kDefaultId, true, conf::TraceContext::pass);
+    EXPECT_EQ(identity.request_id, "abc-123");
+    ASSERT_TRUE(identity.trace);
+    EXPECT_EQ(identity.trace->format(), kExample);
+}
+
 TEST(IdentifyRequest, DisabledLeavesTheHeaderAlone) {
     conf::RequestId off;
     off.enabled = false;
