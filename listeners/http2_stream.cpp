@@ -166,6 +166,7 @@ void Http2Stream::head_complete(bool end_stream) {
     }
 
     if (header_too_large_) {
+        exchange_->unread_request("HTTP/2.0", session_.tls_info());
         exchange_->reject(431, "request header too large", false);
         return;
     }

@@ -51,6 +51,13 @@ void HttpExchange::reject(int status, const char* why, bool close, std::string_v
     respond_local(status, "text/plain; charset=utf-8", error_body(status), close, extra_headers);
 }
 
+void HttpExchange::unread_request(std::string_view protocol, const tls::TlsSessionInfo* tls_info) {
+    if (!request_.protocol.empty()) return;
+    request_.protocol = protocol;
+    request_.tls = tls_info != nullptr;
+    request_.tls_info = tls_info;
+}
+
 void HttpExchange::route() {
     const HttpHead& head = request_.head;
     thread_local std::vector<std::pair<std::string_view, std::string_view>> header_views;

@@ -135,6 +135,10 @@ public:
     // lb answers `status` without routing it. The request head may be
     // missing (a head that never parsed).
     void reject(int status, const char* why, bool close, std::string_view extra_headers = {});
+    // What the log can know of a request whose head was never read (a head
+    // too large, bytes that are not HTTP): its connection's protocol and
+    // TLS. Ignored once the request is known.
+    void unread_request(std::string_view protocol, const tls::TlsSessionInfo* tls_info);
 
     // Request body, as the codec decoded it; then its end.
     void request_body(std::string_view data);

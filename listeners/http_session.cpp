@@ -177,7 +177,10 @@ HttpExchange& HttpSession::begin_exchange() {
 
 void HttpSession::reject(int status, const char* why, bool close, std::string_view extra_headers) {
     if (closing_) return;
-    begin_exchange().reject(status, why, close, extra_headers);
+    HttpExchange& exchange = begin_exchange();
+    if (tls_ && !tls_info_) tls_info_ = tls::describe_session(*client_);
+    exchange.unread_request("HTTP/1.1", tls_ ? &*tls_info_ : nullptr);
+    exchange.reject(status, why, close, extra_headers);
 }
 
 int HttpSession::on_request_head(HttpHead& head) {

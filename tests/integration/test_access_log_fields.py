@@ -9,6 +9,7 @@ import os
 import re
 import signal
 
+import h2test
 import lbtest
 import tlstest
 from lbtest import HOST, HttpConn
@@ -87,6 +88,33 @@ def test_tls_fields_of_an_https_listener(start_lb, backends, tls_certs):
     assert entry["tls_version"].startswith("TLSv1.")
     assert entry["tls_cipher"] and re.match(r"^[A-Z0-9_-]+$", entry["tls_cipher"])
     assert entry["sni"] == "default.test"
+
+
+def test_a_head_too_large_is_logged_with_its_protocol_and_tls(start_lb, backends, tls_certs):
+    # Refused before its head was read, a request has no method or url in
+    # its line, but its connection's protocol and TLS are known.
+    port = lbtest.free_port()
+    listener = lbtest.http_listener(port, "web", protocol="https", max_header_size="4k",
+                                    tls={"certificates": [tls_certs.default.config]})
+    lb = start_lb(lbtest.make_config([listener], [lbtest.target_group("web", backends)]))
+    client = h2test.H2Client.connect(port, tls=True, server_name="default.test")
+    try:
+        stream = client.response(client.request("/h2-big", headers=[("x-big", "a" * 5000)]))
+    finally:
+        client.close()
+    assert stream.header(":status") == "431"
+    with HttpConn(port, tls=True, server_name="default.test") as conn:
+        conn.request("GET", "/h1-big", headers=[("X-Big", "a" * 5000)])
+        assert conn.read_response().status == 431
+    def both():
+        lines = [e for e in lb.access_entries() if e.get("status") == 431]
+        return lines if len(lines) == 2 else None
+    refused = lbtest.wait_for(both, timeout=10, what="the two 431 lines")
+    by_protocol = {e["protocol"]: e for e in refused}
+    assert set(by_protocol) == {"HTTP/2.0", "HTTP/1.1"}, refused
+    for entry in refused:
+        assert entry["tls_version"].startswith("TLSv1.") and entry["sni"] == "default.test", entry
+        assert "url" not in entry and entry["error"] == "request header too large"
 
 
 def test_field_selection_writes_only_the_chosen_keys(http_lb):
