@@ -144,32 +144,6 @@ void append_dash(std::string& out, std::string_view s) {
     else out.append(s);
 }
 
-// nginx "combined" plus the target and the duration, as operators grep for it.
-void format_combined(std::string& out, const AccessLogEntry& e, int64_t now_unix_us) {
-    out.append(e.client);
-    out.append(" - - [");
-    append_time_local(out, Clock{now_unix_us});
-    out.append("] \"");
-    if (!e.method.empty()) {
-        out.append(e.method);
-        out.push_back(' ');
-        out.append(e.url);
-        out.push_back(' ');
-    }
-    out.append(e.protocol);
-    out.append("\" ");
-    out.append(std::to_string(e.status));
-    out.push_back(' ');
-    out.append(std::to_string(e.bytes_out));
-    out.append(" \"-\" \"");
-    append_dash(out, e.user_agent);
-    out.append("\" ");
-    append_dash(out, e.target);
-    out.push_back(' ');
-    out.append(std::to_string(e.duration_us / 1000));
-    out.append("ms\n");
-}
-
 // A value from the request, escaped as nginx does: '"', '\' and bytes
 // outside printable ASCII as \xHH, so a header cannot break the line.
 void append_escaped(std::string& out, std::string_view s) {
@@ -188,6 +162,33 @@ void append_escaped(std::string& out, std::string_view s) {
             out.push_back(c);
         }
     }
+}
+
+// nginx "combined" plus the target and the duration, as operators grep for
+// it; what the client wrote is escaped as nginx escapes it.
+void format_combined(std::string& out, const AccessLogEntry& e, int64_t now_unix_us) {
+    out.append(e.client);
+    out.append(" - - [");
+    append_time_local(out, Clock{now_unix_us});
+    out.append("] \"");
+    if (!e.method.empty()) {
+        append_escaped(out, e.method);
+        out.push_back(' ');
+        append_escaped(out, e.url);
+        out.push_back(' ');
+    }
+    out.append(e.protocol);
+    out.append("\" ");
+    out.append(std::to_string(e.status));
+    out.push_back(' ');
+    out.append(std::to_string(e.bytes_out));
+    out.append(" \"-\" \"");
+    append_escaped(out, e.user_agent);
+    out.append("\" ");
+    append_dash(out, e.target);
+    out.push_back(' ');
+    out.append(std::to_string(e.duration_us / 1000));
+    out.append("ms\n");
 }
 
 void append_number_or_dash(std::string& out, int64_t value, bool present) {

@@ -117,6 +117,21 @@ def test_a_head_too_large_is_logged_with_its_protocol_and_tls(start_lb, backends
         assert "url" not in entry and entry["error"] == "request header too large"
 
 
+def test_combined_escapes_what_the_client_wrote(http_lb):
+    # nginx's combined writes '"', '\\' and bytes outside printable ASCII
+    # of the request line and User-Agent as \\xHH: a client must not be able
+    # to close a quoted field and forge the ones after it.
+    lb, port = http_lb(access_log={"path": "stdout", "format": "combined"})
+    forged = 'evil" 200 0 "-" "x\\'
+    response, _ = request(port, '/combined?q="1"', headers=[("User-Agent", forged)])
+    assert response.status == 200
+    line = lbtest.wait_for(lambda: next((l for l in lb.stdout().splitlines() if "/combined" in l), None),
+                           timeout=10, what="the combined line")
+    assert '"GET /combined?q=\\x221\\x22 HTTP/1.1" 200 ' in line, line
+    assert '"evil\\x22 200 0 \\x22-\\x22 \\x22x\\x5C" ' in line, line
+    assert line.count('"') == 6, line
+
+
 def test_field_selection_writes_only_the_chosen_keys(http_lb):
     lb, port = http_lb(access_log={"path": "stdout", "format": "json",
                                    "fields": ["status", "request_id", "url", "time"]})

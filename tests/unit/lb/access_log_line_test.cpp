@@ -1,6 +1,6 @@
 // Access log lines from an AccessLogEntry (README "Logs"): json with every
 // field that applies or a selection in its order, the compiled template
-// with nginx's dashes and escaping, and combined as it always was.
+// with nginx's dashes and escaping, and combined with nginx's escaping.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -93,13 +93,13 @@ TEST(AccessLogLine, TemplateOfATunnel) {
     EXPECT_EQ(line(config, e), "- - tunnel -\n");
 }
 
-TEST(AccessLogLine, CombinedIsUnchanged) {
+TEST(AccessLogLine, CombinedIsNginxsWithTheClientsBytesEscaped) {
     conf::AccessLog config;
     config.format = conf::AccessLogFormat::combined;
     std::string text = line(config, request_entry());
     // The local time's zone varies: compare around it.
     EXPECT_TRUE(text.starts_with("10.0.0.9 - - [")) << text;
-    EXPECT_TRUE(text.ends_with("] \"GET /x?y=1 HTTP/1.1\" 200 1234 \"-\" \"ua \"quoted\"\" 10.0.1.1:80 12ms\n")) << text;
+    EXPECT_TRUE(text.ends_with("] \"GET /x?y=1 HTTP/1.1\" 200 1234 \"-\" \"ua \\x22quoted\\x22\" 10.0.1.1:80 12ms\n")) << text;
 }
 
 }  // namespace
