@@ -208,6 +208,25 @@ Listener Loader::load_listener(const YamlValue& value) {
     return listener;
 }
 
+namespace {
+
+// The id goes both ways, so neither side may already give the header a
+// meaning: not Host or the trace headers, and nothing HTTP or a WebSocket
+// handshake defines for responses (a Location or Content-Type written twice
+// would break the answer).
+bool can_carry_request_id(std::string_view name) {
+    static constexpr std::string_view kMeaningful[] = {
+        "host", "traceparent", "tracestate", "location", "content-type", "content-encoding", "content-range",
+        "content-location", "content-disposition", "content-language", "etag", "last-modified", "set-cookie", "cookie",
+        "authorization", "www-authenticate", "proxy-authorization", "proxy-authenticate", "retry-after", "vary",
+        "cache-control", "expires", "date", "server", "age", "accept-ranges", "allow", "alt-svc", "link", "origin"};
+    for (std::string_view meaningful : kMeaningful)
+        if (iequals(name, meaningful)) return false;
+    return !(name.size() >= 4 && iequals(name.substr(0, 4), "sec-"));  // the WebSocket handshake's and fetch's
+}
+
+}  // namespace
+
 // `request_id` (off, or header and trust) and `trace_context` (README
 // "Request ids and trace context").
 void Loader::load_request_identity(const YamlMapping& map, Listener& listener) {
@@ -219,9 +238,9 @@ void Loader::load_request_identity(const YamlMapping& map, Listener& listener) {
             if (auto header = id_map.get("header")) {
                 listener.request_id.header = header->string();
                 check(*header, check_editable_header(listener.request_id.header, HeaderSide::request, HeaderEdit::set));
-                if (iequals(listener.request_id.header, "host") || iequals(listener.request_id.header, "traceparent") ||
-                    iequals(listener.request_id.header, "tracestate"))
-                    header->fail("'" + listener.request_id.header + "' cannot carry the request id");
+                if (!can_carry_request_id(listener.request_id.header))
+                    header->fail("'" + listener.request_id.header +
+                                 "' means something else to clients or targets: it cannot carry the request id");
             }
             if (auto trust = id_map.get("trust")) {
                 listener.request_id.trust = choose(*trust, kRequestIdTrustNames);

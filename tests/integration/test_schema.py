@@ -73,7 +73,7 @@ NOT_IN_SCHEMA_BY_REASON = {
         PATH + r": '[^']+' carries the client's identity as lb established it",
         PATH + r": Host can be set, not removed or added",
         PATH + r": Host must not be empty",
-        PATH + r": '[^']+' cannot carry the request id",
+        PATH + r": '[^']+' means something else to clients or targets: it cannot carry the request id",
         PATH + r": cookie name '[^']+' is reserved for lb's own cookies \(LBTG, LBAPP-\*\)"],
     "what an address means, not how it is written (lb/base/net_address.cpp)": [
         PATH + r": (the unspecified|the broadcast|a multicast) address cannot be a target"],

@@ -212,8 +212,11 @@ TEST(RequestIdentity, Refusals) {
     EXPECT_EQ(load_error(listener("request_id: { header: Content-Length }")),
               "lb.yaml:4:62: listeners[0].request_id.header: 'Content-Length' is framing or hop-by-hop: lb writes "
               "it itself");
-    EXPECT_EQ(load_error(listener("request_id: { header: traceparent }")),
-              "lb.yaml:4:62: listeners[0].request_id.header: 'traceparent' cannot carry the request id");
+    for (std::string name : {"traceparent", "Location", "content-type", "Sec-WebSocket-Accept", "Set-Cookie"})
+        EXPECT_EQ(load_error(listener("request_id: { header: " + name + " }")),
+                  "lb.yaml:4:62: listeners[0].request_id.header: '" + name +
+                      "' means something else to clients or targets: it cannot carry the request id");
+    EXPECT_EQ(load_error(listener("request_id: { header: X-Correlation-Id }")), "ok");
     EXPECT_EQ(load_error(listener("trace_context: always")),
               "lb.yaml:4:55: listeners[0].trace_context: must be pass or start, got 'always'");
     EXPECT_EQ(load_error(kGroups + yaml(R"(
