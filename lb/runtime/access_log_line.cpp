@@ -82,6 +82,8 @@ bool applies(LogField field, const AccessLogEntry& e) {
         case LogField::connect_ms: return e.connect_us >= 0;
         case LogField::first_byte_ms: return e.first_byte_us >= 0;
         case LogField::rule: return !e.rule.empty();
+        case LogField::target: return !e.target.empty();              // lb answered itself
+        case LogField::target_group: return !e.target_group.empty();  // and routed to no group
         case LogField::retries: return e.retries >= 0;
         case LogField::tls_version: return !e.tls_version.empty();
         case LogField::tls_cipher: return !e.tls_cipher.empty();

@@ -70,6 +70,19 @@ TEST(AccessLogLine, JsonSelectionKeepsItsOrderAndSkipsWhatDoesNotApply) {
     EXPECT_EQ(line(config, request_entry()), "{\"status\":200,\"client\":\"10.0.0.9\"}\n");
 }
 
+TEST(AccessLogLine, JsonLeavesOutTheTargetOfWhatLbAnsweredItself) {
+    conf::AccessLog config;
+    AccessLogEntry e = request_entry();
+    e.target = "";
+    e.target_group = "";
+    e.connect_us = e.first_byte_us = -1;
+    auto json = nlohmann::ordered_json::parse(line(config, e));
+    EXPECT_FALSE(json.contains("target"));
+    EXPECT_FALSE(json.contains("target_group"));
+    EXPECT_FALSE(json.contains("connect_ms"));
+    EXPECT_EQ(json["status"], 200);
+}
+
 TEST(AccessLogLine, TemplateWithDashesEscapesAndSeconds) {
     conf::AccessLog config;
     config.format = conf::AccessLogFormat::text_template;
