@@ -74,6 +74,7 @@ public:
     const ListenerRuntime& listener() const { return *listener_; }
     const std::shared_ptr<WorkerSnapshot>& snapshot() const { return snapshot_; }
     bool tls() const { return tls_; }
+    bool via_proxy_header() const { return ticket_.via_proxy_header(); }
     const tls::TlsSessionInfo* tls_info() const { return tls_ ? &tls_info_ : nullptr; }
     const Stream& client() const { return *client_; }
     nghttp2_session* h2() { return h2_; }

@@ -175,6 +175,7 @@ void Http2Stream::head_complete(bool end_stream) {
     if (request.checked.authority.empty()) request.checked.authority = session_.client().local().to_string();
     request.protocol = "HTTP/2.0";
     request.tls = session_.tls();
+    request.via_proxy_header = session_.via_proxy_header();
     request.tls_info = session_.tls_info();
     request.head = std::move(head_);
     if (admit_request(worker, listener, *exchange_, std::move(request), session_.client().peer(),

@@ -239,7 +239,9 @@ void HttpExchange::identify() {
         case conf::RequestIdTrust::none: break;
         case conf::RequestIdTrust::all: trusted = true; break;
         case conf::RequestIdTrust::trusted_proxies:
-            // The connection's peer, as X-Forwarded-For trusts it.
+            // The connection's peer, as X-Forwarded-For trusts it; behind a
+            // PROXY header that peer was a trusted proxy by definition.
+            trusted = request_.via_proxy_header;
             for (const Cidr& cidr : config.trusted_proxies) trusted = trusted || cidr.contains(peer_);
             break;
     }

@@ -98,6 +98,7 @@ struct ExchangeRequest {
     SocketAddress client;             // for rules, balancing and logs
     std::string_view protocol;        // for the access log: "HTTP/1.1"
     bool tls = false;                 // arrived over TLS (X-Forwarded-Proto, redirects, cookies)
+    bool via_proxy_header = false;    // a trusted proxy's PROXY header named `client`
     // The client connection's TLS, for the access log; the codec's, which
     // outlives the exchange's log line. Null without TLS.
     const tls::TlsSessionInfo* tls_info = nullptr;

@@ -209,6 +209,7 @@ int HttpSession::on_request_head(HttpHead& head) {
     if (request.checked.authority.empty()) request.checked.authority = client_->local().to_string();
     request.protocol = framing_.http10 ? "HTTP/1.0" : "HTTP/1.1";
     request.tls = tls_;
+    request.via_proxy_header = ticket_.via_proxy_header();
     if (tls_) {
         if (!tls_info_) tls_info_ = tls::describe_session(*client_);
         request.tls_info = &*tls_info_;

@@ -32,7 +32,10 @@ void ProxyHeaderSession::on_stream_data(Stream&, std::string_view data) {
             break;
     }
     const proxy_protocol::Header& header = parser_.header();
-    if (!header.local) client_->set_addresses(header.source, header.destination);
+    if (!header.local) {
+        client_->set_addresses(header.source, header.destination);
+        ticket_.mark_via_proxy_header();
+    }
     client_->stop_reading();
     client_->unread(parser_.rest());
     closing_ = true;

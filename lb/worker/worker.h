@@ -35,7 +35,9 @@ class Worker;
 
 // One unit of global.max_connections and of the listener's open connection
 // count, held by a client connection and moved with it from session to
-// session (PROXY header -> HTTP -> WebSocket tunnel).
+// session (PROXY header -> HTTP -> WebSocket tunnel). It also remembers
+// whether a trusted proxy's PROXY header named the client, which the
+// stream's addresses no longer show.
 class ConnectionTicket {
 public:
     ConnectionTicket() = default;
@@ -45,7 +47,8 @@ public:
         : budget_(std::exchange(other.budget_, nullptr)),
           listener_(std::move(other.listener_)),
           client_limiter_(std::move(other.client_limiter_)),
-          client_slot_(std::exchange(other.client_slot_, nullptr)) {}
+          client_slot_(std::exchange(other.client_slot_, nullptr)),
+          via_proxy_header_(other.via_proxy_header_) {}
     ConnectionTicket& operator=(ConnectionTicket&& other) noexcept {
         if (this != &other) {
             release();
@@ -53,6 +56,7 @@ public:
             listener_ = std::move(other.listener_);
             client_limiter_ = std::move(other.client_limiter_);
             client_slot_ = std::exchange(other.client_slot_, nullptr);
+            via_proxy_header_ = other.via_proxy_header_;
         }
         return *this;
     }
@@ -63,6 +67,10 @@ public:
         client_limiter_ = std::move(limiter);
         client_slot_ = slot;
     }
+
+    // A trusted proxy's PROXY header named the client (not LOCAL).
+    void mark_via_proxy_header() { via_proxy_header_ = true; }
+    bool via_proxy_header() const { return via_proxy_header_; }
 
 private:
     void release() {
@@ -77,6 +85,7 @@ private:
     std::shared_ptr<ListenerState> listener_;
     std::shared_ptr<ClientLimiter> client_limiter_;  // keeps client_slot_ alive
     ClientLimiter::Slot* client_slot_ = nullptr;
+    bool via_proxy_header_ = false;
 };
 
 // A snapshot as one worker sees it: the shared Runtime plus this worker's

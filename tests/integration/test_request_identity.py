@@ -6,6 +6,7 @@ joined or started; HTTP/1.1 and HTTP/2 alike."""
 
 import json
 import re
+import socket
 
 import h2test
 import lbtest
@@ -99,6 +100,31 @@ def test_trusted_proxies_trust_follows_the_connections_peer(http_lb):
     lb2, port2 = http_lb(listener_extra={"trusted_proxies": ["10.0.0.0/8"],
                                          "request_id": {"trust": "trusted_proxies"}})
     assert get(port2, "/p", headers=[("X-Request-Id", "from-proxy")]).header("x-request-id") != "from-proxy"
+
+
+def test_trusted_proxies_trust_the_balancer_that_sent_a_proxy_header(http_lb):
+    """On an accept_proxy_protocol listener the client is the address the
+    PROXY header named; the id is still believed because the connection came
+    from a trusted proxy, and not from a direct client."""
+    lb, port = http_lb(listener_extra={"accept_proxy_protocol": True, "trusted_proxies": ["127.0.0.1/32"],
+                                       "request_id": {"trust": "trusted_proxies"}})
+    proxy_header = b"PROXY TCP4 203.0.113.7 127.0.0.1 4000 80\r\n"
+    with HttpConn(port) as conn:  # from 127.0.0.1: the trusted balancer
+        conn.send(proxy_header + lbtest.build_request("GET", "/via-proxy", [("X-Request-Id", "from-balancer")]))
+        response = conn.read_response()
+    assert response.header("x-request-id") == "from-balancer"
+    assert seen(response, "x-request-id") == ["from-balancer"]
+    assert entry_for(lb, "/via-proxy")["client"] == "203.0.113.7"
+    # 127.0.0.2 is no trusted proxy: a direct client, whose id is replaced.
+    with socket.create_connection((HOST, port), timeout=10, source_address=("127.0.0.2", 0)) as sock:
+        sock.sendall(lbtest.build_request("GET", "/direct", [("X-Request-Id", "from-balancer")]))
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            assert chunk, "closed before an answer"
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert entry_for(lb, "/direct")["request_id"] != "from-balancer"
 
 
 def test_another_header_name(http_lb):
