@@ -10,6 +10,7 @@ namespace {
 
 using testing::load_error;
 using testing::TempDir;
+using testing::load_ok;
 
 // An http or https listener (with certificate files in `dir`) carrying
 // `extra` lines at the listener's indentation.
@@ -24,12 +25,6 @@ std::string listener_yaml(TempDir& dir, const std::string& protocol, const std::
            "    protocol: " + protocol + "\n"
            "    listen: 127.0.0.1:8443\n" + tls + extra +
            "    default_action: { fixed_response: { status: 200 } }\n";
-}
-
-Config load_ok(const std::string& text) {
-    auto result = testing::load(text, "lb.yaml");
-    EXPECT_TRUE(result.ok()) << result.error();
-    return result.ok() ? std::move(result).value() : Config{};
 }
 
 TEST(Http2Config, HttpsOffersH2ByDefaultAndHttpDoesNot) {

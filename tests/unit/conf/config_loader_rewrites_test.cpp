@@ -16,13 +16,8 @@ namespace lb::conf {
 namespace {
 
 using testing::load_error;
+using testing::load_ok;
 using testing::yaml;
-
-Config load_ok(const std::string& text) {
-    auto result = testing::load(text, "lb.yaml");
-    EXPECT_TRUE(result.ok()) << result.error();
-    return result.ok() ? std::move(result).value() : Config{};
-}
 
 // A piece as "text" for a literal and "#name" for a variable, so a whole
 // value compares in one EXPECT.

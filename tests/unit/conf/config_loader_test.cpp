@@ -9,13 +9,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::TempDir;
+using testing::load_ok;
 using testing::yaml;
-
-Config load_ok(const std::string& text, const std::string& name = "lb.yaml") {
-    auto result = testing::load(text, name);
-    EXPECT_TRUE(result.ok()) << result.error();
-    return result.ok() ? std::move(result).value() : Config{};
-}
 
 const std::string minimal = yaml(R"(
 listeners:

@@ -88,6 +88,13 @@ inline Result<Config> load(const std::string& text, const std::string& name = "l
     return result;
 }
 
+// The config `text` loads to; a failure to load fails the test.
+inline Config load_ok(const std::string& text, const std::string& name = "lb.yaml") {
+    auto result = load(text, name);
+    EXPECT_TRUE(result.ok()) << result.error();
+    return result.ok() ? std::move(result).value() : Config{};
+}
+
 // The error message of loading `text` as "lb.yaml", or "ok".
 inline std::string load_error(const std::string& text) {
     auto result = load(text);
