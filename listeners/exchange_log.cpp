@@ -45,7 +45,7 @@ void HttpExchange::log() {
         entry.connect_us = connect_us_;
         if (!local_) {
             entry.target = target->key;
-            if (first_byte_us_) entry.first_byte_us = first_byte_us_ - start_us_;
+            entry.first_byte_us = first_byte_after_us();
             entry.upstream_us = now - try_start_us_;
         }
     }

@@ -241,8 +241,7 @@ void HttpExchange::identify() {
         case conf::RequestIdTrust::trusted_proxies:
             // The connection's peer, as X-Forwarded-For trusts it; behind a
             // PROXY header that peer was a trusted proxy by definition.
-            trusted = request_.via_proxy_header;
-            for (const Cidr& cidr : config.trusted_proxies) trusted = trusted || cidr.contains(peer_);
+            trusted = request_.via_proxy_header || in_any(config.trusted_proxies, peer_);
             break;
     }
     identity_ = identify_request(request_.head, config.request_id, trusted, config.trace_context);
@@ -289,11 +288,17 @@ void HttpExchange::target_drained(const TargetState& target) {
     respond_error(504, "target deregistered before it answered", true);
 }
 
+int64_t HttpExchange::first_byte_after_us() const {
+    // Only the answering try's first byte counts (open_upstream resets it
+    // for a retry), and none when lb answered itself.
+    return first_byte_us_ && !local_ ? first_byte_us_ - start_us_ : -1;
+}
+
 void HttpExchange::observe() {
     int64_t now = host_.now_us();
     uint64_t duration = static_cast<uint64_t>(now - start_us_);
-    // A first byte from an earlier try that was retried does not count.
-    uint64_t first_byte = first_byte_us_ && !local_ ? static_cast<uint64_t>(first_byte_us_ - start_us_) : 0;
+    int64_t first_byte_after = first_byte_after_us();
+    uint64_t first_byte = first_byte_after > 0 ? static_cast<uint64_t>(first_byte_after) : 0;
     auto observe_into = [&](HttpHistograms& h) {
         h.duration.observe(duration);
         if (first_byte) h.first_byte.observe(first_byte);

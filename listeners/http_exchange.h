@@ -202,6 +202,9 @@ private:
     void cut(const char* why);
     // The listener's, group's and target's histograms (log()).
     void observe();
+    // µs from the request's first byte to the answering target's first
+    // response byte; -1 when no target answered.
+    int64_t first_byte_after_us() const;
     // The request id and trace context read from the head and rewritten
     // in it (lb/routing/request_identity.h).
     void identify();
@@ -232,7 +235,6 @@ private:
     std::shared_ptr<WorkerSnapshot> snapshot_;
     SocketAddress peer_;
     int64_t start_us_;
-    int64_t connect_start_us_ = 0;    // a new target connection's connect began
     int64_t first_byte_us_ = 0;       // this try's first response byte
     ExchangeRequest request_;
     Phase phase_ = Phase::routing;

@@ -19,7 +19,6 @@ bool HttpExchange::open_upstream() {
     upstream_got_bytes_ = false;
     first_byte_us_ = 0;
     try_start_us_ = host_.now_us();
-    connect_start_us_ = attempts_->reused() ? 0 : try_start_us_;
     connect_us_ = attempts_->reused() ? 0 : -1;
     retry_status_ = 0;
     phase_ = Phase::forwarding;
@@ -146,8 +145,8 @@ void HttpExchange::retry_or_fail(Failure failure, int connect_error, int status,
 void HttpExchange::on_stream_connected(Stream& stream, int error) {
     if (&stream != upstream_.get()) return;
     if (error == 0) {
-        if (connect_start_us_) {
-            uint64_t took = static_cast<uint64_t>(host_.now_us() - connect_start_us_);
+        if (connect_us_ < 0) {  // a new connection: this try began with its connect
+            uint64_t took = static_cast<uint64_t>(host_.now_us() - try_start_us_);
             connect_us_ = static_cast<int64_t>(took);
             listener_->state->http.connect.observe(took);
             if (group_) group_->state->http.connect.observe(took);

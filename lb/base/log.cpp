@@ -30,11 +30,16 @@ bool log_enabled(LogLevel level) { return level >= g_level.load(std::memory_orde
 std::string utc_timestamp() {
     timeval tv;
     gettimeofday(&tv, nullptr);
+    return utc_timestamp(static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec);
+}
+
+std::string utc_timestamp(int64_t unix_us) {
+    time_t seconds = static_cast<time_t>(unix_us / 1000000);
     tm parts;
-    gmtime_r(&tv.tv_sec, &parts);
+    gmtime_r(&seconds, &parts);
     char buf[40];
     size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &parts);
-    snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(tv.tv_usec / 1000));
+    snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(unix_us / 1000 % 1000));
     return buf;
 }
 

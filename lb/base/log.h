@@ -2,6 +2,7 @@
 // Thread-safe (one write(2) per line).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace lb {
@@ -18,7 +19,9 @@ void log_message(LogLevel level, const char* fmt, ...) __attribute__((format(pri
 #define LB_LOG_WARN(...) ::lb::log_message(::lb::LogLevel::warn, __VA_ARGS__)
 #define LB_LOG_ERROR(...) ::lb::log_message(::lb::LogLevel::error, __VA_ARGS__)
 
-// ISO-8601 UTC with milliseconds, for logs.
+// ISO-8601 UTC with milliseconds, for logs: now, or a time in µs since the
+// Unix epoch.
 std::string utc_timestamp();
+std::string utc_timestamp(int64_t unix_us);
 
 }  // namespace lb

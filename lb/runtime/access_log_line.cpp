@@ -1,13 +1,13 @@
 // One access log line from an AccessLogEntry: JSON (all fields or the
 // config's selection), nginx's combined format, or the config's compiled
 // template (README "Logs").
-#include <sys/time.h>
 
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "lb/base/log.h"
 #include "lb/runtime/access_log.h"
 
 namespace lb {
@@ -26,16 +26,6 @@ struct Clock {
         return parts;
     }
 };
-
-std::string utc_time(int64_t unix_us) {
-    time_t seconds = static_cast<time_t>(unix_us / 1000000);
-    tm parts;
-    gmtime_r(&seconds, &parts);
-    char buf[40];
-    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &parts);
-    snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(unix_us / 1000 % 1000));
-    return buf;
-}
 
 void append_time_local(std::string& out, const Clock& clock) {
     tm parts = clock.local();
@@ -96,7 +86,7 @@ bool applies(LogField field, const AccessLogEntry& e) {
 void put_field(nlohmann::ordered_json& line, LogField field, const AccessLogEntry& e, int64_t now_unix_us) {
     std::string key(conf::log_field_name(field));
     switch (field) {
-        case LogField::time: line[key] = utc_time(now_unix_us); return;
+        case LogField::time: line[key] = utc_timestamp(now_unix_us); return;
         case LogField::listener: line[key] = e.listener; return;
         case LogField::client: line[key] = e.client; return;
         case LogField::client_port: line[key] = e.client_port; return;
