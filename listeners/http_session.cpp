@@ -25,7 +25,6 @@ HttpSession::HttpSession(Worker& worker, const ListenerRuntime& listener, std::u
       client_(std::move(client)),
       ticket_(std::move(ticket)),
       tls_(tls),
-      request_parser_(HttpParser::Kind::request, &request_sink_, listener.config.max_header_size),
       client_timer_([this] { on_client_timeout(); }) {}
 
 HttpSession::~HttpSession() = default;
@@ -135,7 +134,10 @@ void HttpSession::parse_client(std::string_view data) {
     } else if (exchange_ && !framing_.request_complete) {
         worker_.timers().schedule(client_timer_, listener_->config.idle_timeout.count());
     }
-    auto outcome = request_parser_.feed(data);
+    if (!request_parser_)
+        request_parser_ = std::make_unique<HttpParser>(HttpParser::Kind::request, &request_sink_,
+                                                       listener_->config.max_header_size);
+    auto outcome = request_parser_->feed(data);
     if (closing_) return;
     switch (outcome.status) {
         case HttpParser::Status::ok:
@@ -160,7 +162,7 @@ void HttpSession::parse_client(std::string_view data) {
                 return;
             }
             LB_LOG_DEBUG("bad request from %s: %s", client_->peer().ip_string().c_str(),
-                         request_parser_.error_reason());
+                         request_parser_->error_reason());
             reject(400, "malformed request", true);
             return;
     }
@@ -169,8 +171,9 @@ void HttpSession::parse_client(std::string_view data) {
 HttpExchange& HttpSession::begin_exchange() {
     if (!exchange_) {
         int64_t start_us = framing_.start_us ? framing_.start_us : worker_.now_us();
-        exchange_.emplace(static_cast<ExchangeHost&>(worker_), static_cast<ExchangeDownstream&>(*this), *listener_, snapshot_,
-                          client_->peer(), start_us);
+        exchange_ = std::make_unique<HttpExchange>(static_cast<ExchangeHost&>(worker_),
+                                                   static_cast<ExchangeDownstream&>(*this), *listener_, snapshot_,
+                                                   client_->peer(), start_us);
     }
     return *exchange_;
 }
@@ -398,7 +401,7 @@ void HttpSession::start_next_request() {
     framing_ = Framing{};
     in_request_bytes_ = false;
     worker_.timers().schedule(client_timer_, listener_->config.idle_timeout.count());
-    request_parser_.resume();
+    request_parser_.reset();  // paused at the last request's end; the next gets a new one
     client_paused_for_upstream_ = false;
     client_->start_reading();
     if (!pending_input_.empty()) {

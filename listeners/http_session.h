@@ -122,7 +122,9 @@ private:
     std::optional<tls::TlsSessionInfo> tls_info_;  // read at the first request
 
     RequestSink request_sink_{this};
-    HttpParser request_parser_;
+    // From a request's first byte to the start of the next one: an idle
+    // keep-alive connection holds no parser.
+    std::unique_ptr<HttpParser> request_parser_;
     std::string pending_input_;       // client bytes waiting for the current exchange to end
     bool client_paused_for_upstream_ = false;
     bool client_eof_ = false;
@@ -136,8 +138,9 @@ private:
 
     Framing framing_;
     // The current request's exchange, from its head (or its refusal) until
-    // the next request starts.
-    std::optional<HttpExchange> exchange_;
+    // the next request starts. On the heap: an idle keep-alive connection
+    // should not carry the 1.6 KB of an exchange it is not having.
+    std::unique_ptr<HttpExchange> exchange_;
     Timer client_timer_;
 };
 

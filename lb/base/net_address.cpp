@@ -25,14 +25,26 @@ SocketAddress SocketAddress::from_sockaddr(const sockaddr* sa, socklen_t len) {
     return out;
 }
 
+template <int (*Get)(int, sockaddr*, socklen_t*)>
+SocketAddress SocketAddress::of_socket(int fd) {
+    sockaddr_storage storage{};
+    socklen_t len = sizeof(storage);
+    if (Get(fd, reinterpret_cast<sockaddr*>(&storage), &len) != 0) return {};
+    if (storage.ss_family != AF_INET && storage.ss_family != AF_INET6) len = sizeof(sa_family_t);
+    return from_sockaddr(reinterpret_cast<const sockaddr*>(&storage), len);
+}
+
+SocketAddress SocketAddress::local_of(int fd) { return of_socket<getsockname>(fd); }
+SocketAddress SocketAddress::peer_of(int fd) { return of_socket<getpeername>(fd); }
+
 std::optional<SocketAddress> SocketAddress::from_ip(std::string_view ip, uint16_t port) {
     // inet_pton reads up to a NUL: "127.0.0.1\0x" must not pass as 127.0.0.1.
     if (ip.find('\0') != std::string_view::npos) return std::nullopt;
     std::string host(ip);
     SocketAddress out;
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage_);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.storage_);
+    auto* v4 = &out.storage_.v4;
+    auto* v6 = &out.storage_.v6;
     if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons(port);
@@ -69,14 +81,14 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
 }
 
 uint16_t SocketAddress::port() const {
-    if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-    if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+    if (family() == AF_INET) return ntohs(storage_.v4.sin_port);
+    if (family() == AF_INET6) return ntohs(storage_.v6.sin6_port);
     return 0;
 }
 
 void SocketAddress::set_port(uint16_t port) {
-    if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&storage_)->sin_port = htons(port);
-    if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&storage_)->sin6_port = htons(port);
+    if (family() == AF_INET) storage_.v4.sin_port = htons(port);
+    if (family() == AF_INET6) storage_.v6.sin6_port = htons(port);
 }
 
 namespace {
@@ -102,9 +114,9 @@ std::string dotted_quad(const unsigned char* bytes) {
 std::string SocketAddress::ip_string() const {
     char buf[INET6_ADDRSTRLEN] = {0};
     if (family() == AF_INET) {
-        return dotted_quad(reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr));
+        return dotted_quad(reinterpret_cast<const unsigned char*>(&storage_.v4.sin_addr));
     } else if (family() == AF_INET6) {
-        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
+        const auto* v6 = &storage_.v6;
         if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
             return dotted_quad(&v6->sin6_addr.s6_addr[12]);
         } else {
@@ -117,7 +129,7 @@ std::string SocketAddress::ip_string() const {
 }
 
 std::string SocketAddress::to_string() const {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
+    const auto* v6 = &storage_.v6;
     bool bracket = family() == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr);
     std::string ip = ip_string();
     return (bracket ? "[" + ip + "]" : ip) + ":" + std::to_string(port());
@@ -128,16 +140,16 @@ std::array<uint8_t, 16> SocketAddress::ip_bytes() const {
     if (family() == AF_INET) {
         out[10] = 0xff;
         out[11] = 0xff;
-        std::memcpy(&out[12], &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, 4);
+        std::memcpy(&out[12], &storage_.v4.sin_addr, 4);
     } else if (family() == AF_INET6) {
-        std::memcpy(out.data(), &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, 16);
+        std::memcpy(out.data(), &storage_.v6.sin6_addr, 16);
     }
     return out;
 }
 
 bool SocketAddress::is_any() const {
-    if (family() == AF_INET) return reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr == INADDR_ANY;
-    if (family() == AF_INET6) return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr);
+    if (family() == AF_INET) return storage_.v4.sin_addr.s_addr == INADDR_ANY;
+    if (family() == AF_INET6) return IN6_IS_ADDR_UNSPECIFIED(&storage_.v6.sin6_addr);
     return false;
 }
 

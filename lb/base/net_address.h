@@ -22,17 +22,20 @@ class SocketAddress {
 public:
     SocketAddress() = default;
     static SocketAddress from_sockaddr(const sockaddr* sa, socklen_t len);
+    // getsockname()/getpeername() of `fd`; invalid when the call fails. A
+    // family other than IPv4/IPv6 keeps only its family (it cannot be used
+    // as an address, and reads as "unix" or "").
+    static SocketAddress local_of(int fd);
+    static SocketAddress peer_of(int fd);
 
     // "1.2.3.4:80", "[2001:db8::1]:443", "*:80" (= 0.0.0.0:80).
     static std::optional<SocketAddress> parse(std::string_view host_port);
     // A literal IP (no port, nothing after it) plus a port.
     static std::optional<SocketAddress> from_ip(std::string_view ip, uint16_t port);
 
-    const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage_); }
-    sockaddr* sa() { return reinterpret_cast<sockaddr*>(&storage_); }
+    const sockaddr* sa() const { return &storage_.any; }
     socklen_t len() const { return len_; }
-    socklen_t* len_ptr() { return &len_; }
-    int family() const { return storage_.ss_family; }
+    int family() const { return storage_.any.sa_family; }
     bool valid() const { return len_ != 0; }
 
     uint16_t port() const;
@@ -53,7 +56,18 @@ public:
     bool operator!=(const SocketAddress& other) const { return !(*this == other); }
 
 private:
-    sockaddr_storage storage_{};
+    // Big enough for IPv4 and IPv6 only (28 bytes, not sockaddr_storage's
+    // 128): every connection holds two of these, and idle connections are
+    // most of a balancer's memory.
+    union Storage {
+        sockaddr any;
+        sockaddr_in v4;
+        sockaddr_in6 v6;
+    };
+    template <int (*Get)(int, sockaddr*, socklen_t*)>
+    static SocketAddress of_socket(int fd);
+
+    Storage storage_{};
     socklen_t len_ = 0;
 };
 

@@ -282,10 +282,8 @@ void AdminApi::shutdown() {
 }
 
 void AdminApi::on_accept(UniqueFd fd) {
-    SocketAddress peer;
-    *peer.len_ptr() = sizeof(sockaddr_storage);
-    if (getpeername(fd.get(), peer.sa(), peer.len_ptr()) != 0 ||
-        (connections_.size() >= kMaxConnections && !evict_one()))
+    SocketAddress peer = SocketAddress::peer_of(fd.get());
+    if (!peer.valid() || (connections_.size() >= kMaxConnections && !evict_one()))
         return;
     auto* connection = new AdminConnection(*this, std::make_unique<TcpStream>(loop_, std::move(fd), peer), ++accepted_);
     connections_.insert(connection);

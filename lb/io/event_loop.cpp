@@ -14,7 +14,7 @@ namespace lb {
 namespace {
 
 // Newer setup flags first; older kernels reject them with EINVAL and we fall back.
-int init_ring(unsigned entries, io_uring* ring) {
+int init_ring(unsigned entries, io_uring* ring, unsigned* features) {
     const unsigned attempts[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
@@ -26,7 +26,10 @@ int init_ring(unsigned entries, io_uring* ring) {
         params.flags = flags | IORING_SETUP_CQSIZE;
         params.cq_entries = entries * 4;  // multishot ops post many CQEs per SQE
         ret = io_uring_queue_init_params(entries, ring, &params);
-        if (ret == 0) return 0;
+        if (ret == 0) {
+            *features = params.features;
+            return 0;
+        }
         if (ret != -EINVAL) return ret;
     }
     return ret;
@@ -44,9 +47,12 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create(const Options& options) {
 
 Status EventLoop::init(const Options& options) {
     options_ = options;
-    int ret = init_ring(options.ring_entries, &ring_);
+    unsigned features = 0;
+    int ret = init_ring(options.ring_entries, &ring_, &features);
     if (ret < 0) return Error{std::string("io_uring setup failed: ") + strerror(-ret)};
     ring_ready_ = true;
+    // Kernels since 5.5 have it; gather_send() depends on it.
+    if (!(features & IORING_FEAT_SUBMIT_STABLE)) return Error{"io_uring: this kernel lacks IORING_FEAT_SUBMIT_STABLE"};
 
     auto buffers = ProvidedBuffers::create(&ring_, kStreamBufferGroup, options.buffer_count, options.buffer_size);
     if (!buffers) return Error{buffers.error()};
@@ -80,6 +86,14 @@ io_uring_sqe* EventLoop::sqe_for(IoCompletion* completion) {
     io_uring_sqe* entry = sqe();
     io_uring_sqe_set_data(entry, completion);
     return entry;
+}
+
+EventLoop::GatherSend& EventLoop::gather_send() {
+    // Slots come back only in run(), once its submit left nothing queued
+    // (sqe()'s flush of a full ring does not return them: simpler than
+    // knowing which were prepared before it).
+    if (gather_sends_used_ == gather_sends_.size()) gather_sends_.push_back(std::make_unique<GatherSend>());
+    return *gather_sends_[gather_sends_used_++];
 }
 
 void EventLoop::cancel(IoCompletion& completion) {
@@ -160,6 +174,7 @@ void EventLoop::run() {
             ts.tv_nsec = (wait_ms % 1000) * 1000000;
         }
         int ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, wait_ms >= 0 ? &ts : nullptr, nullptr);
+        if (io_uring_sq_ready(&ring_) == 0) gather_sends_used_ = 0;  // the kernel has copied them all
         if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
             LB_LOG_ERROR("io_uring wait failed: %s", strerror(-ret));
         }

@@ -73,6 +73,21 @@ public:
     io_uring_sqe* sqe();
     // Submits an entry with `completion` as user_data (nullptr = ignore its CQE).
     io_uring_sqe* sqe_for(IoCompletion* completion);
+    // Room for a sendmsg's header and iovecs, valid until this loop
+    // iteration's submit. The kernel copies both when it takes the request
+    // (IORING_FEAT_SUBMIT_STABLE, which init() requires), so a stream needs
+    // them only between preparing its SQE and the submit, not while the send
+    // is in flight: streams borrow them here instead of each holding 568
+    // bytes for sends it mostly is not making (idle connections are most of
+    // a balancer's connections).
+    // 32 iovecs of the send queue's 16 KiB blocks = 512 KiB a send; 8 cost
+    // ~20% more CPU per GB relayed (tcp-throughput bench: 0.38 -> 0.47 s/GB).
+    static constexpr int kMaxSendIov = 32;
+    struct GatherSend {
+        msghdr msg;
+        iovec iov[kMaxSendIov];
+    };
+    GatherSend& gather_send();
     // Asks the kernel to cancel what was submitted with `completion`; each
     // operation still completes through it (-ECANCELED, or its result if it
     // was done first). Matches on the IoCompletion address sqe_for stored,
@@ -150,6 +165,10 @@ private:
     CompletionOf<EventLoop, &EventLoop::on_wakeup> wake_completion_{this};
     std::mutex posted_mutex_;
     std::vector<std::function<void()>> posted_;
+
+    // gather_send(): every one handed out since the last submit is in use.
+    std::vector<std::unique_ptr<GatherSend>> gather_sends_;
+    size_t gather_sends_used_ = 0;
 
     std::vector<Retirable*> graveyard_;
     std::vector<std::function<void()>> deferred_;

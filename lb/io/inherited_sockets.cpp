@@ -19,9 +19,8 @@ InheritedSockets::InheritedSockets(const std::vector<int>& fds, std::string orig
         int type = 0;
         socklen_t type_len = sizeof(type);
         SocketAddress address;
-        *address.len_ptr() = sizeof(sockaddr_storage);
         if (getsockopt(raw, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 ||
-            getsockname(raw, address.sa(), address.len_ptr()) != 0) {
+            !(address = SocketAddress::local_of(raw)).valid()) {
             problems->push_back("descriptor " + std::to_string(raw) + " from " + origin_ +
                                 " is not a socket: " + strerror(errno));
             continue;

@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -72,10 +73,7 @@ std::unique_ptr<TcpStream> TcpStream::connect(EventLoop& loop, const SocketAddre
 }
 
 const SocketAddress& TcpStream::local() const {
-    if (!local_.valid() && fd_) {
-        *local_.len_ptr() = sizeof(sockaddr_storage);
-        if (getsockname(fd_.get(), local_.sa(), local_.len_ptr()) != 0) *local_.len_ptr() = 0;
-    }
+    if (!local_.valid() && fd_) local_ = SocketAddress::local_of(fd_.get());
     return local_;
 }
 
@@ -279,12 +277,20 @@ void TcpStream::write(std::string_view data) {
 }
 
 void TcpStream::submit_send() {
-    int count = out_.gather(iov_, kMaxIov);
+    iovec iov[EventLoop::kMaxSendIov];
+    int count = out_.gather(iov, EventLoop::kMaxSendIov);
     if (count == 0) return;
-    msg_ = {};
-    msg_.msg_iov = iov_;
-    msg_.msg_iovlen = static_cast<size_t>(count);
-    io_uring_prep_sendmsg(loop_.sqe_for(&send_completion_), fd_.get(), &msg_, MSG_NOSIGNAL);
+    io_uring_sqe* sqe = loop_.sqe_for(&send_completion_);
+    if (count == 1) {
+        io_uring_prep_send(sqe, fd_.get(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+        EventLoop::GatherSend& gather = loop_.gather_send();
+        std::copy_n(iov, count, gather.iov);
+        gather.msg = {};
+        gather.msg.msg_iov = gather.iov;
+        gather.msg.msg_iovlen = static_cast<size_t>(count);
+        io_uring_prep_sendmsg(sqe, fd_.get(), &gather.msg, MSG_NOSIGNAL);
+    }
     send_inflight_ = true;
 }
 

@@ -208,11 +208,8 @@ void Worker::handle_connection(ListenerSlot& slot, UniqueFd fd) {
         return;
     }
 
-    SocketAddress peer;
-    *peer.len_ptr() = sizeof(sockaddr_storage);
-    if (getpeername(fd.get(), peer.sa(), peer.len_ptr()) != 0) {
-        return;
-    }
+    SocketAddress peer = SocketAddress::peer_of(fd.get());
+    if (!peer.valid()) return;
     if (!config.allow.empty() && !in_any(config.allow, peer)) {
         counters_.connections_refused_allow.fetch_add(1, std::memory_order_relaxed);
         return;

@@ -1,6 +1,10 @@
 #include "lb/base/net_address.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lb/base/unique_fd.h"
 
 namespace lb {
 namespace {
@@ -48,6 +52,43 @@ TEST(Cidr, MatchesV4V6AndMappedPeers) {
     EXPECT_FALSE(Cidr::parse("10.0.0.0/33"));
     EXPECT_FALSE(Cidr::parse("10.0.0/8"));
     EXPECT_FALSE(Cidr::parse("2001:db8::/129"));
+}
+
+// Addresses read from sockets: IPv4 and IPv6 whole (the storage is sized
+// for sockaddr_in6, not sockaddr_storage), another family reduced to its
+// family, a failed call invalid.
+TEST(SocketAddress, ReadsLocalAndPeerAddressesOfSockets) {
+    for (const char* bind_to : {"127.0.0.1:0", "[::1]:0"}) {
+        auto address = SocketAddress::parse(bind_to);
+        ASSERT_TRUE(address);
+        UniqueFd listener(socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+        ASSERT_TRUE(listener);
+        if (bind(listener.get(), address->sa(), address->len()) != 0) {
+            EXPECT_EQ(address->family(), AF_INET6) << "IPv4 loopback must bind";
+            continue;  // no IPv6 on this machine
+        }
+        ASSERT_EQ(listen(listener.get(), 1), 0);
+        SocketAddress local = SocketAddress::local_of(listener.get());
+        ASSERT_TRUE(local.valid());
+        EXPECT_NE(local.port(), 0);
+        EXPECT_EQ(local.ip_string(), address->ip_string());
+        UniqueFd client(socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+        ASSERT_EQ(connect(client.get(), local.sa(), local.len()), 0);
+        SocketAddress peer = SocketAddress::peer_of(client.get());
+        EXPECT_EQ(peer, local);
+        EXPECT_EQ(peer.len(), address->len());
+        EXPECT_EQ(SocketAddress::local_of(client.get()).ip_string(), address->ip_string());
+    }
+    int pair[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    SocketAddress unix_peer = SocketAddress::peer_of(pair[0]);
+    EXPECT_EQ(unix_peer.family(), AF_UNIX);
+    EXPECT_EQ(unix_peer.ip_string(), "unix");
+    close(pair[0]);
+    close(pair[1]);
+    EXPECT_FALSE(SocketAddress::peer_of(-1).valid());
+    UniqueFd unconnected(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    EXPECT_FALSE(SocketAddress::peer_of(unconnected.get()).valid());
 }
 
 }  // namespace

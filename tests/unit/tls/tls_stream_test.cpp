@@ -405,8 +405,7 @@ struct PeerServer {
         bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
         listen(listen_fd, 4);
         set_timeouts(listen_fd);
-        *address.len_ptr() = sizeof(sockaddr_storage);
-        getsockname(listen_fd, address.sa(), address.len_ptr());
+        address = SocketAddress::local_of(listen_fd);
         thread = std::thread([this, certificate] {
             int fd = accept(listen_fd, nullptr, nullptr);
             if (fd < 0) {
@@ -546,9 +545,7 @@ TEST_F(LoopFixture, ClientConnectRefusedPassesErrno) {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    SocketAddress target;
-    *target.len_ptr() = sizeof(sockaddr_storage);
-    getsockname(probe, target.sa(), target.len_ptr());
+    SocketAddress target = SocketAddress::local_of(probe);
     close(probe);
     ClientRun run;
     run.stream = TlsStream::connect(*loop, target, 2000, client_context("", "x.test", false), &run.handler);
