@@ -149,6 +149,14 @@ void EventLoop::free_retired() {
     }
 }
 
+void EventLoop::run_deferred() {
+    while (!deferred_.empty()) {
+        std::vector<std::function<void()>> tasks;
+        tasks.swap(deferred_);
+        for (auto& task : tasks) task();
+    }
+}
+
 void EventLoop::stop() { stopping_ = true; }
 
 void EventLoop::abort_lingering() {
@@ -165,6 +173,9 @@ void EventLoop::run() {
     std::vector<Entry> batch;
     batch.reserve(256);
     for (;;) {
+        // Work deferred from outside run() (a write before the loop started)
+        // must not wait for a completion to come first.
+        run_deferred();
         if (stopping_ && (!exit_condition_ || exit_condition_())) break;
         int64_t wait_ms = timers_.next_timeout_ms(now_ms());
         __kernel_timespec ts{};
@@ -197,11 +208,7 @@ void EventLoop::run() {
                 reinterpret_cast<IoCompletion*>(entry.user_data)->on_complete(entry.result, entry.flags);
             }
         }
-        while (!deferred_.empty()) {
-            std::vector<std::function<void()>> tasks;
-            tasks.swap(deferred_);
-            for (auto& task : tasks) task();
-        }
+        run_deferred();
         if (idle_hook_) idle_hook_();
         free_retired();
     }

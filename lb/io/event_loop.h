@@ -141,6 +141,7 @@ private:
     void arm_wakeup();
     void on_wakeup(int result, uint32_t flags);
     void run_posted();
+    void run_deferred();
     void free_retired();
 
     Options options_;

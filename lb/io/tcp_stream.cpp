@@ -273,7 +273,25 @@ void TcpStream::write(std::string_view data) {
     }
     out_.append(data);
     if (out_.size() >= kHighWater) notify_drain_ = true;
-    if (!send_inflight_ && !connecting_ && fd_) submit_send();
+    if (!send_inflight_ && !send_scheduled_ && !connecting_ && fd_) {
+        // Sent once the loop has handled its current completions, so what
+        // is written in the meantime goes in the same send: a response's
+        // head and body, or a request's, are one send and one segment
+        // instead of two (the second waited for the first's completion).
+        send_scheduled_ = true;
+        loop_.defer([this] { send_deferred(); });
+    }
+}
+
+void TcpStream::send_deferred() {
+    send_scheduled_ = false;
+    if (finishing_) {
+        maybe_release();
+        return;
+    }
+    if (send_inflight_ || connecting_ || !fd_) return;
+    if (!out_.empty()) submit_send();
+    else after_output_flushed();  // a close or shutdown waiting on this flush
 }
 
 void TcpStream::submit_send() {
@@ -341,7 +359,7 @@ void TcpStream::after_output_flushed() {
 void TcpStream::shutdown_write() {
     if (closing_ || failed_ || shutdown_requested_) return;
     shutdown_requested_ = true;
-    if (!send_inflight_ && out_.empty() && !connecting_) after_output_flushed();
+    if (!send_inflight_ && !send_scheduled_ && out_.empty() && !connecting_) after_output_flushed();
 }
 
 // ---------------------------------------------------------------- errors and close
@@ -374,7 +392,7 @@ void TcpStream::begin_close(CloseMode mode) {
     linger_ = mode == CloseMode::linger;
     loop_.timers().schedule(close_timer_, kCloseTimeoutMs);
     loop_.add_lingering(this);
-    if (!send_inflight_ && out_.empty()) after_output_flushed();
+    if (!send_inflight_ && !send_scheduled_ && out_.empty()) after_output_flushed();
     // else on_send() calls after_output_flushed() when the queue empties.
 }
 
@@ -400,14 +418,14 @@ void TcpStream::maybe_release() {
     if (!finishing_) {
         // Graceful close still flushing or lingering; nothing to do yet unless
         // every operation has ended without a path forward.
-        if (ops_in_flight() || delivery_scheduled_) return;
+        if (ops_in_flight() || delivery_scheduled_ || send_scheduled_) return;
         if (write_shut_ && linger_ && !eof_seen_ && !failed_) {
             arm_recv();
             if (recv_armed_) return;
         }
         finishing_ = true;
     }
-    if (ops_in_flight()) return;
+    if (ops_in_flight() || send_scheduled_) return;
     released_ = true;
     fd_.reset();
     loop_.retire(this);

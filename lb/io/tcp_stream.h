@@ -77,6 +77,7 @@ private:
 
     void arm_recv();
     void submit_send();
+    void send_deferred();
     void on_recv(int result, uint32_t flags);
     void on_send(int result, uint32_t flags);
     void on_connect(int result, uint32_t flags);
@@ -116,6 +117,7 @@ private:
     // writing
     ByteQueue out_;
     bool send_inflight_ = false;
+    bool send_scheduled_ = false;  // send_deferred() is due before the loop next waits
     bool shutdown_requested_ = false;
     bool write_shut_ = false;
     bool notify_drain_ = false;
