@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <linux/tcp.h>  // tcp_info with tcpi_data_segs_out (glibc's is older)
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -115,6 +116,53 @@ TEST_F(TcpStreamTest, WritesOfEverySizeArriveWholeAndInOrderWhileTheReaderLags) 
     EXPECT_TRUE(received == pattern(0, total)) << "bytes reordered, lost or repeated";
     EXPECT_EQ(recorder.error, 0);
     EXPECT_EQ(recorder.drained, 1) << "the producer hears once that the queue went low again";
+    close_stream(std::move(stream));
+    ::close(far);
+}
+
+uint32_t data_segments_sent(int fd) {
+    tcp_info info{};
+    socklen_t len = sizeof(info);
+    EXPECT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+    return info.tcpi_data_segs_out;
+}
+
+// What a handler writes while handling one event (a response's head, then
+// its body) leaves in one send: one TCP segment, not one per write (the
+// second used to wait for the first send's completion and go alone).
+TEST_F(TcpStreamTest, WritesMadeInOneTurnLeaveInOneSegment) {
+    struct Answerer final : StreamHandler {
+        void on_stream_connected(Stream&, int) override {}
+        void on_stream_data(Stream& stream, std::string_view) override {
+            stream.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+            stream.write("ok");
+            ++answered;
+        }
+        void on_stream_eof(Stream&) override {}
+        void on_stream_error(Stream&, int) override {}
+        void on_stream_drained(Stream&) override {}
+        int answered = 0;
+    } answerer;
+    auto [near, far] = loopback_pair(0);
+    set_tcp_nodelay(near);
+    auto stream = std::make_unique<TcpStream>(*loop_, UniqueFd(near), SocketAddress());
+    stream->set_handler(&answerer);
+    stream->start_reading();
+    const std::string expected = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    for (int round = 0; round < 3; ++round) {
+        uint32_t before = data_segments_sent(near);
+        ASSERT_EQ(::send(far, "GET", 3, 0), 3);
+        run_until([&] { return answerer.answered == round + 1 && stream->pending_output() == 0; });
+        EXPECT_EQ(data_segments_sent(near) - before, 1u) << "round " << round;
+        std::string received;
+        while (received.size() < expected.size()) {
+            char chunk[256];
+            ssize_t n = ::recv(far, chunk, sizeof(chunk), 0);
+            ASSERT_GT(n, 0);
+            received.append(chunk, static_cast<size_t>(n));
+        }
+        EXPECT_EQ(received, expected);
+    }
     close_stream(std::move(stream));
     ::close(far);
 }
