@@ -56,3 +56,31 @@ def test_tickets_survive_a_reload(start_lb, backends, tls_certs, tmp_path):
     wait_for(lambda: "reloaded: generation 2" in lb.stderr(), what="reload")
     again = tlstest.s_client(port, args=["-tls1_3", "-sess_in", session])
     assert again.reused, again
+
+
+def test_tls13_resumption_issues_a_fresh_ticket(start_lb, backends, tls_certs):
+    """Each TLS 1.3 resumption hands the client a new ticket (tickets are for
+    one use, RFC 8446 C.4), and the new one resumes in turn. Without it the
+    client's Finished went unacknowledged until the delayed ACK, and a client
+    with Nagle on held its request for it: 40 ms per resumed connection."""
+    import socket
+    import ssl
+    _, port = start_https(start_lb, backends, [tls_certs.default], workers=1)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    offered = None
+    tickets = []
+    for attempt in range(4):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw, session=offered) as tls:
+                tls.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answer = b""
+                while chunk := tls.recv(4096):
+                    answer += chunk
+                assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+                assert tls.session_reused == (attempt > 0), attempt
+                offered = tls.session
+                tickets.append(offered.id)
+    assert len(set(tickets)) == 4, "a resumed connection got no ticket of its own"
