@@ -15,34 +15,18 @@
 // issued its session. No reconnection: a client the proxy drops stays
 // dropped and is counted.
 "use strict";
-const path = require("path");
 const readline = require("readline");
-const { createRequire } = require("module");
+const { requireIo, runOf, received, pace } = require("./socketio-common");
 
-const requireIo = createRequire(path.resolve(__dirname, "../../tests/integration/socketio/package.json"));
 const { io } = requireIo("socket.io-client");
 
 const url = process.argv[2];
 const CONCURRENCY = 100;
 const CONNECT_TIMEOUT_MS = 30000;
-const TEXT = "the quick brown fox jumps over the lazy dog; the quick brown fox jumps over the lazy dog".slice(0, 80);
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const clients = [];   // { socket, server, ready }
 let disconnects = 0;
 const disconnectReasons = {};
-// Counts per run, by the run number every message carries: the servers and
-// the clients start a run a few milliseconds apart, and a message of run R
-// that arrives before its receiver started R still counts for R.
-const runs = new Map();
-function runOf(r) {
-  if (!runs.has(r)) {
-    runs.set(r, { sent: 0, received: 0, pending: 0, latencies: [] });
-    for (const old of runs.keys()) if (old < r - 2) runs.delete(old);
-  }
-  return runs.get(r);
-}
-
 const isReady = (client) => client.socket.connected && client.socket.io.engine &&
   client.socket.io.engine.transport.name === "websocket";
 
@@ -76,11 +60,7 @@ function openClient() {
       disconnects += 1;
       disconnectReasons[reason] = (disconnectReasons[reason] || 0) + 1;
     });
-    socket.on("down", (message) => {
-      const run = runOf(message.r);
-      run.received += 1;
-      run.latencies.push(nowUs() - message.t);
-    });
+    socket.on("down", received);
     socket.io.on("open", () => {
       socket.io.engine.on("upgrade", check);
       socket.io.engine.on("upgradeError", (error) => settle(`upgrade failed: ${error.message}`));
@@ -107,31 +87,11 @@ async function connect(count) {
 }
 
 function startRun(r, count, rate) {
-  const current = runOf(r);
-  const interval = 1000 / rate;
   let started = 0;
   for (const client of clients) {
     if (!isReady(client)) continue;
     started += 1;
-    current.pending += 1;
-    let seq = 0;
-    const send = () => {
-      if (client.socket.connected) {
-        seq += 1;
-        client.socket.emit("up", { r, s: seq, t: nowUs(), m: TEXT });
-        current.sent += 1;
-      }
-      return seq < count && client.socket.connected;
-    };
-    setTimeout(() => {
-      if (!send()) return (current.pending -= 1);
-      const timer = setInterval(() => {
-        if (!send()) {
-          clearInterval(timer);
-          current.pending -= 1;
-        }
-      }, interval);
-    }, Math.random() * interval);
+    pace(client.socket, "up", r, count, rate);
   }
   return { started };
 }

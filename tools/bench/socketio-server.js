@@ -8,60 +8,16 @@
 //   /bench/run?r=R&count=C&rate=N    start run R: emit C "down"s to every connected socket, N a
 //                                    second, each socket at its own phase
 //   /bench/stats?r=R[&latencies=1]   JSON: run R's counts (and one-way latencies of its "up"s)
-// The socket.io package comes from tests/integration/socketio/node_modules
-// (npm ci there), the one the integration tests pin.
 "use strict";
 const http = require("http");
-const path = require("path");
-const { createRequire } = require("module");
+const { requireIo, runOf, received, pace } = require("./socketio-common");
 
-const requireIo = createRequire(path.resolve(__dirname, "../../tests/integration/socketio/package.json"));
 const { Server } = requireIo("socket.io");
 
 const [port, name] = [Number(process.argv[2]), process.argv[3]];
-// A chat-sized message body, the same both ways.
-const TEXT = "the quick brown fox jumps over the lazy dog; the quick brown fox jumps over the lazy dog".slice(0, 80);
-// Microseconds of CLOCK_MONOTONIC, which every process on the machine shares:
-// a message's send time compared with another process's receive time.
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
-
-// Counts per run, by the run number every message carries: the servers and
-// the clients start a run a few milliseconds apart, and a message of run R
-// that arrives before its receiver started R still counts for R.
-const runs = new Map();
-function runOf(r) {
-  if (!runs.has(r)) {
-    runs.set(r, { sent: 0, received: 0, pending: 0, latencies: [] });
-    for (const old of runs.keys()) if (old < r - 2) runs.delete(old);
-  }
-  return runs.get(r);
-}
 
 function startRun(r, count, rate) {
-  const current = runOf(r);
-  const interval = 1000 / rate;
-  for (const socket of io.of("/").sockets.values()) {
-    current.pending += 1;
-    let seq = 0;
-    const send = () => {
-      if (socket.connected) {
-        seq += 1;
-        socket.emit("down", { r, s: seq, t: nowUs(), m: TEXT });
-        current.sent += 1;
-      }
-      return seq < count && socket.connected;
-    };
-    // A random phase per socket: a steady rate, not one burst a second.
-    setTimeout(() => {
-      if (!send()) return (current.pending -= 1);
-      const timer = setInterval(() => {
-        if (!send()) {
-          clearInterval(timer);
-          current.pending -= 1;
-        }
-      }, interval);
-    }, Math.random() * interval);
-  }
+  for (const socket of io.of("/").sockets.values()) pace(socket, "down", r, count, rate);
   return io.of("/").sockets.size;
 }
 
@@ -106,10 +62,6 @@ server.headersTimeout = 121000;
 const io = new Server(server);
 io.on("connection", (socket) => {
   socket.emit("hello", name);
-  socket.on("up", (message) => {
-    const run = runOf(message.r);
-    run.received += 1;
-    run.latencies.push(nowUs() - message.t);
-  });
+  socket.on("up", received);
 });
 server.listen(port, "127.0.0.1", () => console.log(`${name} listening on ${port}`));
