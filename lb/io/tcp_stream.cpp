@@ -204,6 +204,9 @@ void TcpStream::on_recv(int result, uint32_t flags) {
     } else if (result == 0) {
         eof_seen_ = true;
         if (closing_) {
+            // A graceful close still sending (a scheduled send counts): the
+            // answer goes out first; after_output_flushed() finishes, as eof_seen_.
+            if (!finishing_ && (send_scheduled_ || send_inflight_ || !out_.empty())) return;
             finish_close();
             return;
         }
