@@ -60,6 +60,22 @@ def test_malformed_request_gets_400_and_close(http_lb, raw):
     assert_small_complete_response(response)
 
 
+def test_400_reaches_a_client_that_half_closed_after_its_request(http_lb):
+    """The request and the client's FIN arrive together: lb answers and
+    closes while handling the request, then sees the FIN; the answer must
+    still go out first. Many connections, since whether both land in one
+    batch of completions is up to the kernel's timing."""
+    _, port = http_lb()
+    for attempt in range(30):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"NOT-HTTP\r\n\r\n")
+            sock.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400 "), (attempt, answer[:80])
+
+
 def test_400_after_a_good_request_on_same_connection(http_lb):
     _, port = http_lb()
     with HttpConn(port) as conn:
