@@ -59,10 +59,12 @@ private:
     // Big enough for IPv4 and IPv6 only (28 bytes, not sockaddr_storage's
     // 128): every connection holds two of these, and idle connections are
     // most of a balancer's memory.
+    // The largest member first: `storage_{}` initializes only the first
+    // member, and sin6_scope_id must be zero, not whatever was there.
     union Storage {
-        sockaddr any;
-        sockaddr_in v4;
         sockaddr_in6 v6;
+        sockaddr_in v4;
+        sockaddr any;
     };
     template <int (*Get)(int, sockaddr*, socklen_t*)>
     static SocketAddress of_socket(int fd);

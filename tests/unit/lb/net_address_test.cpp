@@ -21,6 +21,10 @@ TEST(SocketAddress, ParsesV4V6AndWildcard) {
     EXPECT_FALSE(SocketAddress::parse("10.1.2.3:70000"));
     EXPECT_FALSE(SocketAddress::parse("2001:db8::1:80"));
     EXPECT_FALSE(SocketAddress::parse("host.example:80"));
+    // Nothing left over in the IPv6 fields no parser sets.
+    auto* six = reinterpret_cast<const sockaddr_in6*>(v6->sa());
+    EXPECT_EQ(six->sin6_scope_id, 0u);
+    EXPECT_EQ(six->sin6_flowinfo, 0u);
 }
 
 TEST(SocketAddress, IpStringFormatsEveryOctetWidthAndMappedV4) {
