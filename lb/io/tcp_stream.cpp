@@ -318,6 +318,7 @@ void TcpStream::submit_send() {
 void TcpStream::on_send(int result, uint32_t) {
     send_inflight_ = false;
     if (finishing_) {
+        out_.clear();  // the kernel is done with the blocks now
         maybe_release();
         return;
     }
@@ -408,7 +409,10 @@ void TcpStream::finish_close() {
     loop_.remove_lingering(this);
     if (!finishing_) {
         finishing_ = true;
-        out_.clear();
+        // Not while a send is in flight: the kernel may still read those
+        // blocks (a send waiting for the peer's window retries from them),
+        // and a cleared queue hands them to the next stream that writes.
+        if (!send_inflight_) out_.clear();
         if (fd_ && ops_in_flight()) {
             io_uring_prep_cancel_fd(loop_.sqe_for(nullptr), fd_.get(), IORING_ASYNC_CANCEL_ALL);
         }
