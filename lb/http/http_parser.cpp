@@ -196,6 +196,4 @@ HttpParser::Outcome HttpParser::finish() {
     return {Status::error, 0};
 }
 
-void HttpParser::resume() { llhttp_resume(&parser_); }
-
 }  // namespace lb

@@ -52,8 +52,9 @@ public:
     Outcome feed(std::string_view data);
     // The peer closed: completes a message delimited by close, or errors.
     Outcome finish();
-    void resume();               // after Status::paused
-    void reset();                // forget everything, ready for a new message stream
+    // Forget everything, ready for a new message stream (after
+    // Status::paused, the next pipelined message starts here).
+    void reset();
     bool keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
     bool message_in_progress() const { return in_message_; }
     bool head_complete() const { return head_complete_; }

@@ -75,11 +75,12 @@ public:
             status_ = outcome.status;
             if (outcome.status == HttpParser::Status::ok) return true;
             if (outcome.status != HttpParser::Status::paused) break;
-            // A request is complete: HttpSession answers it, then resumes
-            // on what was pipelined behind it, unless it was an upgrade.
+            // A request is complete: HttpSession answers it, then parses
+            // what was pipelined behind it with a fresh parser, unless it
+            // was an upgrade.
             if (requests.back().request.upgrade) break;
             data.remove_prefix(outcome.consumed);
-            parser_.resume();
+            parser_.reset();
             if (data.empty()) return true;
         }
         stopped_ = true;
