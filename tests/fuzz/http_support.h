@@ -122,7 +122,7 @@ public:
                 return status_ = outcome.status;
             }
             data.remove_prefix(outcome.consumed);
-            parser_.resume();
+            parser_.reset();  // the next message starts a fresh parse, as lb does
             if (data.empty()) return status_ = HttpParser::Status::ok;
         }
     }
