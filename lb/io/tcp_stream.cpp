@@ -205,7 +205,8 @@ void TcpStream::on_recv(int result, uint32_t flags) {
         eof_seen_ = true;
         if (closing_) {
             // A graceful close still sending (a scheduled send counts): the
-            // answer goes out first; after_output_flushed() finishes, as eof_seen_.
+            // answer goes out first, then after_output_flushed() ends the
+            // close (eof_seen_ is set).
             if (!finishing_ && (send_scheduled_ || send_inflight_ || !out_.empty())) return;
             finish_close();
             return;
