@@ -103,6 +103,27 @@ def test_pipelined_requests_split_across_segments(http_lb):
         assert conn.read_response().json()["path"] == "/two"
 
 
+def test_each_request_on_a_keep_alive_connection_is_parsed_afresh(http_lb):
+    """An idle keep-alive connection holds no parser; the next request's
+    parser starts at its first byte. A request trickled in a byte at a time
+    after an idle pause, then one just under the header limit, then one over
+    it: the limit counts each request on its own, as before."""
+    _, port = http_lb(listener_extra={"max_header_size": 2048})
+    with HttpConn(port) as conn:
+        conn.request("GET", "/first")
+        assert conn.read_response().json()["path"] == "/first"
+        for byte in build_request("GET", "/trickled"):
+            conn.send(bytes([byte]))
+        assert conn.read_response().json()["path"] == "/trickled"
+        filler = "a" * (2048 - 200)
+        conn.request("GET", "/near-limit", headers=[("X-Filler", filler)])
+        assert conn.read_response().json()["path"] == "/near-limit"
+        conn.request("GET", "/near-limit-again", headers=[("X-Filler", filler)])
+        assert conn.read_response().json()["path"] == "/near-limit-again"
+        conn.request("GET", "/over", headers=[("X-Filler", "a" * 2100)])
+        assert conn.read_response().status == 431
+
+
 def test_pipelined_requests_then_half_close_are_all_answered(http_lb):
     # printf | nc style: everything sent, then the write side shut. Every
     # complete request still gets its answer, then lb closes; the trailing
