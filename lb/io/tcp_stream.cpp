@@ -134,6 +134,10 @@ void TcpStream::on_connect(int result, uint32_t) {
 
 void TcpStream::arm_recv() {
     if (recv_armed_ || eof_seen_ || failed_ || !fd_ || connecting_) return;
+    // Held bytes go first (deliver_stash() arms once they are out): a
+    // receive armed now would add to them, and a reader that keeps pausing
+    // (a body relayed to a slower target) would hold more and more.
+    if (!stash_.empty()) return;
     io_uring_sqe* sqe = loop_.sqe_for(&recv_completion_);
     io_uring_prep_recv_multishot(sqe, fd_.get(), nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -161,6 +165,12 @@ void TcpStream::stop_reading() {
         recv_cancel_pending_ = true;
         loop_.cancel(recv_completion_);
     }
+}
+
+size_t TcpStream::held_input() const {
+    size_t held = 0;
+    for (const std::string& piece : stash_) held += piece.size();
+    return held;
 }
 
 void TcpStream::deliver_stash() {

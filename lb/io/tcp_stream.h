@@ -45,6 +45,8 @@ public:
     void stop_reading() override;
     void write(std::string_view data) override;
     size_t pending_output() const override { return out_.size(); }
+    // Bytes received while reading was stopped and not yet handed on.
+    size_t held_input() const;
     void shutdown_write() override;
     bool connected() const override { return !connecting_ && fd_; }
     const SocketAddress& peer() const override { return peer_; }

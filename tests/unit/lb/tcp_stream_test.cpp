@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -234,6 +235,69 @@ TEST_F(TcpStreamTest, ABulkWriteToAResetPeerReportsTheError) {
     }
     EXPECT_TRUE(recorder.error == -ECONNRESET || recorder.error == -EPIPE) << recorder.error;
     close_stream(std::move(stream));
+}
+
+// A reader that keeps pausing (a request body relayed to a slower target)
+// holds at most what its receives had in flight when it paused: the
+// stream must not receive more while it still holds bytes (it used to, when
+// reading resumed before the cancelled receive ended: a fast uploader to a
+// slow target then grew the held bytes without bound).
+TEST_F(TcpStreamTest, APausingReaderHoldsNoMoreThanTheReceiveBuffers) {
+    EventLoop::Options options;
+    options.buffer_count = 16;
+    options.buffer_size = 4096;
+    auto created = EventLoop::create(options);
+    ASSERT_TRUE(created.ok());
+    loop_ = std::move(created.value());
+    const size_t ring_bytes = options.buffer_count * options.buffer_size;
+    const size_t total = 32u << 20;
+
+    auto [near, far] = loopback_pair(0);
+    struct Pauser final : StreamHandler {
+        void on_stream_connected(Stream&, int) override {}
+        void on_stream_data(Stream& s, std::string_view data) override {
+            received.append(data);
+            max_held = std::max(max_held, stream->held_input());
+            // Pause on every other piece and resume on a later turn, the way
+            // a target's drained send queue resumes a relayed body.
+            if (++pieces % 2 == 0) return;
+            s.stop_reading();
+            loop->post([this] { stream->start_reading(); });
+        }
+        void on_stream_eof(Stream&) override { eof = true; }
+        void on_stream_error(Stream&, int) override { eof = true; }
+        void on_stream_drained(Stream&) override {}
+        EventLoop* loop = nullptr;
+        TcpStream* stream = nullptr;
+        std::string received;
+        size_t pieces = 0;
+        size_t max_held = 0;
+        bool eof = false;
+    } pauser;
+    auto stream = std::make_unique<TcpStream>(*loop_, UniqueFd(near), SocketAddress());
+    pauser.loop = loop_.get();
+    pauser.stream = stream.get();
+    stream->set_handler(&pauser);
+    stream->start_reading();
+
+    std::thread sender([far = far, total] {
+        std::string data = pattern(0, total);
+        size_t sent = 0;
+        while (sent < total) {
+            ssize_t n = ::send(far, data.data() + sent, total - sent, MSG_NOSIGNAL);
+            if (n <= 0) break;
+            sent += static_cast<size_t>(n);
+        }
+        ::shutdown(far, SHUT_WR);
+    });
+    run_until([&] { return pauser.eof; });
+    sender.join();
+
+    ASSERT_EQ(pauser.received.size(), total);
+    EXPECT_TRUE(pauser.received == pattern(0, total)) << "bytes reordered, lost or repeated";
+    EXPECT_LE(pauser.max_held, ring_bytes) << "held more than the receive buffers can have had in flight";
+    close_stream(std::move(stream));
+    ::close(far);
 }
 
 }  // namespace
