@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "lb/io/inherited_sockets.h"
+#include "lb/io/socket_options.h"
 
 namespace lb {
 
@@ -25,7 +26,8 @@ void ask_for_destination_address(int fd, const SocketAddress& address) {
 
 }  // namespace
 
-Status prepare_inherited_socket(int fd, const SocketAddress& address, ListenSocketSet::Kind kind, int backlog) {
+Status prepare_inherited_socket(int fd, const SocketAddress& address, ListenSocketSet::Kind kind, int backlog,
+                                const conf::TcpKeepalive* client_keepalive) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
         return Error{"inherited socket for " + address.to_string() + ": " + strerror(errno)};
@@ -33,6 +35,7 @@ Status prepare_inherited_socket(int fd, const SocketAddress& address, ListenSock
         ask_for_destination_address(fd, address);
         return Ok{};
     }
+    if (client_keepalive) set_client_socket_options(fd, *client_keepalive);
     int listening = 0;
     socklen_t len = sizeof(listening);
     getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
@@ -42,7 +45,7 @@ Status prepare_inherited_socket(int fd, const SocketAddress& address, ListenSock
 }
 
 Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
-                               int backlog) {
+                                    int backlog, const conf::TcpKeepalive* client_keepalive) {
     const bool stream = kind == ListenSocketSet::Kind::stream;
     UniqueFd owned(::socket(address.family(), (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!owned) return Error{"socket(): " + std::string(strerror(errno))};
@@ -53,6 +56,7 @@ Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSe
     // [::]:80 and 0.0.0.0:80 are separate listeners, as in nginx.
     if (address.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (!stream) ask_for_destination_address(fd, address);
+    if (stream && client_keepalive) set_client_socket_options(fd, *client_keepalive);
     if (::bind(fd, address.sa(), address.len()) != 0)
         return Error{"cannot listen on " + address.to_string() + ": " + strerror(errno)};
     if (stream && ::listen(fd, backlog) != 0) return Error{"listen() on " + address.to_string() + ": " + strerror(errno)};
@@ -60,12 +64,13 @@ Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSe
 }
 
 Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddress& address, Kind kind, int workers,
-                                                               std::vector<UniqueFd> inherited) {
+                                                               std::vector<UniqueFd> inherited,
+                                                               const conf::TcpKeepalive* client_keepalive) {
     constexpr int kBacklog = 4096;
     std::shared_ptr<ListenSocketSet> set(new ListenSocketSet(address, kind, workers));
     if (inherited.empty()) {
         for (int i = 0; i < workers; ++i) {
-            auto fd = open_listen_socket(address, kind, true, kBacklog);
+            auto fd = open_listen_socket(address, kind, true, kBacklog, client_keepalive);
             if (!fd) return Error{fd.error()};
             set->fds_.push_back(std::move(*fd));
         }
@@ -73,7 +78,8 @@ Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddre
         return set;
     }
     for (auto& fd : inherited) {
-        if (auto prepared = prepare_inherited_socket(fd.get(), address, kind, kBacklog); !prepared) return Error{prepared.error()};
+        if (auto prepared = prepare_inherited_socket(fd.get(), address, kind, kBacklog, client_keepalive); !prepared)
+            return Error{prepared.error()};
         set->fds_.push_back(std::move(fd));
     }
     // Fewer sockets than workers: share them rather than open more, which
@@ -89,13 +95,15 @@ Result<std::shared_ptr<ListenSocketSet>> ListenSocketSet::open(const SocketAddre
 }
 
 Result<std::shared_ptr<ListenSocketSet>> ListenSocketPool::get(const SocketAddress& address,
-                                                               ListenSocketSet::Kind kind, int workers) {
+                                                               ListenSocketSet::Kind kind, int workers,
+                                                               const conf::TcpKeepalive* client_keepalive) {
     std::string key = (kind == ListenSocketSet::Kind::stream ? "tcp " : "udp ") + address.to_string();
     std::erase_if(sets_, [](const auto& entry) { return entry.second.expired(); });
     auto& slot = sets_[key];
     if (auto existing = slot.lock(); existing && existing->workers() == workers) return existing;
     auto opened = ListenSocketSet::open(address, kind, workers,
-                                        inherited_ ? inherited_->take(address, kind) : std::vector<UniqueFd>{});
+                                        inherited_ ? inherited_->take(address, kind) : std::vector<UniqueFd>{},
+                                        client_keepalive);
     if (!opened) return opened;
     slot = *opened;
     return opened;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "conf/config.h"
 #include "lb/base/net_address.h"
 #include "lb/base/result.h"
 #include "lb/base/unique_fd.h"
@@ -27,9 +28,12 @@ class ListenSocketSet {
 public:
     enum class Kind { stream, datagram };
 
-    // `inherited` empty: opens one socket per worker.
+    // `inherited` empty: opens one socket per worker. `client_keepalive`
+    // (stream sockets): the options every accepted socket inherits are set
+    // before any connection can arrive (set_client_socket_options).
     static Result<std::shared_ptr<ListenSocketSet>> open(const SocketAddress& address, Kind kind, int workers,
-                                                         std::vector<UniqueFd> inherited = {});
+                                                         std::vector<UniqueFd> inherited = {},
+                                                         const conf::TcpKeepalive* client_keepalive = nullptr);
 
     int fd(int index) const { return fds_[static_cast<size_t>(index)].get(); }
     // Descriptors in the set: at least `workers()`.
@@ -58,11 +62,12 @@ private:
 // `backlog` if it is a stream socket. IPv6 sockets are IPv6-only. With
 // `reuse_port`, several may share the address (one per worker).
 Result<UniqueFd> open_listen_socket(const SocketAddress& address, ListenSocketSet::Kind kind, bool reuse_port,
-                               int backlog);
+                                    int backlog, const conf::TcpKeepalive* client_keepalive = nullptr);
 
 // What lb sets on the sockets it opens (non-blocking, IP_PKTINFO on a
 // wildcard udp socket, listening), set on one it was handed instead.
-Status prepare_inherited_socket(int fd, const SocketAddress& address, ListenSocketSet::Kind kind, int backlog);
+Status prepare_inherited_socket(int fd, const SocketAddress& address, ListenSocketSet::Kind kind, int backlog,
+                                const conf::TcpKeepalive* client_keepalive = nullptr);
 
 class InheritedSockets;
 
@@ -70,8 +75,10 @@ class InheritedSockets;
 // from the inherited sockets bound to it, or opens one.
 class ListenSocketPool {
 public:
+    // An existing set keeps its options: workers set the reloaded ones
+    // when they take the new configuration up.
     Result<std::shared_ptr<ListenSocketSet>> get(const SocketAddress& address, ListenSocketSet::Kind kind,
-                                                 int workers);
+                                                 int workers, const conf::TcpKeepalive* client_keepalive = nullptr);
     // Sockets handed over at start; the caller keeps `inherited` alive while
     // it is set.
     void inherit(InheritedSockets* inherited) { inherited_ = inherited; }

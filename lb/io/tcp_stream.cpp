@@ -9,25 +9,9 @@
 #include <cstring>
 
 #include "lb/base/log.h"
+#include "lb/io/socket_options.h"
 
 namespace lb {
-
-void set_tcp_nodelay(int fd) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-void set_tcp_keepalive(int fd, const conf::TcpKeepalive& keepalive) {
-    int enabled = keepalive.enabled ? 1 : 0;
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &enabled, sizeof(enabled));
-    if (!keepalive.enabled) return;
-    // The loader keeps these whole seconds within the kernel's limits.
-    int idle = static_cast<int>(keepalive.idle.count() / 1000);
-    int interval = static_cast<int>(keepalive.interval.count() / 1000);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &keepalive.count, sizeof(keepalive.count));
-}
 
 TcpStream::TcpStream(EventLoop& loop) : loop_(loop), close_timer_([this] { finish_close(); }) {
     loop_.stream_opened();

@@ -141,9 +141,4 @@ private:
     CompletionOf<TcpStream, &TcpStream::on_connect> connect_completion_{this};
 };
 
-// Socket options every proxied TCP connection gets.
-void set_tcp_nodelay(int fd);
-// A listener's tcp_keepalive on an accepted client socket.
-void set_tcp_keepalive(int fd, const conf::TcpKeepalive& keepalive);
-
 }  // namespace lb

@@ -164,7 +164,8 @@ Result<std::shared_ptr<const Runtime>> RuntimeBuilder::build(const conf::Config&
             listener->client_limiter = listener->state->client_limiter;
         }
         if (bind_sockets) {
-            auto sockets = this->sockets.get(listener_config.listen, socket_kind(listener_config.protocol), workers);
+            auto sockets = this->sockets.get(listener_config.listen, socket_kind(listener_config.protocol), workers,
+                                             &listener_config.tcp_keepalive);
             if (!sockets) return Error{listener_config.pos.format(sockets.error())};
             listener->sockets = *sockets;
         }

@@ -9,6 +9,7 @@
 
 #include "lb/base/log.h"
 #include "lb/io/accept_loop.h"
+#include "lb/io/socket_options.h"
 #include "lb/io/tcp_stream.h"
 #include "lb/worker/session.h"
 
@@ -131,6 +132,9 @@ void Worker::adopt_listeners(const std::shared_ptr<const Runtime>& runtime) {
         if (sockets.kind() != ListenSocketSet::Kind::stream) continue;
         for (int index = 0; index < sockets.count(); ++index) {
             if (!sockets.served_by(index, index_)) continue;
+            // The options accepted sockets inherit: set when the socket was
+            // opened, again here as a reload may have changed tcp_keepalive.
+            set_client_socket_options(sockets.fd(index), listener->config.tcp_keepalive);
             ListenerSlot* existing = nullptr;
             for (auto& slot : slots_)
                 if (slot->sockets == listener->sockets && slot->socket_index == index && !slot->removed)
@@ -214,8 +218,6 @@ void Worker::handle_connection(ListenerSlot& slot, UniqueFd fd) {
         counters_.connections_refused_allow.fetch_add(1, std::memory_order_relaxed);
         return;
     }
-    set_tcp_nodelay(fd.get());
-    set_tcp_keepalive(fd.get(), config.tcp_keepalive);
     protocols_.accepted(*this, listener, std::make_unique<TcpStream>(*loop_, std::move(fd), peer), std::move(ticket));
 }
 

@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <utility>
 
 #include "lb/control/binary_upgrade.h"
 #include "lb/io/inherited_sockets.h"
@@ -158,6 +161,50 @@ TEST(ListenSocketPool, TakesTheInheritedSocketForItsAddressAndOpensTheRest) {
     auto other = pool.get(loopback(other_port), ListenSocketSet::Kind::stream, 1);
     ASSERT_TRUE(other) << other.error();
     EXPECT_NE(socket_inode((*other)->fd(0)), inode);
+}
+
+// What a socket accepted from `listening` inherited: TCP_NODELAY and
+// TCP_KEEPIDLE (0 when SO_KEEPALIVE is off).
+std::pair<int, int> accepted_options(int listening, uint16_t port) {
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    EXPECT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    int flags = fcntl(listening, F_GETFL);
+    fcntl(listening, F_SETFL, flags & ~O_NONBLOCK);
+    int accepted = accept(listening, nullptr, nullptr);
+    fcntl(listening, F_SETFL, flags);
+    int nodelay = 0, keepalive = 0, idle = 0;
+    socklen_t len = sizeof(int);
+    getsockopt(accepted, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len);
+    getsockopt(accepted, SOL_SOCKET, SO_KEEPALIVE, &keepalive, &len);
+    getsockopt(accepted, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &len);
+    close(accepted);
+    close(client);
+    return {nodelay, keepalive ? idle : 0};
+}
+
+// Accepted sockets inherit these from the listening one, set before it
+// listens: no connection may arrive without them.
+TEST(ListenSocketSet, ClientSocketOptionsAreSetOnOpenedAndInheritedSockets) {
+    conf::TcpKeepalive keepalive;
+    keepalive.idle = std::chrono::seconds(41);
+    uint16_t port = 0;
+    close(bound_socket(SOCK_STREAM, &port));
+    auto opened = ListenSocketSet::open(loopback(port), ListenSocketSet::Kind::stream, 1, {}, &keepalive);
+    ASSERT_TRUE(opened) << opened.error();
+    EXPECT_EQ(accepted_options((*opened)->fd(0), port), std::make_pair(1, 41));
+
+    uint16_t given_port = 0;
+    std::vector<UniqueFd> given;
+    given.emplace_back(bound_socket(SOCK_STREAM, &given_port));
+    keepalive.enabled = false;
+    auto inherited = ListenSocketSet::open(loopback(given_port), ListenSocketSet::Kind::stream, 1, std::move(given),
+                                           &keepalive);
+    ASSERT_TRUE(inherited) << inherited.error();
+    EXPECT_EQ(accepted_options((*inherited)->fd(0), given_port), std::make_pair(1, 0));
 }
 
 tls::TicketKeys::Key key_with(unsigned char seed, int64_t epoch) {

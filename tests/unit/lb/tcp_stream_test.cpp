@@ -18,6 +18,8 @@
 #include <thread>
 #include <utility>
 
+#include "lb/io/socket_options.h"
+
 namespace lb {
 namespace {
 

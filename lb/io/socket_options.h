@@ -1,0 +1,17 @@
+// Socket options of the TCP connections lb proxies. A listening socket
+// given them passes them on: Linux copies TCP_NODELAY and the keepalive
+// settings into every socket it accepts, which saves setting them on each.
+#pragma once
+
+#include "conf/config.h"
+
+namespace lb {
+
+// No Nagle delay: lb batches its own writes (TcpStream sends once a turn).
+void set_tcp_nodelay(int fd);
+// A listener's tcp_keepalive (on, with its timings, or off).
+void set_tcp_keepalive(int fd, const conf::TcpKeepalive& keepalive);
+// Both, for a listening socket and so for every client it accepts.
+void set_client_socket_options(int fd, const conf::TcpKeepalive& keepalive);
+
+}  // namespace lb
