@@ -209,8 +209,19 @@ GroupModel Importer::make_group(const std::string& name, const std::string& prot
                                                   std::to_string(best->first.first) + " fail_timeout=" +
                                                   ms_text(best->first.second) + " for every target");
     }
-    // The balancing method.
+    // The balancing method. Given twice, nginx warns "load balancing method
+    // redefined" and keeps the last: so does this, from a clean slate (a
+    // hash key left by an earlier one would make a config lb refuses).
+    const NginxDirective* method = nullptr;
     for (const NginxDirective& directive : upstream->block) {
+        const std::string& name = directive.name;
+        if (name != "ip_hash" && name != "least_conn" && name != "random" && name != "hash") continue;
+        if (method)
+            report_.approximated(directive, "a second balancing method (the first, '" + method->name + "' at line " +
+                                                std::to_string(method->line) + ", is dropped): nginx keeps the last");
+        method = &directive;
+        group.algorithm.clear();
+        group.hash_key.clear();
         if (directive.name == "ip_hash") {
             group.algorithm = "hash";
             group.hash_key = "client_ip/24";

@@ -612,6 +612,31 @@ TEST(NginxImport, RepeatedServerIsOneTargetWithTheWeightsAdded) {
     EXPECT_TRUE(out.reports("nginx.conf:3: server: approximated: the same address twice")) << report_text(out);
 }
 
+// nginx warns "load balancing method redefined" and keeps the last one; a
+// hash key from an earlier method must not stay behind (lb would refuse a
+// hash_key on least_connections: the fuzzer found it).
+TEST(NginxImport, TheLastBalancingMethodWins) {
+    TempDir dir;
+    auto out = import(dir, R"(http {
+  upstream a { ip_hash; least_conn; server 10.0.0.1:1; server 10.0.0.2:1; }
+  upstream b { hash $cookie_io consistent; hash $request_uri; server 10.0.0.1:1; }
+  upstream c { least_conn; ip_hash; server 10.0.0.1:1; }
+  server { listen 80;
+    location /a { proxy_pass http://a; } location /b { proxy_pass http://b; } location /c { proxy_pass http://c; } }
+}
+)");
+    ASSERT_EQ(out.result.exit_status, 2) << report_text(out);
+    const TargetGroup* a = group(out.config, "a");
+    const TargetGroup* b = group(out.config, "b");
+    const TargetGroup* c = group(out.config, "c");
+    ASSERT_TRUE(a && b && c);
+    EXPECT_EQ(a->algorithm, Algorithm::least_connections);
+    EXPECT_EQ(b->algorithm, Algorithm::round_robin);
+    EXPECT_EQ(c->algorithm, Algorithm::hash);
+    EXPECT_TRUE(out.reports("nginx.conf:2: least_conn: approximated: a second balancing method")) << report_text(out);
+    EXPECT_TRUE(out.reports("nginx.conf:3: hash: approximated: a second balancing method")) << report_text(out);
+}
+
 TEST(NginxImport, HashMethods) {
     TempDir dir;
     auto out = import(dir, R"(http {
