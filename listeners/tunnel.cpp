@@ -24,11 +24,26 @@ TunnelSession::~TunnelSession() {
 }
 
 void TunnelSession::start() {
-    for (Side* side : {&client_, &upstream_}) {
-        side->stream->set_handler(this);
-        side->stream->start_reading();
-    }
+    client_.stream->set_handler(this);
+    upstream_.stream->set_handler(this);
+    start_direction(client_, upstream_);
+    start_direction(upstream_, client_);
     touch();
+}
+
+void TunnelSession::start_direction(Side& from, Side& to) {
+    int source = from.stream->splice_source_fd();
+    int sink = to.stream->splice_sink_fd();
+    if (source < 0 || sink < 0) {
+        from.stream->start_reading();
+        return;
+    }
+    from.pump = SplicePump::start(worker_.loop(), source, sink, this);
+    if (to.stream->pending_output() > 0) {
+        // A PROXY header or replayed bytes go out first.
+        from.pump->hold_output(true);
+        to.stream->notify_when_flushed();
+    }
 }
 
 void TunnelSession::touch() { worker_.loop().timers().schedule(idle_timer_, idle_timeout_ms_); }
@@ -48,8 +63,10 @@ void TunnelSession::on_stream_data(Stream& stream, std::string_view data) {
 
 void TunnelSession::on_stream_eof(Stream& stream) {
     if (closing_) return;
-    Side& from = side_of(stream);
-    Side& to = other_of(stream);
+    source_finished(side_of(stream), other_of(stream));
+}
+
+void TunnelSession::source_finished(Side& from, Side& to) {
     from.eof = true;
     to.stream->shutdown_write();  // FIN after what is queued
     if (client_.eof && upstream_.eof) close(CloseMode::graceful);
@@ -64,10 +81,32 @@ void TunnelSession::on_stream_error(Stream& stream, int) {
 void TunnelSession::on_stream_drained(Stream& stream) {
     if (closing_) return;
     Side& from = other_of(stream);  // the side we paused because `stream` was full
-    if (from.paused) {
+    if (from.pump) {
+        from.pump->hold_output(false);  // what was queued before splicing is out
+    } else if (from.paused) {
         from.paused = false;
         from.stream->start_reading();
     }
+}
+
+void TunnelSession::on_pump_moved(SplicePump& pump, size_t bytes) {
+    source_of(pump).bytes += bytes;
+    touch();
+}
+
+void TunnelSession::on_pump_eof(SplicePump& pump) {
+    Side& from = source_of(pump);
+    SplicePump::stop(std::move(from.pump), false);
+    source_finished(from, &from == &client_ ? upstream_ : client_);
+}
+
+void TunnelSession::on_pump_error(SplicePump&, int) { close(CloseMode::reset); }
+
+void TunnelSession::on_pump_unavailable(SplicePump& pump) {
+    // No pipe (descriptors ran out): this direction goes through the streams.
+    Side& from = source_of(pump);
+    SplicePump::stop(std::move(from.pump), false);
+    from.stream->start_reading();
 }
 
 void TunnelSession::close(CloseMode mode) {
@@ -89,6 +128,10 @@ void TunnelSession::close(CloseMode mode) {
     entry.connect_us = connect_us_;
     entry.retries = retries_;
     worker_.access_log().record(entry);
+    // A graceful close passes on what a pump has read, as far as the socket takes it.
+    bool flush = mode == CloseMode::graceful;
+    SplicePump::stop(std::move(client_.pump), flush);
+    SplicePump::stop(std::move(upstream_.pump), flush);
     Stream::close(std::move(client_.stream), mode);
     Stream::close(std::move(upstream_.stream), mode);
     retire();

@@ -2,11 +2,17 @@
 // WebSocket after a 101, and every TCP passthrough connection. Back-pressure
 // per direction, half-close propagated (EOF on one side becomes FIN on the
 // other once its queue is out), one idle timeout for both directions.
+//
+// A direction between two plain TCP sockets, whose source has nothing held
+// back, is spliced (lb/io/splice_pump.h: no copy through user memory); the
+// others (TLS, a WebSocket's upgraded connection still reading) go through
+// the streams.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "lb/io/splice_pump.h"
 #include "lb/io/stream.h"
 #include "lb/targets/target_state.h"
 #include "lb/worker/session.h"
@@ -14,7 +20,7 @@
 
 namespace lb {
 
-class TunnelSession final : public Session, private StreamHandler {
+class TunnelSession final : public Session, private StreamHandler, private SplicePump::Handler {
 public:
     TunnelSession(Worker& worker, std::string listener_name, std::unique_ptr<Stream> client,
                   std::unique_ptr<Stream> upstream, ConnectionTicket ticket, std::shared_ptr<TargetState> target,
@@ -43,6 +49,7 @@ private:
         bool eof = false;         // this side sent FIN
         bool paused = false;      // we stopped reading it (peer's queue is full)
         uint64_t bytes = 0;       // received from this side
+        std::unique_ptr<SplicePump> pump;  // moving this side's bytes, when spliced
     };
 
     void on_stream_connected(Stream&, int) override {}
@@ -50,6 +57,13 @@ private:
     void on_stream_eof(Stream& stream) override;
     void on_stream_error(Stream& stream, int error) override;
     void on_stream_drained(Stream& stream) override;
+    void on_pump_moved(SplicePump& pump, size_t bytes) override;
+    void on_pump_eof(SplicePump& pump) override;
+    void on_pump_error(SplicePump& pump, int error) override;
+    void on_pump_unavailable(SplicePump& pump) override;
+    void start_direction(Side& from, Side& to);
+    void source_finished(Side& from, Side& to);
+    Side& source_of(SplicePump& pump) { return &pump == client_.pump.get() ? client_ : upstream_; }
     Side& side_of(Stream& stream) { return &stream == client_.stream.get() ? client_ : upstream_; }
     Side& other_of(Stream& stream) { return &stream == client_.stream.get() ? upstream_ : client_; }
     void touch();

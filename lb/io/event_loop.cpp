@@ -8,6 +8,7 @@
 
 #include "lb/base/clock.h"
 #include "lb/base/log.h"
+#include "lb/io/splice_pump.h"
 
 namespace lb {
 
@@ -98,6 +99,11 @@ EventLoop::GatherSend& EventLoop::gather_send() {
 
 void EventLoop::cancel(IoCompletion& completion) {
     io_uring_prep_cancel64(sqe_for(nullptr), reinterpret_cast<uint64_t>(&completion), 0);
+}
+
+PipePool& EventLoop::pipes() {
+    if (!pipes_) pipes_ = std::make_unique<PipePool>();
+    return *pipes_;
 }
 
 ProvidedBuffers* EventLoop::datagram_buffers() {

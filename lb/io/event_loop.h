@@ -21,6 +21,8 @@
 
 namespace lb {
 
+class PipePool;
+
 // Receives the CQEs of one kind of operation of one object. The object must
 // outlive every operation it submitted with this completion as user_data.
 class IoCompletion {
@@ -103,6 +105,8 @@ public:
     // addresses; made on first use (only loops with udp listeners pay for
     // them). Null, logged, if the kernel refused.
     ProvidedBuffers* datagram_buffers();
+    // Pipes for splicing plain TCP tunnels (lb/io/splice_pump.h); made on first use.
+    PipePool& pipes();
 
     TimerWheel& timers() { return timers_; }
     int64_t now_ms() const { return now_us_ / 1000; }
@@ -155,6 +159,7 @@ private:
     static constexpr size_t kDatagramBufferSize = 65536 + 1024;
     std::unique_ptr<ProvidedBuffers> stream_buffers_;
     std::unique_ptr<ProvidedBuffers> datagram_buffers_;
+    std::unique_ptr<PipePool> pipes_;
     TimerWheel timers_;
     int64_t now_us_ = 0;
     bool stopping_ = false;

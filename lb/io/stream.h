@@ -66,6 +66,17 @@ public:
     bool output_high() const { return pending_output() >= kHighWater; }
     // Send FIN once queued output is out; reading continues.
     virtual void shutdown_write() = 0;
+
+    // Splicing (lb/io/splice_pump.h). The socket, when bytes may be moved
+    // straight out of it (plain TCP, not reading, nothing held back) or
+    // straight into it (plain TCP, open for writing); else -1. Whoever
+    // splices from a stream must not start its reading, and whoever splices
+    // into one must not write it, until it is closed.
+    virtual int splice_source_fd() const { return -1; }
+    virtual int splice_sink_fd() const { return -1; }
+    // A splice sink with bytes still queued: on_stream_drained() once they
+    // are all out, so spliced bytes do not overtake them.
+    virtual void notify_when_flushed() {}
     virtual bool connected() const = 0;
     virtual const SocketAddress& peer() const = 0;
     virtual const SocketAddress& local() const = 0;

@@ -336,8 +336,9 @@ void TcpStream::on_send(int result, uint32_t) {
     } else {
         after_output_flushed();
     }
-    if (notify_drain_ && out_.size() <= kLowWater && !closing_) {
+    if (((notify_drain_ && out_.size() <= kLowWater) || (notify_flushed_ && out_.empty())) && !closing_) {
         notify_drain_ = false;
+        notify_flushed_ = false;
         if (handler_) handler_->on_stream_drained(*this);
     }
 }
@@ -359,6 +360,29 @@ void TcpStream::shutdown_write() {
     if (closing_ || failed_ || shutdown_requested_) return;
     shutdown_requested_ = true;
     if (!send_inflight_ && !send_scheduled_ && out_.empty() && !connecting_) after_output_flushed();
+}
+
+// ---------------------------------------------------------------- splicing
+
+int TcpStream::splice_source_fd() const {
+    bool idle = !want_read_ && !recv_armed_ && !delivery_scheduled_ && stash_.empty() && !first_check_ &&
+                screened_.empty() && !eof_seen_;
+    return idle && connected() && !failed_ && !closing_ ? fd_.get() : -1;
+}
+
+int TcpStream::splice_sink_fd() const {
+    return connected() && !shutdown_requested_ && !failed_ && !closing_ ? fd_.get() : -1;
+}
+
+void TcpStream::notify_when_flushed() {
+    if (closing_) return;
+    if (out_.empty() && !send_inflight_) {
+        loop_.defer([this] {
+            if (!closing_ && handler_) handler_->on_stream_drained(*this);
+        });
+        return;
+    }
+    notify_flushed_ = true;
 }
 
 // ---------------------------------------------------------------- errors and close

@@ -48,6 +48,9 @@ public:
     // Bytes received while reading was stopped and not yet handed on.
     size_t held_input() const;
     void shutdown_write() override;
+    int splice_source_fd() const override;
+    int splice_sink_fd() const override;
+    void notify_when_flushed() override;
     bool connected() const override { return !connecting_ && fd_; }
     const SocketAddress& peer() const override { return peer_; }
     const SocketAddress& local() const override;
@@ -123,6 +126,7 @@ private:
     bool shutdown_requested_ = false;
     bool write_shut_ = false;
     bool notify_drain_ = false;
+    bool notify_flushed_ = false;
 
     // connecting
     bool connecting_ = false;
