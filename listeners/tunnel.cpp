@@ -1,5 +1,7 @@
 #include "listeners/tunnel.h"
 
+#include "lb/base/log.h"
+
 namespace lb {
 
 TunnelSession::TunnelSession(Worker& worker, std::string listener_name, std::unique_ptr<Stream> client,
@@ -34,7 +36,10 @@ void TunnelSession::start() {
 void TunnelSession::start_direction(Side& from, Side& to) {
     int source = from.stream->splice_source_fd();
     int sink = to.stream->splice_sink_fd();
-    if (source < 0 || sink < 0) {
+    bool splice = source >= 0 && sink >= 0;
+    LB_LOG_DEBUG("%s tunnel %s -> %s: %s", listener_name_.c_str(), from.stream->peer().to_string().c_str(),
+                 to.stream->peer().to_string().c_str(), splice ? "spliced" : "copied");
+    if (!splice) {
         from.stream->start_reading();
         return;
     }

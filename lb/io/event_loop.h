@@ -128,7 +128,8 @@ public:
     // re-entrantly from the caller's stack).
     void defer(std::function<void()> task) { deferred_.push_back(std::move(task)); }
 
-    // Open sockets owned by streams on this loop; shutdown waits for zero.
+    // Open sockets owned by streams on this loop, and splice pumps the ring
+    // still knows; shutdown waits for zero.
     size_t live_streams() const { return live_streams_; }
     void stream_opened() { ++live_streams_; }
     void stream_closed() { --live_streams_; }

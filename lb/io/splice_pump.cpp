@@ -33,10 +33,14 @@ void PipePool::give_back(Pipe pipe) {
 
 // ---------------------------------------------------------------- pump
 
+// Counted with the loop's streams: a stopping loop waits until the ring has
+// let go of every pump (their cancelled polls complete), then frees them.
 SplicePump::SplicePump(EventLoop& loop, int from, int to, Handler* handler)
-    : loop_(loop), from_(from), to_(to), handler_(handler) {}
+    : loop_(loop), from_(from), to_(to), handler_(handler) {
+    loop_.stream_opened();
+}
 
-SplicePump::~SplicePump() = default;
+SplicePump::~SplicePump() { loop_.stream_closed(); }
 
 namespace {
 

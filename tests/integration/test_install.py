@@ -25,7 +25,7 @@ import pytest
 
 import lbtest
 import tlstest
-from lbtest import HOST, free_port, health_check, http_listener, make_config, target_group, to_yaml
+from lbtest import HOST, free_port, health_check, http_listener, make_config, target_group, tcp_listener, to_yaml
 
 REPO = lbtest.REPO
 SCHEMA_SOURCE = os.path.join(REPO, "conf", "lb.schema.json")
@@ -39,7 +39,7 @@ MODELINE = "# yaml-language-server: $schema="
 MAX_EXPOSURE = 1.4
 
 # System calls lb was seen making (strace -f of a run with http, https and
-# tcp listeners, health checks, a DNS name target, sd_notify, proxied
+# tcp listeners (a tcp tunnel splices), health checks, a DNS name target, sd_notify, proxied
 # requests, `lb -t`, `lb -s reload`, a binary upgrade, a reopen and a
 # graceful stop). The unit's SystemCallFilter must allow each; the test
 # that runs lb under strace finds any new one. The io_uring operations
@@ -50,7 +50,7 @@ SYSCALLS_LB_MAKES = """
     socket bind listen setsockopt getsockopt getsockname getpeername shutdown sendmsg
     mmap munmap mprotect madvise brk futex clone clone3 set_robust_list rseq exit exit_group
     read write pread64 lseek openat close newfstatat readlink access getcwd unlink fcntl dup3
-    memfd_create pipe2 ftruncate execve wait4
+    memfd_create pipe2 splice ftruncate execve wait4
     rt_sigaction rt_sigprocmask kill getpid getuid geteuid getgid getegid prctl prlimit64
     getrandom uname sysinfo clock_nanosleep
 """.split()
@@ -423,13 +423,15 @@ def test_lb_running_makes_no_system_call_the_unit_forbids(installed, tmp_path, b
         pytest.skip("the sanitizer runtime makes system calls of its own")
     if run("strace", "-f", "-o", os.devnull, "true", timeout=30).returncode != 0:
         pytest.skip("strace cannot trace here (ptrace not permitted)")
-    port, tls_port = free_port(), free_port()
+    port, tls_port, tcp_port = free_port(), free_port(), free_port()
     cert = tlstest.make_cert(str(tmp_path), "site", "site.test", sans=["DNS:site.test"])
     (tmp_path / "admin.token").write_text("token\n")
     config = make_config(
         [http_listener(port, "app"),
-         dict(http_listener(tls_port, "app", name="tls", protocol="https"), tls={"certificates": [cert.config]})],
-        [target_group("app", backends, health_check=health_check())],
+         dict(http_listener(tls_port, "app", name="tls", protocol="https"), tls={"certificates": [cert.config]}),
+         tcp_listener(tcp_port, "raw")],
+        [target_group("app", backends, health_check=health_check()),
+         target_group("raw", backends, protocol="tcp")],
         workers=2, pid_file=str(tmp_path / "lb.pid"),
         access_log={"path": str(tmp_path / "access.log"), "format": "json"})
     config["global"]["admin"]["token_file"] = str(tmp_path / "admin.token")
@@ -448,6 +450,9 @@ def test_lb_running_makes_no_system_call_the_unit_forbids(installed, tmp_path, b
         lbtest.wait_port(port, proc=proc, what="lb under strace", timeout=30)
         lbtest.wait_port(tls_port, proc=proc, what="lb under strace", timeout=30)
         assert lbtest.get(port, "/").status == 200
+        # A tcp tunnel (spliced both ways).
+        lbtest.wait_port(tcp_port, proc=proc, what="lb under strace", timeout=30)
+        assert lbtest.get(tcp_port, "/").status == 200
         commands = []
         for name, args in (("check", ["-t", "-c", str(config_path)]),
                            ("reload", ["-s", "reload", "-c", str(config_path)])):
@@ -485,6 +490,7 @@ def test_lb_running_makes_no_system_call_the_unit_forbids(installed, tmp_path, b
         made |= set(re.findall(r"^\d+\s+([a-z_0-9]+)\(", text, re.M))
         families |= set(re.findall(r"^\d+\s+socket\((AF_[A-Z0-9]+)", text, re.M))
     assert "io_uring_setup" in made
+    assert "splice" in made, "the tcp tunnel's bytes were copied, not spliced"
     print("system calls:", " ".join(sorted(made)))
     assert sorted(made - allowed_syscalls(installed)) == []
     allowed_families = set(unit_settings(installed.unit())["RestrictAddressFamilies"][0].split())

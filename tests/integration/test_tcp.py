@@ -187,6 +187,71 @@ def test_many_concurrent_tunnels(tcp_lb):
             sock.close()
 
 
+# ---------------------------------------------------------------- splicing
+
+def pipe_descriptors(pid):
+    count = 0
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{name}").startswith("pipe:")
+        except OSError:
+            pass  # closed meanwhile
+    return count
+
+
+def test_both_directions_are_spliced_and_every_byte_arrives(tcp_lb):
+    lb, port = tcp_lb(args=["--log-level", "debug"])
+    data = os.urandom(4 * 1024 * 1024)
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(data,))
+        sender.start()
+        received = recv_exact(sock, len(data))
+        sender.join(10)
+    assert received == data
+    lines = re.findall(r"tcp tunnel \S+ -> \S+: (\w+)", lb.stderr())
+    assert lines[-2:] == ["spliced", "spliced"], lines
+
+
+def test_pipes_are_held_only_while_bytes_are_in_flight(tcp_lb):
+    # 40 tunnels whose clients send and do not read (a small receive buffer,
+    # so it fills soon): the echoes back up in lb, each such direction
+    # holding its pipe. Once the bytes are gone the pipes go back to the
+    # pool, which keeps at most 16 (32 descriptors), or are closed.
+    lb, port = tcp_lb()
+    before = pipe_descriptors(lb.pid)
+    block = os.urandom(256 * 1024)
+    socks, sent = [], []
+    try:
+        for _ in range(40):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
+            sock.setblocking(False)
+            socks.append(sock)
+            sent.append(0)
+        # Send (the echo target buffers what it cannot send back) until lb
+        # holds a pipe per stalled direction.
+        deadline = time.monotonic() + 20
+        while (held := (pipe_descriptors(lb.pid) - before) // 2) < 40 and time.monotonic() < deadline:
+            for i, sock in enumerate(socks):
+                try:
+                    sent[i] += sock.send(block)
+                except BlockingIOError:
+                    pass
+        assert held >= 40, (held, sent)
+        # A few read everything back (their pipes drain and go back); the
+        # rest close with bytes in flight (theirs are closed with them).
+        for i, sock in enumerate(socks[:4]):
+            sock.setblocking(True)
+            sock.settimeout(20)
+            assert len(recv_exact(sock, sent[i])) == sent[i]
+    finally:
+        for sock in socks:
+            sock.close()
+    lbtest.wait_for(lambda: pipe_descriptors(lb.pid) - before <= 2 * 16, timeout=10,
+                    what="the pipes to go back (at most 16 spare)")
+
+
 # ---------------------------------------------------------------- socket options and limits
 
 def keepalive_timers(port):

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace lb {
 namespace {
@@ -78,13 +80,12 @@ protected:
         loop_->run();
     }
 
-    // Stops the pump and turns the loop until it has freed itself.
+    // Stops the pump and turns the loop until it has freed itself (a pump
+    // counts as a live stream until then).
     void stop(std::unique_ptr<SplicePump> pump) {
         SplicePump::stop(std::move(pump), false);
-        for (int i = 0; i < 3; ++i) {
-            loop_->post([] {});
-            run_until([] { return true; });
-        }
+        loop_->post([] {});  // a turn of the loop even if no poll was armed
+        run_until([this] { return loop_->live_streams() == 0; });
     }
 
     std::unique_ptr<EventLoop> loop_;
@@ -231,6 +232,33 @@ TEST_F(SplicePumpTest, StoppedWhileWaitingForRoomFreesItself) {
     stop(std::move(pump));
     EXPECT_EQ(events.error, 0);
     EXPECT_FALSE(events.eof);
+}
+
+TEST_F(SplicePumpTest, WithoutDescriptorsForAPipeItStepsAsideHoldingNothing) {
+    Events events;
+    auto pump = SplicePump::start(*loop_, source_near_, sink_near_, &events);
+    // Use up every descriptor the (lowered) limit allows: pipe2 must fail.
+    rlimit saved{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rlimit low = saved;
+    low.rlim_cur = 256;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::vector<int> filler;
+    for (int fd; (fd = ::dup(0)) >= 0;) filler.push_back(fd);
+    ASSERT_EQ(errno, EMFILE);
+
+    ASSERT_EQ(::send(source_far_, "abc", 3, 0), 3);
+    run_until([&] { return events.unavailable || events.moved > 0; });
+    for (int fd : filler) ::close(fd);
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    EXPECT_TRUE(events.unavailable);
+    EXPECT_EQ(events.moved, 0u);
+    EXPECT_EQ(events.error, 0);
+    // The bytes are still in the source, for the owner to read its own way.
+    char got[3];
+    ASSERT_EQ(::recv(source_near_, got, sizeof(got), MSG_DONTWAIT), 3);
+    EXPECT_EQ(std::string(got, 3), "abc");
+    stop(std::move(pump));
 }
 
 }  // namespace
