@@ -40,6 +40,7 @@
 
 #include "lb/http/http_parser.h"
 #include "lb/http/http_validation.h"
+#include "lb/io/splice_pump.h"
 #include "lb/io/stream.h"
 #include "lb/routing/request_identity.h"
 #include "lb/routing/rewrites.h"
@@ -71,6 +72,13 @@ public:
     // The client cannot take more now: the exchange stops reading the
     // target until resume_response().
     virtual bool response_blocked() const = 0;
+    // The client's socket, when the rest of a Content-Length body may be
+    // spliced into it as it is (plain TCP, no re-framing); else -1. While
+    // it is, the codec writes nothing to the client.
+    virtual int body_splice_sink() { return -1; }
+    // Nothing the codec wrote to the client is still queued; if something
+    // is, resume_response() follows once it is all out.
+    virtual bool body_output_flushed() { return true; }
     virtual void response_complete() = 0;
     // The target failed after the answer began: end the client's view of
     // it so it cannot be taken for complete.
@@ -104,7 +112,7 @@ struct ExchangeRequest {
     const tls::TlsSessionInfo* tls_info = nullptr;
 };
 
-class HttpExchange final : private StreamHandler {
+class HttpExchange final : private StreamHandler, private SplicePump::Handler {
 public:
     enum class Phase {
         routing,     // head received, not yet routed, or lb not yet decided
@@ -185,6 +193,18 @@ private:
     void on_stream_eof(Stream& stream) override;
     void on_stream_error(Stream& stream, int error) override;
     void on_stream_drained(Stream& stream) override;
+    void on_stream_paused(Stream& stream) override;
+
+    // A response body's bytes spliced from the target to the client
+    // (http_exchange_splice.cpp).
+    static constexpr uint64_t kSpliceBodyMin = 128 * 1024;
+    void maybe_splice_body();
+    void start_body_pump();
+    void stop_body_pump();
+    void on_pump_moved(SplicePump& pump, size_t bytes) override;
+    void on_pump_eof(SplicePump& pump) override;
+    void on_pump_error(SplicePump& pump, int error) override;
+    void on_pump_unavailable(SplicePump& pump) override;
 
     // routing (http_exchange.cpp)
     void route();
@@ -266,6 +286,9 @@ private:
     bool upstream_reusable_ = false;  // the target's connection may carry the next request
     const char* response_error_ = nullptr;  // why the target's response cannot be carried
     HttpHead upgrade_response_;       // a 101, kept until llhttp reports the switch
+    uint64_t body_left_ = 0;          // of a Content-Length response body, not yet read
+    bool body_pausing_ = false;       // the target's stream is pausing to be spliced from
+    std::unique_ptr<SplicePump> body_pump_;
 
     ResponseSink response_sink_{this};
     HttpParser response_parser_;

@@ -6,6 +6,7 @@
 // listeners/http_exchange.cpp.
 #include "listeners/http_exchange.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -88,6 +89,7 @@ void HttpExchange::release_target() {
 
 void HttpExchange::release_upstream(bool reusable) {
     host_.timers().cancel(upstream_timer_);
+    stop_body_pump();
     if (!upstream_) return;
     const std::shared_ptr<TargetState>& target = attempts_->target();
     if (reusable && target->routable() && !host_.draining()) {
@@ -174,6 +176,7 @@ void HttpExchange::on_stream_data(Stream& stream, std::string_view data) {
     }
     switch (outcome.status) {
         case HttpParser::Status::ok:
+            maybe_splice_body();
             return;
         case HttpParser::Status::paused:
             // The response is complete. Bytes after it were asked for by
@@ -216,6 +219,13 @@ void HttpExchange::on_stream_drained(Stream& stream) {
 void HttpExchange::resume_response() {
     if (!upstream_ || phase_ != Phase::streaming) return;
     schedule_upstream_timeout();
+    if (body_pausing_) return;  // on_stream_paused() decides how to go on
+    if (body_pump_) {
+        // What the codec had queued is out (or below its low-water mark:
+        // then it is asked again): spliced bytes may follow.
+        if (downstream_.body_output_flushed()) body_pump_->hold_output(false);
+        return;
+    }
     upstream_->start_reading();
 }
 
@@ -239,7 +249,10 @@ void HttpExchange::on_upstream_closed(bool error) {
 }
 
 void HttpExchange::on_upstream_timeout() {
-    if (response_started()) cut("target response timeout");
+    // A spliced body with bytes waiting for the client: it is the client
+    // that has not read for response_timeout.
+    if (body_pump_ && body_pump_->in_flight() > 0) cut("client stopped reading the response");
+    else if (response_started()) cut("target response timeout");
     else retry_or_fail(Failure::timeout, 0, 504, "target response timeout");
 }
 
@@ -297,6 +310,7 @@ int HttpExchange::on_response_head(HttpHead& response) {
     phase_ = Phase::streaming;
     status_ = status;
     response_framing_ = plan.framing;
+    body_left_ = plan.framing == BodyFraming::content_length ? plan.content_length.value_or(0) : 0;
     upstream_reusable_ = plan.reusable;
     if (status >= 500) target.responses_5xx.fetch_add(1, std::memory_order_relaxed);
     downstream_.response_head(response, plan, set_cookies_, target.draining.load(std::memory_order_relaxed));
@@ -308,6 +322,7 @@ int HttpExchange::on_response_head(HttpHead& response) {
 int HttpExchange::on_response_body(std::string_view data) {
     if (!upstream_ || phase_ != Phase::streaming) return HttpParserSink::kError;
     bytes_out_ += data.size();
+    body_left_ -= std::min<uint64_t>(data.size(), body_left_);
     downstream_.response_body(data);
     if (!upstream_ || phase_ != Phase::streaming) return HttpParserSink::kError;
     if (downstream_.response_blocked()) {

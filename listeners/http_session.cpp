@@ -318,6 +318,17 @@ void HttpSession::response_body(std::string_view data) {
     if (client_->output_high()) worker_.timers().schedule(client_timer_, listener_->config.idle_timeout.count());
 }
 
+int HttpSession::body_splice_sink() {
+    // A Content-Length body goes out as it came; chunks would need framing.
+    return framing_.response == BodyFraming::content_length && !closing_ ? client_->splice_sink_fd() : -1;
+}
+
+bool HttpSession::body_output_flushed() {
+    if (client_->pending_output() == 0) return true;
+    client_->notify_when_flushed();  // on_stream_drained() -> resume_response()
+    return false;
+}
+
 void HttpSession::response_complete() {
     if (framing_.request_complete) worker_.timers().cancel(client_timer_);
     else worker_.timers().schedule(client_timer_, listener_->config.idle_timeout.count());

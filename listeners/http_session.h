@@ -84,6 +84,8 @@ private:
                        bool target_draining) override;
     void response_body(std::string_view data) override;
     bool response_blocked() const override { return client_->output_high(); }
+    int body_splice_sink() override;
+    bool body_output_flushed() override;
     void response_complete() override;
     void response_cut(const char* why) override;
     void abort_client() override { close_client(CloseMode::abort); }

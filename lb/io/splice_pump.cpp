@@ -35,8 +35,8 @@ void PipePool::give_back(Pipe pipe) {
 
 // Counted with the loop's streams: a stopping loop waits until the ring has
 // let go of every pump (their cancelled polls complete), then frees them.
-SplicePump::SplicePump(EventLoop& loop, int from, int to, Handler* handler)
-    : loop_(loop), from_(from), to_(to), handler_(handler) {
+SplicePump::SplicePump(EventLoop& loop, int from, int to, Handler* handler, uint64_t limit)
+    : loop_(loop), from_(from), to_(to), handler_(handler), left_(limit) {
     loop_.stream_opened();
 }
 
@@ -53,10 +53,11 @@ void make_non_blocking(int fd) {
 
 }  // namespace
 
-std::unique_ptr<SplicePump> SplicePump::start(EventLoop& loop, int from, int to, Handler* handler) {
+std::unique_ptr<SplicePump> SplicePump::start(EventLoop& loop, int from, int to, Handler* handler,
+                                               uint64_t limit) {
     make_non_blocking(from);
     make_non_blocking(to);
-    std::unique_ptr<SplicePump> pump(new SplicePump(loop, from, to, handler));
+    std::unique_ptr<SplicePump> pump(new SplicePump(loop, from, to, handler, limit));
     // Bytes already waiting in the source make the poll report at once.
     pump->arm_readable();
     return pump;
@@ -176,11 +177,18 @@ bool SplicePump::fill(bool& more) {
         more = true;
         return true;
     }
-    ssize_t got = ::splice(from_, nullptr, pipe_.write.get(), nullptr, pipe_.capacity - in_pipe_,
-                           SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    size_t room = pipe_.capacity - in_pipe_;
+    if (left_ < room) room = static_cast<size_t>(left_);
+    ssize_t got = ::splice(from_, nullptr, pipe_.write.get(), nullptr, room, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
     if (got > 0) {
         in_pipe_ += static_cast<size_t>(got);
+        if (left_ != kNoLimit) left_ -= static_cast<uint64_t>(got);
         more = true;
+        if (left_ == 0) {  // all this pump was to read
+            eof_ = true;
+            more = false;
+            if (readable_armed_) loop_.cancel(readable_completion_);
+        }
     } else if (got == 0) {
         eof_ = true;
         if (readable_armed_) loop_.cancel(readable_completion_);

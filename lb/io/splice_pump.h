@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -60,7 +61,8 @@ public:
     public:
         // `bytes` more were read from the source (and are on their way).
         virtual void on_pump_moved(SplicePump& pump, size_t bytes) = 0;
-        // The source sent FIN and every byte before it reached the destination.
+        // The source sent FIN, or the limit was read, and every byte read
+        // reached the destination.
         virtual void on_pump_eof(SplicePump& pump) = 0;
         // A socket failed (reset, broken pipe): -errno.
         virtual void on_pump_error(SplicePump& pump, int error) = 0;
@@ -71,9 +73,12 @@ public:
         ~Handler() = default;
     };
 
-    // Starts moving bytes from `from` to `to` (descriptors it does not own).
-    // No callback comes from inside this call.
-    static std::unique_ptr<SplicePump> start(EventLoop& loop, int from, int to, Handler* handler);
+    static constexpr uint64_t kNoLimit = UINT64_MAX;
+    // Starts moving bytes from `from` to `to` (descriptors it does not own),
+    // at most `limit` of them (a body of known length: what follows it in
+    // the source stays there). No callback comes from inside this call.
+    static std::unique_ptr<SplicePump> start(EventLoop& loop, int from, int to, Handler* handler,
+                                             uint64_t limit = kNoLimit);
     // Ends the pump: no callback after this. With `flush`, bytes still in
     // its pipe get one non-blocking try at the destination first (a
     // graceful close); what does not fit is dropped. The pump frees itself
@@ -89,7 +94,7 @@ public:
     size_t in_flight() const { return in_pipe_; }
 
 private:
-    SplicePump(EventLoop& loop, int from, int to, Handler* handler);
+    SplicePump(EventLoop& loop, int from, int to, Handler* handler, uint64_t limit);
 
     void arm_readable();
     void arm_writable();
@@ -109,6 +114,7 @@ private:
     Handler* handler_;
     PipePool::Pipe pipe_;
     size_t in_pipe_ = 0;
+    uint64_t left_;  // bytes still to read before the limit
     bool eof_ = false;
     bool held_ = false;
     bool readable_armed_ = false;

@@ -18,7 +18,9 @@
 #pragma once
 
 #include <cstddef>
+#include <list>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "lb/base/net_address.h"
@@ -39,6 +41,8 @@ public:
     virtual void on_stream_error(Stream& stream, int error) = 0;
     // Queued output fell to the low-water mark after output_high() was true.
     virtual void on_stream_drained(Stream& stream) = 0;
+    // After Stream::pause_for_splice(): no receive is in flight any more.
+    virtual void on_stream_paused(Stream&) {}
 
 protected:
     ~StreamHandler() = default;
@@ -77,6 +81,15 @@ public:
     // A splice sink with bytes still queued: on_stream_drained() once they
     // are all out, so spliced bytes do not overtake them.
     virtual void notify_when_flushed() {}
+    // Stops reading to splice from this stream next: false when it cannot
+    // be spliced from (TLS, at EOF, failed). Else on_stream_paused() follows
+    // (never from inside this call) once no receive is in flight; then
+    // take_held_input() hands over what arrived meanwhile (as received, a
+    // piece per receive: no copy), which comes
+    // before any byte spliced, and splice_source_fd() says whether the
+    // socket may be spliced from now.
+    virtual bool pause_for_splice() { return false; }
+    virtual std::list<std::string> take_held_input() { return {}; }
     virtual bool connected() const = 0;
     virtual const SocketAddress& peer() const = 0;
     virtual const SocketAddress& local() const = 0;

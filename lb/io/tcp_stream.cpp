@@ -132,6 +132,7 @@ void TcpStream::arm_recv() {
 void TcpStream::start_reading() {
     if (closing_ || failed_) return;
     want_read_ = true;
+    notify_paused_ = false;
     if (!stash_.empty() || (eof_seen_ && !eof_delivered_)) {
         if (!delivery_scheduled_) {
             delivery_scheduled_ = true;
@@ -231,6 +232,10 @@ void TcpStream::on_recv(int result, uint32_t flags) {
         return;
     }
     if (recv_armed_) return;
+    if (notify_paused_ && !want_read_ && !closing_) {
+        paused();
+        return;
+    }
     if (closing_) {
         if (!finishing_ && !eof_seen_ && write_shut_ && linger_) arm_recv();  // keep lingering
         maybe_release();
@@ -372,6 +377,23 @@ int TcpStream::splice_source_fd() const {
 
 int TcpStream::splice_sink_fd() const {
     return connected() && !shutdown_requested_ && !failed_ && !closing_ ? fd_.get() : -1;
+}
+
+bool TcpStream::pause_for_splice() {
+    if (closing_ || failed_ || eof_seen_ || connecting_ || !fd_ || first_check_) return false;
+    stop_reading();
+    notify_paused_ = true;
+    if (!recv_armed_) {
+        loop_.defer([this] { paused(); });
+    }
+    return true;
+}
+
+// The receive stopped by pause_for_splice() is done.
+void TcpStream::paused() {
+    if (!notify_paused_ || recv_armed_ || want_read_ || closing_) return;
+    notify_paused_ = false;
+    if (handler_) handler_->on_stream_paused(*this);
 }
 
 void TcpStream::notify_when_flushed() {

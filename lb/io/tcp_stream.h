@@ -10,6 +10,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "conf/config.h"
 #include "lb/base/byte_queue.h"
@@ -51,6 +52,8 @@ public:
     int splice_source_fd() const override;
     int splice_sink_fd() const override;
     void notify_when_flushed() override;
+    bool pause_for_splice() override;
+    std::list<std::string> take_held_input() override { return std::exchange(stash_, {}); }
     bool connected() const override { return !connecting_ && fd_; }
     const SocketAddress& peer() const override { return peer_; }
     const SocketAddress& local() const override;
@@ -87,6 +90,7 @@ private:
     void on_send(int result, uint32_t flags);
     void on_connect(int result, uint32_t flags);
     void deliver_stash();
+    void paused();
     void deliver(std::string_view data);
     bool screen_first_bytes(std::string_view data);
     void fail(int error);
@@ -109,6 +113,7 @@ private:
     bool eof_seen_ = false;
     bool eof_delivered_ = false;
     bool delivery_scheduled_ = false;
+    bool notify_paused_ = false;  // pause_for_splice(): on_stream_paused() when the receive is done
     // Received while reading was stopped, one string per receive: handed on
     // a piece at a time, so a handler that pauses again mid-way leaves the
     // rest here instead of copying it, and a long stash never reallocates.

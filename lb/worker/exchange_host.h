@@ -16,6 +16,8 @@
 
 namespace lb {
 
+class EventLoop;
+
 class ExchangeHost {
 public:
     virtual TimerWheel& timers() = 0;
@@ -26,6 +28,9 @@ public:
     // Stopping gracefully: answers end their connections, and target
     // connections are not pooled.
     virtual bool draining() const = 0;
+    // The loop response bodies may be spliced on (lb/io/splice_pump.h);
+    // null where they may not be (a host with no loop).
+    virtual EventLoop* splice_loop() { return nullptr; }
 
 protected:
     ~ExchangeHost() = default;

@@ -162,6 +162,7 @@ public:
     EventLoop& loop() { return *loop_; }
     // ExchangeHost
     TimerWheel& timers() override { return loop_->timers(); }
+    EventLoop* splice_loop() override { return loop_.get(); }
     int64_t now_ms() const { return loop_->now_ms(); }
     int64_t now_us() const override { return loop_->now_us(); }
     UpstreamConnector& upstreams() override { return *upstreams_; }

@@ -240,3 +240,153 @@ def test_slow_reader_download_is_back_pressured(http_lb, backends):
         response = conn.read_response(sink=checker, timeout=120)
     assert response.status == 200 and checker.offset == GIB // 4 and checker.ok
     assert growth < RSS_LIMIT_KIB, f"RSS grew {growth // 1024} MiB while the client stalled"
+
+
+# ---------------------------------------------------------------- spliced response bodies
+#
+# The rest of a large Content-Length body goes from the target's socket to
+# the client's with splice(2) when both are plain TCP (README, "Response
+# bodies"); these are the ways that can go wrong.
+
+def spliced_lines(lb):
+    return [line for line in lb.stderr().splitlines() if "bytes spliced" in line]
+
+
+def test_a_large_body_is_spliced_whole_and_the_connections_go_on(http_lb, backends):
+    lb, port = http_lb(targets=[backends[0]], args=["--log-level", "debug"])
+    size = 6 * 1024 * 1024 + 7
+    with HttpConn(port, timeout=30) as conn:
+        for _ in range(2):  # the second on the same client and (pooled) target connection
+            checker = PatternChecker()
+            conn.request("GET", f"/bytes/{size}")
+            response = conn.read_response(sink=checker, timeout=30)
+            assert response.status == 200 and checker.offset == size and checker.ok
+        conn.request("GET", "/next")
+        assert conn.read_response().json()["path"] == "/next"
+    assert len(spliced_lines(lb)) == 2, lb.stderr()[-2000:]
+    entries = [e for e in lb.access_entries() if e.get("url", "").startswith("/bytes/")]
+    assert [e["bytes_out"] for e in entries] == [size, size]
+
+
+def test_chunked_and_small_bodies_are_not_spliced(http_lb, backends):
+    lb, port = http_lb(targets=[backends[0]], args=["--log-level", "debug"])
+    with HttpConn(port, timeout=30) as conn:
+        for path in (f"/chunked/{4 << 20}", f"/bytes/{64 * 1024}"):
+            checker = PatternChecker()
+            conn.request("GET", path)
+            assert conn.read_response(sink=checker, timeout=30).status == 200 and checker.ok
+    assert spliced_lines(lb) == []
+
+
+def test_a_pipelined_request_after_a_spliced_body_gets_its_own_answer(http_lb, backends):
+    _, port = http_lb(targets=[backends[0]])
+    size = 3 * 1024 * 1024
+    with HttpConn(port, timeout=30) as conn:
+        conn.sock.sendall(build_request("GET", f"/bytes/{size}") + build_request("GET", "/after"))
+        checker = PatternChecker()
+        response = conn.read_response(sink=checker, timeout=30)
+        assert response.status == 200 and checker.offset == size and checker.ok
+        assert conn.read_response().json()["path"] == "/after"
+
+
+def _truncating_target(body_sent, announced):
+    from scripted_backend import ScriptedBackend
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % announced
+    return ScriptedBackend(lambda request: (head + b"x" * body_sent, "close"))
+
+
+def test_a_target_closing_mid_body_cuts_the_client_short(http_lb):
+    target = _truncating_target(1_000_000, 4_000_000)
+    lb, port = http_lb(targets=[target.target])
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(build_request("GET", "/truncated"))
+        received = b""
+        while chunk := sock.recv(1 << 20):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"content-length: 4000000" in head.lower()
+    assert body == b"x" * 1_000_000  # all it sent, then the connection ends short of the length
+    entry = lbtest.wait_for(lambda: next((e for e in lb.access_entries() if e.get("url") == "/truncated"), None),
+                            what="the access log line")
+    assert entry["error"] == "target closed the connection mid-response" and entry["bytes_out"] == 1_000_000
+
+
+class SlowBodyTarget:
+    """Answers every request on a connection with a 300 KB body, sent as a
+    head and 1 KB, a pause (so lb has switched to splicing), then the rest
+    followed by a stray response no request asked for."""
+
+    BODY = b"y" * 300_000
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            sock, _ = self.listener.accept()
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock):
+        try:
+            self._answer(sock)
+        except OSError:
+            pass  # lb closed it (not reusable: the stray bytes)
+        finally:
+            sock.close()
+
+    def _answer(self, sock):
+        pending = b""
+        while True:
+            while b"\r\n\r\n" not in pending:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return
+                pending += chunk
+            pending = pending.partition(b"\r\n\r\n")[2]
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(self.BODY) + self.BODY[:1000])
+            time.sleep(0.2)
+            sock.sendall(self.BODY[1000:] + b"HTTP/1.1 418 stray\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_bytes_after_a_spliced_body_keep_the_target_connection_out_of_the_pool(http_lb):
+    # The pump stops at the body's end and leaves what follows in the
+    # socket, where the parser never sees it: lb must look before pooling.
+    target = SlowBodyTarget()
+    lb, port = http_lb(targets=[{"address": "127.0.0.1", "port": target.port}], args=["--log-level", "debug"])
+    with HttpConn(port, timeout=20) as conn:
+        # Pipelined: the next request is ready for a target connection the
+        # moment the body ends, before the pool could notice anything.
+        conn.sock.sendall(build_request("GET", "/twice") * 3)
+        for _ in range(3):
+            response = conn.read_response(timeout=20)
+            assert response.status == 200 and response.body == SlowBodyTarget.BODY
+    assert len(spliced_lines(lb)) == 3
+    assert target.connections == 3, "a connection with stray bytes was reused"
+
+
+def test_a_client_that_stops_reading_a_spliced_body_is_cut_after_response_timeout(http_lb, backends):
+    lb, port = http_lb(targets=[backends[0]], group_extra={"response_timeout": "1s"})
+    with HttpConn(port, timeout=20) as conn:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.request("GET", f"/bytes/{256 << 20}")
+        entry = lbtest.wait_for(
+            lambda: next((e for e in lb.access_entries() if e.get("url", "").startswith("/bytes/")), None),
+            timeout=15, what="the cut response's log line")
+    assert entry["error"] == "client stopped reading the response"
+    assert lbtest.get(port, "/still-serving").status == 200
+
+
+def test_a_client_gone_mid_splice_leaves_lb_serving(http_lb, backends):
+    lb, port = http_lb(targets=[backends[0]])
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(build_request("GET", f"/bytes/{64 << 20}"))
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    lbtest.wait_for(lambda: len([e for e in lb.access_entries() if e.get("url", "").startswith("/bytes/")]) == 5,
+                    timeout=15, what="five cut responses logged")
+    assert lbtest.get(port, "/still-serving").status == 200
