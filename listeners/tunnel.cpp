@@ -87,7 +87,10 @@ void TunnelSession::on_stream_drained(Stream& stream) {
     if (closing_) return;
     Side& from = other_of(stream);  // the side we paused because `stream` was full
     if (from.pump) {
-        from.pump->hold_output(false);  // what was queued before splicing is out
+        // What was queued before splicing must be out, not just below the
+        // low-water mark, before spliced bytes follow it.
+        if (stream.pending_output() == 0) from.pump->hold_output(false);
+        else stream.notify_when_flushed();
     } else if (from.paused) {
         from.paused = false;
         from.stream->start_reading();
