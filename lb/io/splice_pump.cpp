@@ -99,15 +99,7 @@ void SplicePump::arm_writable() {
 
 void SplicePump::on_readable(int result, uint32_t flags) {
     if (!(flags & IORING_CQE_F_MORE)) readable_armed_ = false;
-    if (stopped_) {
-        maybe_free();
-        return;
-    }
-    if (result < 0 && result != -ECANCELED) {
-        // The poll itself failed (not the socket: that shows as POLLERR).
-        if (handler_) handler_->on_pump_error(*this, result);
-        return;
-    }
+    if (!poll_answered(result)) return;
     // The ring ends a multishot poll when it must (a full completion
     // queue): ask again, or bytes arriving later would never be noticed.
     if (!readable_armed_ && !eof_) arm_readable();
@@ -116,15 +108,20 @@ void SplicePump::on_readable(int result, uint32_t flags) {
 
 void SplicePump::on_writable(int result, uint32_t) {
     writable_armed_ = false;
+    if (poll_answered(result)) pump();
+}
+
+bool SplicePump::poll_answered(int result) {
     if (stopped_) {
         maybe_free();
-        return;
+        return false;
     }
     if (result < 0 && result != -ECANCELED) {
+        // The poll itself failed (not the socket: that shows as POLLERR).
         if (handler_) handler_->on_pump_error(*this, result);
-        return;
+        return false;
     }
-    pump();
+    return true;
 }
 
 // Fills the pipe from the source, empties it into the destination, and goes

@@ -100,6 +100,9 @@ private:
     void arm_writable();
     void on_readable(int result, uint32_t flags);
     void on_writable(int result, uint32_t flags);
+    // A poll's completion: false when the pump has nothing to do on it
+    // (stopped, or the poll failed and the handler was told).
+    bool poll_answered(int result);
     void pump();
     // splice(2) into / out of the pipe: false when the pump failed or stepped aside.
     bool fill(bool& more);

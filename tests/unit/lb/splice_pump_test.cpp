@@ -20,31 +20,13 @@
 #include <utility>
 #include <vector>
 
+#include "tests/unit/lb/loopback_support.h"
+
 namespace lb {
 namespace {
 
-// A connected pair of sockets.
-std::pair<int, int> loopback_pair() {
-    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(::listen(listener, 1), 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-    int a = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    EXPECT_EQ(::connect(a, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    int b = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    ::close(listener);
-    return {a, b};
-}
-
-std::string pattern(size_t offset, size_t size) {
-    std::string out(size, '\0');
-    for (size_t i = 0; i < size; ++i) out[i] = static_cast<char>(((offset + i) * 2654435761u) >> 13);
-    return out;
-}
+using test::loopback_pair;
+using test::pattern;
 
 struct Events final : SplicePump::Handler {
     void on_pump_moved(SplicePump&, size_t bytes) override { moved += bytes; }

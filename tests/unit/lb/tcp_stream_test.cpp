@@ -19,35 +19,13 @@
 #include <utility>
 
 #include "lb/io/socket_options.h"
+#include "tests/unit/lb/loopback_support.h"
 
 namespace lb {
 namespace {
 
-// A connected pair: `near` for the stream under test, `far` for the test to read.
-std::pair<int, int> loopback_pair(int near_sndbuf) {
-    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(::listen(listener, 1), 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-    int near = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (near_sndbuf > 0) ::setsockopt(near, SOL_SOCKET, SO_SNDBUF, &near_sndbuf, sizeof(near_sndbuf));
-    EXPECT_EQ(::connect(near, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    int far = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    ::close(listener);
-    return {near, far};
-}
-
-// A pattern where every offset has its own byte, so a reordered, dropped or
-// repeated piece shows up at the first offset it touches.
-std::string pattern(size_t offset, size_t size) {
-    std::string out(size, '\0');
-    for (size_t i = 0; i < size; ++i) out[i] = static_cast<char>(((offset + i) * 2654435761u) >> 13);
-    return out;
-}
+using test::loopback_pair;
+using test::pattern;
 
 struct Recorder final : StreamHandler {
     void on_stream_connected(Stream&, int) override {}
