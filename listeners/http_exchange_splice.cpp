@@ -64,10 +64,13 @@ void HttpExchange::stop_body_pump() {
     SplicePump::stop(std::move(body_pump_), false);
 }
 
-void HttpExchange::on_pump_moved(SplicePump&, size_t bytes) {
+void HttpExchange::on_pump_moved(SplicePump& pump, size_t bytes) {
     bytes_out_ += bytes;
     body_left_ -= std::min<uint64_t>(bytes, body_left_);
-    schedule_upstream_timeout();
+    // The clock of whoever is awaited, as on the copying path: the
+    // client's (idle_timeout) while bytes wait for it, else the target's.
+    if (pump.in_flight() > 0) host_.timers().schedule(upstream_timer_, listener_->config.idle_timeout.count());
+    else schedule_upstream_timeout();
 }
 
 void HttpExchange::on_pump_eof(SplicePump&) {
@@ -87,14 +90,16 @@ void HttpExchange::on_pump_eof(SplicePump&) {
     if (upstream_) release_upstream(upstream_reusable_ && nothing_after);
 }
 
-void HttpExchange::on_pump_error(SplicePump&, int error) {
+void HttpExchange::on_pump_error(SplicePump& pump, int) {
+    bool client = pump.sink_failed();
     stop_body_pump();
-    if (error == -EPIPE) cut("client closed the connection mid-response");
+    if (client) cut("client closed the connection mid-response");
     else on_upstream_closed(true);
 }
 
 void HttpExchange::on_pump_unavailable(SplicePump&) {
-    // No pipe (descriptors ran out): the rest goes the ordinary way.
+    // No pipe (descriptors ran out) before the first byte (a body's pump
+    // keeps its pipe): the parser is in step, the rest goes the ordinary way.
     stop_body_pump();
     upstream_->start_reading();
 }

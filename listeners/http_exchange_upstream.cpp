@@ -249,8 +249,8 @@ void HttpExchange::on_upstream_closed(bool error) {
 }
 
 void HttpExchange::on_upstream_timeout() {
-    // A spliced body with bytes waiting for the client: it is the client
-    // that has not read for response_timeout.
+    // A spliced body with bytes waiting for the client: the client has not
+    // read for idle_timeout (on_pump_moved runs that clock then).
     if (body_pump_ && body_pump_->in_flight() > 0) cut("client stopped reading the response");
     else if (response_started()) cut("target response timeout");
     else retry_or_fail(Failure::timeout, 0, 504, "target response timeout");

@@ -130,6 +130,7 @@ void SplicePump::pump() {
     if (pumping_) return;  // a callback below re-entered through hold_output()
     pumping_ = true;
     size_t moved = 0;
+    bool wrote = false;
     bool failed = false;
     for (;;) {
         size_t before = in_pipe_;
@@ -144,6 +145,7 @@ void SplicePump::pump() {
             failed = true;
             break;
         }
+        wrote = wrote || in_pipe_ < filled;
         // Again only when the destination took something and the source
         // may have more: a pipe that filled up, or a read that found bytes
         // (one read stops at the pipe's slots, and a socket that still
@@ -152,8 +154,10 @@ void SplicePump::pump() {
     }
     pumping_ = false;
     if (failed || stopped_) return;
-    if (in_pipe_ == 0) release_pipe();
-    if (moved > 0 && handler_) handler_->on_pump_moved(*this, moved);
+    // A body's pump keeps its pipe: needing a new one mid-way, and finding
+    // none, would leave its owner unable to go on the ordinary way.
+    if (in_pipe_ == 0 && left_ == kNoLimit) release_pipe();
+    if ((moved > 0 || wrote) && handler_) handler_->on_pump_moved(*this, moved);
     if (!stopped_ && eof_ && in_pipe_ == 0) finish();
 }
 
@@ -209,6 +213,7 @@ bool SplicePump::drain() {
     if (sent > 0) {
         in_pipe_ -= static_cast<size_t>(sent);
     } else if (sent < 0 && errno != EAGAIN && errno != EINTR) {
+        sink_failed_ = true;
         if (handler_) handler_->on_pump_error(*this, -errno);
         return false;
     }

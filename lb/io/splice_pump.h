@@ -12,8 +12,9 @@
 //
 // Pipes come from the loop's PipePool while a direction has bytes in
 // flight and go back as soon as it has none, so an idle tunnel holds none.
-// Without a pipe (descriptors run out) the pump steps aside: its owner
-// moves the bytes another way, nothing is lost.
+// A pump with a limit (a body) keeps its pipe until the end, so it can only
+// lack one before its first byte. Without a pipe (descriptors run out) the
+// pump steps aside: its owner moves the bytes another way, nothing is lost.
 //
 // The pump works on the two descriptors only (and makes them non-blocking:
 // splice(2) reads a blocking socket blocking); the streams that own them
@@ -59,12 +60,14 @@ class SplicePump final : public Retirable {
 public:
     class Handler {
     public:
-        // `bytes` more were read from the source (and are on their way).
+        // Bytes moved: `bytes` more read from the source (0: only written
+        // out to the destination).
         virtual void on_pump_moved(SplicePump& pump, size_t bytes) = 0;
         // The source sent FIN, or the limit was read, and every byte read
         // reached the destination.
         virtual void on_pump_eof(SplicePump& pump) = 0;
-        // A socket failed (reset, broken pipe): -errno.
+        // A socket failed (reset, broken pipe): -errno; sink_failed() says
+        // whether it was the destination's.
         virtual void on_pump_error(SplicePump& pump, int error) = 0;
         // No pipe could be had; no bytes are held: read the source another way.
         virtual void on_pump_unavailable(SplicePump& pump) = 0;
@@ -92,6 +95,7 @@ public:
     void hold_output(bool held);
     // Bytes read and not yet written.
     size_t in_flight() const { return in_pipe_; }
+    bool sink_failed() const { return sink_failed_; }
 
 private:
     SplicePump(EventLoop& loop, int from, int to, Handler* handler, uint64_t limit);
@@ -125,6 +129,7 @@ private:
     bool stopped_ = false;
     bool freed_ = false;
     bool pumping_ = false;
+    bool sink_failed_ = false;
     CompletionOf<SplicePump, &SplicePump::on_readable> readable_completion_{this};
     CompletionOf<SplicePump, &SplicePump::on_writable> writable_completion_{this};
 };

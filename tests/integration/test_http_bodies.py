@@ -368,8 +368,11 @@ def test_bytes_after_a_spliced_body_keep_the_target_connection_out_of_the_pool(h
     assert target.connections == 3, "a connection with stray bytes was reused"
 
 
-def test_a_client_that_stops_reading_a_spliced_body_is_cut_after_response_timeout(http_lb, backends):
-    lb, port = http_lb(targets=[backends[0]], group_extra={"response_timeout": "1s"})
+def test_a_client_that_stops_reading_a_spliced_body_is_cut_after_idle_timeout(http_lb, backends):
+    # As on the copying path: a client that does not read is timed by the
+    # listener's idle_timeout, not the target's response_timeout.
+    lb, port = http_lb(targets=[backends[0]], listener_extra={"idle_timeout": "1s"},
+                       group_extra={"response_timeout": "30s"})
     with HttpConn(port, timeout=20) as conn:
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         conn.request("GET", f"/bytes/{256 << 20}")
@@ -378,6 +381,47 @@ def test_a_client_that_stops_reading_a_spliced_body_is_cut_after_response_timeou
             timeout=15, what="the cut response's log line")
     assert entry["error"] == "client stopped reading the response"
     assert lbtest.get(port, "/still-serving").status == 200
+
+
+def test_a_client_reading_a_spliced_body_slowly_is_not_timed_by_the_target(http_lb, backends):
+    # Steady but slower than the pipe and the socket buffers empty: no read
+    # from the target for longer than its response_timeout, yet the client
+    # is taking bytes all along.
+    lb, port = http_lb(targets=[backends[0]], group_extra={"response_timeout": "1s"})
+    size = 6 << 20
+    with socket.socket() as sock:
+        sock.settimeout(20)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(build_request("GET", f"/bytes/{size}"))
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        body = len(received.partition(b"\r\n\r\n")[2])
+        while body < size:
+            time.sleep(0.02)
+            chunk = sock.recv(16384)
+            if not chunk:
+                break
+            body += len(chunk)
+    entry = next(e for e in lb.access_entries() if e.get("url", "").startswith("/bytes/"))
+    assert body == size, entry
+    assert "error" not in entry, entry
+
+
+def test_a_client_reset_mid_splice_is_not_blamed_on_the_target(http_lb, backends):
+    lb, port = http_lb(targets=[backends[0]])
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        # A pipelined upload over 64 KiB: lb stops reading this client, so
+        # only the pump can notice its reset.
+        sock.sendall(build_request("GET", f"/bytes/{64 << 20}") + build_request("POST", "/x", body=b"z" * 100000))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(0.3)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    entry = lbtest.wait_for(
+        lambda: next((e for e in lb.access_entries() if e.get("url", "").startswith("/bytes/")), None),
+        timeout=15, what="the cut response's log line")
+    assert entry["error"] == "client closed the connection mid-response", entry
 
 
 def test_a_client_gone_mid_splice_leaves_lb_serving(http_lb, backends):

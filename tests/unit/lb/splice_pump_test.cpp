@@ -164,6 +164,26 @@ TEST_F(SplicePumpTest, AnIdlePumpHoldsNoPipe) {
     stop(std::move(pump));
 }
 
+TEST_F(SplicePumpTest, ALimitedPumpStopsAtItsLimitAndKeepsItsPipeUntilThen) {
+    Events events;
+    auto pump = SplicePump::start(*loop_, source_near_, sink_near_, &events, 8);
+    ASSERT_EQ(::send(source_far_, "abcde", 5, 0), 5);
+    run_until([&] { return events.moved == 5 && pump->in_flight() == 0; });
+    EXPECT_EQ(loop_->pipes().spare(), 0u) << "a body's pump keeps its pipe between bursts";
+    EXPECT_FALSE(events.eof);
+    ASSERT_EQ(::send(source_far_, "fghNEXT", 7, 0), 7);  // 3 more for the limit, then what follows
+    run_until([&] { return events.eof; });
+    EXPECT_EQ(events.moved, 8u);
+    char got[8];
+    ASSERT_EQ(::recv(sink_far_, got, sizeof(got), MSG_WAITALL), 8);
+    EXPECT_EQ(std::string(got, 8), "abcdefgh");
+    stop(std::move(pump));
+    EXPECT_EQ(loop_->pipes().spare(), 1u);
+    char rest[4];
+    ASSERT_EQ(::recv(source_near_, rest, sizeof(rest), MSG_DONTWAIT), 4) << "what follows stays in the source";
+    EXPECT_EQ(std::string(rest, 4), "NEXT");
+}
+
 TEST_F(SplicePumpTest, HeldOutputWaitsThenFlows) {
     Events events;
     auto pump = SplicePump::start(*loop_, source_near_, sink_near_, &events);
