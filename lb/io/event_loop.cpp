@@ -83,6 +83,10 @@ io_uring_sqe* EventLoop::sqe() {
     return entry;
 }
 
+void EventLoop::reserve_sqes(unsigned count) {
+    if (io_uring_sq_space_left(&ring_) < count) io_uring_submit(&ring_);
+}
+
 io_uring_sqe* EventLoop::sqe_for(IoCompletion* completion) {
     io_uring_sqe* entry = sqe();
     io_uring_sqe_set_data(entry, completion);

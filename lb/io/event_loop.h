@@ -73,6 +73,9 @@ public:
 
     // A submission entry; never null (flushes the SQ when it is full).
     io_uring_sqe* sqe();
+    // Room for `count` entries that must reach the kernel together (a
+    // linked pair): a flush between them would submit half a link.
+    void reserve_sqes(unsigned count);
     // Submits an entry with `completion` as user_data (nullptr = ignore its CQE).
     io_uring_sqe* sqe_for(IoCompletion* completion);
     // Room for a sendmsg's header and iovecs, valid until this loop

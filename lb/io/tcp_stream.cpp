@@ -49,6 +49,7 @@ std::unique_ptr<TcpStream> TcpStream::connect(EventLoop& loop, const SocketAddre
     stream->connecting_ = true;
     stream->connect_timeout_.tv_sec = timeout_ms / 1000;
     stream->connect_timeout_.tv_nsec = (timeout_ms % 1000) * 1000000;
+    loop.reserve_sqes(2);  // the connect and its linked timeout, never split by a flush
     io_uring_sqe* sqe = loop.sqe_for(&stream->connect_completion_);
     io_uring_prep_connect(sqe, fd, stream->peer_.sa(), stream->peer_.len());
     sqe->flags |= IOSQE_IO_LINK;

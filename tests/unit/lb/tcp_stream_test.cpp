@@ -12,11 +12,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "lb/io/socket_options.h"
 #include "tests/unit/lb/loopback_support.h"
@@ -62,8 +64,8 @@ protected:
 };
 
 TEST_F(TcpStreamTest, WritesOfEverySizeArriveWholeAndInOrderWhileTheReaderLags) {
-    auto [near, far] = loopback_pair(16384);
     Recorder recorder;
+    auto [near, far] = loopback_pair(16384);
     auto stream = std::make_unique<TcpStream>(*loop_, UniqueFd(near), SocketAddress());
     stream->set_handler(&recorder);
 
@@ -278,6 +280,61 @@ TEST_F(TcpStreamTest, APausingReaderHoldsNoMoreThanTheReceiveBuffers) {
     EXPECT_LE(pauser.max_held, ring_bytes) << "held more than the receive buffers can have had in flight";
     close_stream(std::move(stream));
     ::close(far);
+}
+
+// The connect and its linked timeout are two entries: when the submission
+// queue had room for only one, a flush between them sent the connect as
+// half a link (it failed with -EINPROGRESS, its timeout orphaned).
+TEST(TcpStreamConnect, TimesOutEvenWhenTheSubmissionQueueFillsUnderIt) {
+    EventLoop::Options options;
+    options.ring_entries = 4;
+    auto created = EventLoop::create(options);
+    ASSERT_TRUE(created.ok());
+    std::unique_ptr<EventLoop> loop = std::move(created.value());
+    // A listener whose accept queue is full: further SYNs are dropped.
+    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(listener, 0), 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+    std::vector<int> fillers;
+    for (int i = 0; i < 4; ++i) {
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+        fillers.push_back(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // handshakes done: the queue is full
+    struct Nothing final : IoCompletion {
+        void on_complete(int, uint32_t) override {}
+    } nothing;
+    // The loop's wake-up read and these two: three of four entries taken.
+    loop->cancel(nothing);
+    loop->cancel(nothing);
+    struct Connected final : StreamHandler {
+        void on_stream_connected(Stream&, int e) override { error = e, done = true; }
+        void on_stream_data(Stream&, std::string_view) override {}
+        void on_stream_eof(Stream&) override {}
+        void on_stream_error(Stream&, int) override {}
+        void on_stream_drained(Stream&) override {}
+        int error = 0;
+        bool done = false;
+    } handler;
+    std::unique_ptr<Stream> stream = TcpStream::connect(*loop, SocketAddress::from_sockaddr(
+                                                                   reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+                                                       200, &handler);
+    loop->stop();
+    loop->set_exit_condition([&] { return handler.done; });
+    loop->run();
+    EXPECT_EQ(handler.error, -ETIMEDOUT);
+    Stream::close(std::move(stream), CloseMode::abort);
+    loop->post([] {});
+    loop->set_exit_condition([&] { return loop->live_streams() == 0; });
+    loop->run();
+    for (int fd : fillers) ::close(fd);
+    ::close(listener);
 }
 
 }  // namespace
