@@ -73,7 +73,7 @@ void SplicePump::stop(std::unique_ptr<SplicePump> owned, bool flush) {
                                 SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
         if (sent > 0) pump->in_pipe_ -= static_cast<size_t>(sent);
     }
-    if (pump->readable_armed_) pump->loop_.cancel(pump->readable_completion_);
+    pump->stop_polling_source();
     if (pump->writable_armed_) pump->loop_.cancel(pump->writable_completion_);
     pump->release_pipe();
     pump->maybe_free();
@@ -169,7 +169,7 @@ bool SplicePump::fill(bool& more) {
             // Nothing is held (a pipe is only let go of empty): the owner
             // reads this source the ordinary way from here on.
             stopped_ = true;
-            if (readable_armed_) loop_.cancel(readable_completion_);
+            stop_polling_source();
             if (handler_) handler_->on_pump_unavailable(*this);
             return false;
         }
@@ -188,11 +188,11 @@ bool SplicePump::fill(bool& more) {
         if (left_ == 0) {  // all this pump was to read
             eof_ = true;
             more = false;
-            if (readable_armed_) loop_.cancel(readable_completion_);
+            stop_polling_source();
         }
     } else if (got == 0) {
         eof_ = true;
-        if (readable_armed_) loop_.cancel(readable_completion_);
+        stop_polling_source();
     } else if (errno == EAGAIN) {
         // An empty socket, or a pipe whose slots are all taken by small
         // pieces: only the second can change by draining it.
@@ -224,8 +224,12 @@ bool SplicePump::drain() {
 
 void SplicePump::finish() {
     stopped_ = true;
-    if (readable_armed_) loop_.cancel(readable_completion_);
+    stop_polling_source();
     if (handler_) handler_->on_pump_eof(*this);
+}
+
+void SplicePump::stop_polling_source() {
+    if (readable_armed_) loop_.cancel(readable_completion_);
 }
 
 void SplicePump::release_pipe() {

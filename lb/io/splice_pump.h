@@ -112,6 +112,7 @@ private:
     bool fill(bool& more);
     bool drain();
     void finish();
+    void stop_polling_source();  // its final completion still comes
     void release_pipe();
     void maybe_free();
 
