@@ -111,6 +111,7 @@ void TcpStream::on_connect(int result, uint32_t) {
         return;
     }
     if (!out_.empty()) submit_send();
+    else if (shutdown_requested_) after_output_flushed();  // asked for while connecting: the FIN now
     if (want_read_) arm_recv();
     if (handler_) handler_->on_stream_connected(*this, 0);
 }

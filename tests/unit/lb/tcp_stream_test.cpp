@@ -337,5 +337,49 @@ TEST(TcpStreamConnect, TimesOutEvenWhenTheSubmissionQueueFillsUnderIt) {
     ::close(listener);
 }
 
+// shutdown_write() while the connect is in flight, nothing written: the FIN
+// must follow the connect (a client that connects and half-closes at once).
+TEST(TcpStreamConnect, AShutdownBeforeTheConnectCompletesSendsTheFinAfterIt) {
+    auto created = EventLoop::create(EventLoop::Options{});
+    ASSERT_TRUE(created.ok());
+    std::unique_ptr<EventLoop> loop = std::move(created.value());
+    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(listener, 1), 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+    struct Connected final : StreamHandler {
+        void on_stream_connected(Stream&, int e) override { error = e, done = true; }
+        void on_stream_data(Stream&, std::string_view) override {}
+        void on_stream_eof(Stream&) override {}
+        void on_stream_error(Stream&, int) override {}
+        void on_stream_drained(Stream&) override {}
+        int error = 0;
+        bool done = false;
+    } handler;
+    std::unique_ptr<Stream> stream = TcpStream::connect(
+        *loop, SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 5000, &handler);
+    stream->shutdown_write();
+    loop->stop();
+    loop->set_exit_condition([&] { return handler.done; });
+    loop->run();
+    ASSERT_EQ(handler.error, 0);
+    int far = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    ASSERT_GE(far, 0);
+    timeval deadline{5, 0};
+    ::setsockopt(far, SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof(deadline));
+    char byte;
+    EXPECT_EQ(::recv(far, &byte, 1, 0), 0) << "no FIN within 5 s (errno " << errno << ")";
+    Stream::close(std::move(stream), CloseMode::abort);
+    loop->post([] {});
+    loop->set_exit_condition([&] { return loop->live_streams() == 0; });
+    loop->run();
+    ::close(far);
+    ::close(listener);
+}
+
 }  // namespace
 }  // namespace lb
