@@ -67,12 +67,25 @@ void TcpStream::set_addresses(const SocketAddress& peer, const SocketAddress& lo
     local_ = local;
 }
 
+// A task of this stream's own: the stream is not released before it has run
+// (it may have been closed meanwhile; each task checks), and a close that
+// waited for it finishes after it.
+template <class Task>
+void TcpStream::defer_task(Task task) {
+    ++deferred_pending_;
+    loop_.defer([this, task]() mutable {
+        --deferred_pending_;
+        task();
+        maybe_release();
+    });
+}
+
 void TcpStream::unread(std::string_view data) {
     if (data.empty() || closing_) return;
     stash_.emplace_front(data);
     if (want_read_ && !delivery_scheduled_) {
         delivery_scheduled_ = true;
-        loop_.defer([this] { deliver_stash(); });
+        defer_task([this] { deliver_stash(); });
     }
 }
 
@@ -138,7 +151,7 @@ void TcpStream::start_reading() {
     if (!stash_.empty() || (eof_seen_ && !eof_delivered_)) {
         if (!delivery_scheduled_) {
             delivery_scheduled_ = true;
-            loop_.defer([this] { deliver_stash(); });
+            defer_task([this] { deliver_stash(); });
         }
         return;
     }
@@ -215,7 +228,7 @@ void TcpStream::on_recv(int result, uint32_t flags) {
             screened_.clear();
             if (want_read_ && !stash_.empty() && !delivery_scheduled_) {
                 delivery_scheduled_ = true;
-                loop_.defer([this] { deliver_stash(); });
+                defer_task([this] { deliver_stash(); });
             }
         }
         if (want_read_ && stash_.empty() && handler_) {
@@ -245,7 +258,7 @@ void TcpStream::on_recv(int result, uint32_t flags) {
     }
     if (want_read_ && !eof_seen_ && !failed_) {
         if (result == -ENOBUFS) {
-            loop_.defer([this] {
+            defer_task([this] {
                 if (want_read_ && !closing_) arm_recv();
             });
         } else {
@@ -284,16 +297,13 @@ void TcpStream::write(std::string_view data) {
         // head and body, or a request's, are one send and one segment
         // instead of two (the second waited for the first's completion).
         send_scheduled_ = true;
-        loop_.defer([this] { send_deferred(); });
+        defer_task([this] { send_deferred(); });
     }
 }
 
 void TcpStream::send_deferred() {
     send_scheduled_ = false;
-    if (finishing_) {
-        maybe_release();
-        return;
-    }
+    if (finishing_) return;
     if (send_inflight_ || connecting_ || !fd_) return;
     if (!out_.empty()) submit_send();
     else after_output_flushed();  // a close or shutdown waiting on this flush
@@ -386,7 +396,7 @@ bool TcpStream::pause_for_splice() {
     stop_reading();
     notify_paused_ = true;
     if (!recv_armed_) {
-        loop_.defer([this] { paused(); });
+        defer_task([this] { paused(); });
     }
     return true;
 }
@@ -401,7 +411,7 @@ void TcpStream::paused() {
 void TcpStream::notify_when_flushed() {
     if (closing_) return;
     if (out_.empty() && !send_inflight_) {
-        loop_.defer([this] {
+        defer_task([this] {
             if (!closing_ && handler_) handler_->on_stream_drained(*this);
         });
         return;
@@ -468,14 +478,14 @@ void TcpStream::maybe_release() {
     if (!finishing_) {
         // Graceful close still flushing or lingering; nothing to do yet unless
         // every operation has ended without a path forward.
-        if (ops_in_flight() || delivery_scheduled_ || send_scheduled_) return;
+        if (ops_in_flight() || deferred_pending_ != 0) return;
         if (write_shut_ && linger_ && !eof_seen_ && !failed_) {
             arm_recv();
             if (recv_armed_) return;
         }
         finishing_ = true;
     }
-    if (ops_in_flight() || send_scheduled_) return;
+    if (ops_in_flight() || deferred_pending_ != 0) return;
     released_ = true;
     fd_.reset();
     loop_.retire(this);

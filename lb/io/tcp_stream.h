@@ -98,6 +98,8 @@ private:
     void finish_close();
     void abort_linger() override { finish_close(); }
     void maybe_release();
+    template <class Task>
+    void defer_task(Task task);
     bool ops_in_flight() const { return recv_armed_ || send_inflight_ || connecting_; }
 
     EventLoop& loop_;
@@ -127,6 +129,7 @@ private:
     // writing
     ByteQueue out_;
     bool send_inflight_ = false;
+    unsigned deferred_pending_ = 0;  // defer_task()s not run yet: release waits for them
     bool send_scheduled_ = false;  // send_deferred() is due before the loop next waits
     bool shutdown_requested_ = false;
     bool write_shut_ = false;
