@@ -282,6 +282,17 @@ TEST_F(TcpStreamTest, APausingReaderHoldsNoMoreThanTheReceiveBuffers) {
     ::close(far);
 }
 
+// Records how a connect ended.
+struct ConnectResult final : StreamHandler {
+    void on_stream_connected(Stream&, int e) override { error = e, done = true; }
+    void on_stream_data(Stream&, std::string_view) override {}
+    void on_stream_eof(Stream&) override {}
+    void on_stream_error(Stream&, int) override {}
+    void on_stream_drained(Stream&) override {}
+    int error = 0;
+    bool done = false;
+};
+
 // The connect and its linked timeout are two entries: when the submission
 // queue had room for only one, a flush between them sent the connect as
 // half a link (it failed with -EINPROGRESS, its timeout orphaned).
@@ -292,14 +303,8 @@ TEST(TcpStreamConnect, TimesOutEvenWhenTheSubmissionQueueFillsUnderIt) {
     ASSERT_TRUE(created.ok());
     std::unique_ptr<EventLoop> loop = std::move(created.value());
     // A listener whose accept queue is full: further SYNs are dropped.
-    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    ASSERT_EQ(::listen(listener, 0), 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+    sockaddr_in addr;
+    int listener = test::loopback_listener(0, addr);
     std::vector<int> fillers;
     for (int i = 0; i < 4; ++i) {
         int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -313,15 +318,7 @@ TEST(TcpStreamConnect, TimesOutEvenWhenTheSubmissionQueueFillsUnderIt) {
     // The loop's wake-up read and these two: three of four entries taken.
     loop->cancel(nothing);
     loop->cancel(nothing);
-    struct Connected final : StreamHandler {
-        void on_stream_connected(Stream&, int e) override { error = e, done = true; }
-        void on_stream_data(Stream&, std::string_view) override {}
-        void on_stream_eof(Stream&) override {}
-        void on_stream_error(Stream&, int) override {}
-        void on_stream_drained(Stream&) override {}
-        int error = 0;
-        bool done = false;
-    } handler;
+    ConnectResult handler;
     std::unique_ptr<Stream> stream = TcpStream::connect(*loop, SocketAddress::from_sockaddr(
                                                                    reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
                                                        200, &handler);
@@ -343,23 +340,9 @@ TEST(TcpStreamConnect, AShutdownBeforeTheConnectCompletesSendsTheFinAfterIt) {
     auto created = EventLoop::create(EventLoop::Options{});
     ASSERT_TRUE(created.ok());
     std::unique_ptr<EventLoop> loop = std::move(created.value());
-    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    ASSERT_EQ(::listen(listener, 1), 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-    struct Connected final : StreamHandler {
-        void on_stream_connected(Stream&, int e) override { error = e, done = true; }
-        void on_stream_data(Stream&, std::string_view) override {}
-        void on_stream_eof(Stream&) override {}
-        void on_stream_error(Stream&, int) override {}
-        void on_stream_drained(Stream&) override {}
-        int error = 0;
-        bool done = false;
-    } handler;
+    sockaddr_in addr;
+    int listener = test::loopback_listener(1, addr);
+    ConnectResult handler;
     std::unique_ptr<Stream> stream = TcpStream::connect(
         *loop, SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 5000, &handler);
     stream->shutdown_write();
