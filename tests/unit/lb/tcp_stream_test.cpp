@@ -336,19 +336,14 @@ TEST(TcpStreamConnect, TimesOutEvenWhenTheSubmissionQueueFillsUnderIt) {
 
 // shutdown_write() while the connect is in flight, nothing written: the FIN
 // must follow the connect (a client that connects and half-closes at once).
-TEST(TcpStreamConnect, AShutdownBeforeTheConnectCompletesSendsTheFinAfterIt) {
-    auto created = EventLoop::create(EventLoop::Options{});
-    ASSERT_TRUE(created.ok());
-    std::unique_ptr<EventLoop> loop = std::move(created.value());
+TEST_F(TcpStreamTest, AShutdownBeforeTheConnectCompletesSendsTheFinAfterIt) {
     sockaddr_in addr;
     int listener = test::loopback_listener(1, addr);
     ConnectResult handler;
-    std::unique_ptr<Stream> stream = TcpStream::connect(
-        *loop, SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 5000, &handler);
+    auto stream = TcpStream::connect(*loop_, SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+                                     5000, &handler);
     stream->shutdown_write();
-    loop->stop();
-    loop->set_exit_condition([&] { return handler.done; });
-    loop->run();
+    run_until([&] { return handler.done; });
     ASSERT_EQ(handler.error, 0);
     int far = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     ASSERT_GE(far, 0);
@@ -356,10 +351,7 @@ TEST(TcpStreamConnect, AShutdownBeforeTheConnectCompletesSendsTheFinAfterIt) {
     ::setsockopt(far, SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof(deadline));
     char byte;
     EXPECT_EQ(::recv(far, &byte, 1, 0), 0) << "no FIN within 5 s (errno " << errno << ")";
-    Stream::close(std::move(stream), CloseMode::abort);
-    loop->post([] {});
-    loop->set_exit_condition([&] { return loop->live_streams() == 0; });
-    loop->run();
+    close_stream(std::move(stream));
     ::close(far);
     ::close(listener);
 }
