@@ -418,8 +418,14 @@ class Lb:
             # reported as "invalid vptr". For a descriptor-starved lb those
             # reports say nothing; AddressSanitizer's and every other check
             # still count.
-            checked = re.sub(r"^.*runtime error: .* which does not point to an object of type .*\n"
-                             r".*note: object has invalid vptr$", "", text, flags=re.M)
+            # The note names the address; it need not follow its error line
+            # (another thread's report or log line can come between), so
+            # errors are matched to notes by address, not by position.
+            starved = set(re.findall(r"^(0x[0-9a-f]+): note: object has invalid vptr$", text, flags=re.M))
+            checked = "\n".join(
+                line for line in text.splitlines()
+                if not ((m := re.search(r"runtime error: .* address (0x[0-9a-f]+) which does not point to "
+                                        r"an object of type ", line)) and m.group(1) in starved))
         return text if any(m in checked for m in SANITIZER_MARKERS) else None
 
 
