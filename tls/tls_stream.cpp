@@ -67,7 +67,8 @@ std::unique_ptr<TlsStream> TlsStream::accept(EventLoop& loop, std::unique_ptr<St
 }
 
 std::unique_ptr<TlsStream> TlsStream::connect(EventLoop& loop, const SocketAddress& to, int64_t timeout_ms,
-                                              std::shared_ptr<const ClientContext> context, StreamHandler* handler) {
+                                              std::shared_ptr<const ClientContext> context, StreamHandler* handler,
+                                              int receive_buffer) {
     std::unique_ptr<TlsStream> stream(new TlsStream(loop, Side::client));
     stream->handler_ = handler;
     stream->peer_ = to;
@@ -77,7 +78,7 @@ std::unique_ptr<TlsStream> TlsStream::connect(EventLoop& loop, const SocketAddre
         stream->fail(-EPROTO, "cannot create the TLS session");
         return stream;
     }
-    stream->transport_ = TcpStream::connect(loop, to, timeout_ms, stream.get());
+    stream->transport_ = TcpStream::connect(loop, to, timeout_ms, stream.get(), receive_buffer);
     // One budget for the TCP connect and one for the handshake.
     stream->loop_.timers().schedule(stream->handshake_timer_, 2 * timeout_ms);
     return stream;
@@ -132,6 +133,7 @@ void TlsStream::on_stream_error(Stream&, int error) {
 }
 
 void TlsStream::on_stream_drained(Stream&) {
+    drain_owed_ = false;
     if (!closing_ && handshake_done_ && handler_) handler_->on_stream_drained(*this);
 }
 
@@ -246,12 +248,17 @@ void TlsStream::write(std::string_view data) {
             tls_failed_ = true;
             fail(-EPROTO, "write failed");
         }
-        return;
+    } else {
+        plaintext_out_.append(data);
+        if (handshake_done_) {  // else sealed once the handshake is done
+            if (plaintext_out_.size() >= kRecordSize) flush_plaintext();
+            else schedule_flush();
+        }
     }
-    plaintext_out_.append(data);
-    if (!handshake_done_) return;  // sealed once the handshake is done
-    if (plaintext_out_.size() >= kRecordSize) flush_plaintext();
-    else schedule_flush();
+    // The caller sees output_high() now and waits for on_stream_drained().
+    // The transport owes that only once its own queue went over the mark,
+    // and plaintext still to seal can put the sum over it alone.
+    if (output_high()) drain_owed_ = true;
 }
 
 void TlsStream::schedule_flush() {
@@ -272,7 +279,12 @@ void TlsStream::flush_plaintext() {
     if (result != 1) {
         tls_failed_ = true;
         fail(-EPROTO, "write failed");
+        return;
     }
+    // The sum was over the mark when the caller last looked, but sends that
+    // completed before this seal can leave the transport's queue under it:
+    // then the transport would never report a drain, so ask it for its flush.
+    if (drain_owed_ && !transport_->output_high()) transport_->notify_when_flushed();
 }
 
 size_t TlsStream::pending_output() const {

@@ -44,8 +44,10 @@ public:
     static std::unique_ptr<TlsStream> accept(EventLoop& loop, std::unique_ptr<Stream> transport,
                                              std::shared_ptr<const ServerContext> context,
                                              HandshakeCounters* counters = nullptr);
+    // `receive_buffer`: as TcpStream::connect's.
     static std::unique_ptr<TlsStream> connect(EventLoop& loop, const SocketAddress& to, int64_t timeout_ms,
-                                              std::shared_ptr<const ClientContext> context, StreamHandler* handler);
+                                              std::shared_ptr<const ClientContext> context, StreamHandler* handler,
+                                              int receive_buffer = 0);
     ~TlsStream() override;
 
     void set_handler(StreamHandler* handler) override { handler_ = handler; }
@@ -123,6 +125,7 @@ private:
     bool closing_ = false;
     bool pump_scheduled_ = false;
     bool flush_scheduled_ = false;
+    bool drain_owed_ = false;         // a write left output_high(): on_stream_drained() must follow
     Timer handshake_timer_;
 };
 
