@@ -412,6 +412,7 @@ struct TargetGroup {
     Duration slow_start = 0s;
     Duration connect_timeout = 5s;
     Duration response_timeout = 60s;          // 504 when the target is silent this long
+    uint32_t receive_buffer = 0;              // SO_RCVBUF per target connection; 0: kernel autotuning
     Stickiness stickiness;
     HealthCheck health_check;
     PassiveHealth passive_health;

@@ -14,7 +14,7 @@ TargetGroup Loader::load_target_group(const YamlValue& value) {
     YamlMapping map(value, {"name", "protocol", "algorithm", "cross_zone", "zone_weights", "deregistration_delay",
                             "slow_start", "connect_timeout", "response_timeout", "stickiness", "health_check", "tls",
                             "discovery", "targets", "hash_key", "passive_health", "retry_on", "retry_tries",
-                            "retry_timeout", "retry_non_idempotent"});
+                            "retry_timeout", "retry_non_idempotent", "receive_buffer"});
     TargetGroup group;
     group.pos = value.pos();
 
@@ -48,6 +48,12 @@ TargetGroup Loader::load_target_group(const YamlValue& value) {
     if (auto slow_start = map.get("slow_start")) group.slow_start = slow_start->duration(0s, 15min);
     if (auto timeout = map.get("connect_timeout")) group.connect_timeout = timeout->duration(1ms, max_duration);
     if (auto timeout = map.get("response_timeout")) group.response_timeout = timeout->duration(1ms, max_duration);
+    if (group.protocol == TargetProtocol::udp)
+        map.reject("receive_buffer", "receive_buffer is for TCP connections; it does not apply to udp target groups");
+    // The kernel caps SO_RCVBUF at net.core.rmem_max without an error; the
+    // ceiling here only refuses what no kernel would give.
+    if (auto size = map.get("receive_buffer"))
+        group.receive_buffer = static_cast<uint32_t>(size->size(4 * 1024, 256 * 1024 * 1024));
     if (auto stickiness = map.get("stickiness")) {
         load_stickiness(*stickiness, group);
         if (group.algorithm == Algorithm::hash && group.stickiness.type == Stickiness::Type::source_ip)

@@ -11,6 +11,10 @@ void set_tcp_nodelay(int fd) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+void set_receive_buffer(int fd, int bytes) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
 void set_tcp_keepalive(int fd, const conf::TcpKeepalive& keepalive) {
     int enabled = keepalive.enabled ? 1 : 0;
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &enabled, sizeof(enabled));

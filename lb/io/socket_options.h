@@ -9,6 +9,9 @@ namespace lb {
 
 // No Nagle delay: lb batches its own writes (TcpStream sends once a turn).
 void set_tcp_nodelay(int fd);
+// SO_RCVBUF: a fixed receive buffer (the kernel doubles `bytes` for its
+// bookkeeping and caps it at net.core.rmem_max), which ends autotuning.
+void set_receive_buffer(int fd, int bytes);
 // A listener's tcp_keepalive (on, with its timings, or off).
 void set_tcp_keepalive(int fd, const conf::TcpKeepalive& keepalive);
 // Both, for a listening socket and so for every client it accepts.

@@ -30,7 +30,7 @@ TcpStream::~TcpStream() {
 }
 
 std::unique_ptr<TcpStream> TcpStream::connect(EventLoop& loop, const SocketAddress& to, int64_t timeout_ms,
-                                              StreamHandler* handler) {
+                                              StreamHandler* handler, int receive_buffer) {
     std::unique_ptr<TcpStream> stream(new TcpStream(loop));
     stream->handler_ = handler;
     stream->peer_ = to;
@@ -46,6 +46,7 @@ std::unique_ptr<TcpStream> TcpStream::connect(EventLoop& loop, const SocketAddre
     }
     stream->fd_.reset(fd);
     set_tcp_nodelay(fd);
+    if (receive_buffer > 0) set_receive_buffer(fd, receive_buffer);
     stream->connecting_ = true;
     stream->connect_timeout_.tv_sec = timeout_ms / 1000;
     stream->connect_timeout_.tv_nsec = (timeout_ms % 1000) * 1000000;

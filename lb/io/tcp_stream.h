@@ -36,9 +36,11 @@ public:
     // Adopts a connected socket (accepted, or connected elsewhere).
     TcpStream(EventLoop& loop, UniqueFd fd, const SocketAddress& peer);
     // Starts a non-blocking connect. The handler hears on_stream_connected
-    // (never from inside this call).
+    // (never from inside this call). `receive_buffer` > 0 sets SO_RCVBUF
+    // before the connect (the window scale is chosen then); 0 leaves the
+    // kernel's autotuning.
     static std::unique_ptr<TcpStream> connect(EventLoop& loop, const SocketAddress& to, int64_t timeout_ms,
-                                              StreamHandler* handler);
+                                              StreamHandler* handler, int receive_buffer = 0);
     ~TcpStream() override;
 
     void set_handler(StreamHandler* handler) override { handler_ = handler; }

@@ -26,7 +26,8 @@ std::unique_ptr<Stream> UpstreamAttempts::next(StreamHandler* handler, Reuse reu
     avoid_pool_ = false;
     reused_ = stream != nullptr;
     if (!stream) {
-        stream = connector_->connect(entry->config.addr, group_->config.connect_timeout.count(), group_->tls, handler);
+        stream = connector_->connect(entry->config.addr, group_->config.connect_timeout.count(),
+                                     static_cast<int>(group_->config.receive_buffer), group_->tls, handler);
         target_->connections_total.fetch_add(1, std::memory_order_relaxed);
     }
     stream->set_handler(handler);

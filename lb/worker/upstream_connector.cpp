@@ -15,11 +15,11 @@ std::unique_ptr<Stream> WorkerUpstreams::take_idle(const TargetState& target, bo
     return stream;
 }
 
-std::unique_ptr<Stream> WorkerUpstreams::connect(const SocketAddress& to, int64_t timeout_ms,
+std::unique_ptr<Stream> WorkerUpstreams::connect(const SocketAddress& to, int64_t timeout_ms, int receive_buffer,
                                                  const std::shared_ptr<const tls::ClientContext>& tls,
                                                  StreamHandler* handler) {
-    if (tls) return tls::TlsStream::connect(loop_, to, timeout_ms, tls, handler);
-    return TcpStream::connect(loop_, to, timeout_ms, handler);
+    if (tls) return tls::TlsStream::connect(loop_, to, timeout_ms, tls, handler, receive_buffer);
+    return TcpStream::connect(loop_, to, timeout_ms, handler, receive_buffer);
 }
 
 void WorkerUpstreams::put_idle(std::shared_ptr<TargetState> target, std::unique_ptr<Stream> stream) {

@@ -29,8 +29,9 @@ public:
     // or null.
     virtual std::unique_ptr<Stream> take_idle(const TargetState& target, bool tls) = 0;
     // A new connection; `handler` hears on_stream_connected, never from
-    // inside this call. `tls` null: plain TCP.
-    virtual std::unique_ptr<Stream> connect(const SocketAddress& to, int64_t timeout_ms,
+    // inside this call. `tls` null: plain TCP. `receive_buffer`: the
+    // socket's SO_RCVBUF, 0 for the kernel's autotuning.
+    virtual std::unique_ptr<Stream> connect(const SocketAddress& to, int64_t timeout_ms, int receive_buffer,
                                             const std::shared_ptr<const tls::ClientContext>& tls,
                                             StreamHandler* handler) = 0;
     // A connection that may carry another request to `target`.
@@ -42,7 +43,7 @@ public:
     WorkerUpstreams(EventLoop& loop, UpstreamPool& pool) : loop_(loop), pool_(pool) {}
 
     std::unique_ptr<Stream> take_idle(const TargetState& target, bool tls) override;
-    std::unique_ptr<Stream> connect(const SocketAddress& to, int64_t timeout_ms,
+    std::unique_ptr<Stream> connect(const SocketAddress& to, int64_t timeout_ms, int receive_buffer,
                                     const std::shared_ptr<const tls::ClientContext>& tls,
                                     StreamHandler* handler) override;
     void put_idle(std::shared_ptr<TargetState> target, std::unique_ptr<Stream> stream) override;

@@ -12,6 +12,7 @@ import pytest
 
 from lbtest import HOST, HttpConn, free_port, get, http_listener, make_config, target_group
 from test_tls_termination import https_listener
+from test_upstream_habits import target_receive_buffers
 
 
 @pytest.fixture
@@ -42,6 +43,16 @@ def test_verified_connection_with_server_name(start_lb, tls_backends, tls_certs)
     assert echo["tls"]["version"] == "TLSv1.3"
     assert echo["tls"]["alpn"] == "http/1.1"
     assert echo["path"] == "/secure"
+
+
+def test_receive_buffer_is_set_on_https_target_connections(start_lb, tls_backends, tls_certs):
+    """The TLS connect path passes receive_buffer to its TCP socket too."""
+    _, port = start_proxy(start_lb, secure_group(tls_backends[:1], {"ca_file": tls_certs.ca.cert},
+                                                 receive_buffer="40k"))
+    with HttpConn(port) as conn:  # held open: lb's pooled connection to the target stays established
+        conn.request("GET", "/")
+        assert conn.read_response().status == 200
+        assert target_receive_buffers(tls_backends[0].port) == [2 * 40 * 1024]
 
 
 def test_without_server_name_the_ip_is_verified_and_no_sni_sent(start_lb, tls_backends, tls_certs):

@@ -1,9 +1,12 @@
 """The upstream habits nginx configs rely on (README "Algorithms", "Backup
 targets", "Passive health", "Retries"): least_connections over open
 WebSockets, hash on a request key, backup targets, max_fails without an
-active check, and retries on statuses, timeouts and connect failures."""
+active check, retries on statuses, timeouts and connect failures, and
+receive_buffer (README "Receive buffer")."""
 
+import re
 import socket
+import subprocess
 
 import pytest
 
@@ -296,3 +299,47 @@ def test_status_retry_drops_a_broken_answer_at_its_head(start_lb, backends):
         assert len(broken.requests_for("/")) >= 1
     finally:
         broken.close()
+
+
+# ---------------------------------------------------------------- receive_buffer
+
+def target_receive_buffers(target_port):
+    """The kernel receive buffer (ss's skmem rb) of every established
+    connection to target_port: lb's connections to that target (nothing
+    else connects to it in these tests)."""
+    out = subprocess.run(["ss", "-tmnH", "state", "established", f"( dport = :{target_port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    return [int(rb) for rb in re.findall(r"skmem:\([^)]*\brb(\d+)", out)]
+
+
+def default_receive_buffer():
+    """tcp_rmem's default: a new socket's buffer before autotuning grows it."""
+    with open("/proc/sys/net/ipv4/tcp_rmem") as f:
+        return int(f.read().split()[1])
+
+
+@pytest.mark.parametrize("protocol", ["http", "tcp"])
+def test_receive_buffer_is_set_on_target_connections(start_lb, backends, echo_backends, protocol):
+    """receive_buffer: 48k gives lb's connections to targets SO_RCVBUF 48k
+    (the kernel shows it doubled, 96k); without it they keep the kernel's
+    autotuned buffer, which starts at tcp_rmem's default."""
+    target = (backends if protocol == "http" else echo_backends)[0]
+    listener = http_listener if protocol == "http" else lbtest.tcp_listener
+    for receive_buffer, check in (("48k", lambda rb: rb == 2 * 48 * 1024),
+                                  (None, lambda rb: rb >= default_receive_buffer() and rb != 2 * 48 * 1024)):
+        port = free_port()
+        extra = {"receive_buffer": receive_buffer} if receive_buffer else {}
+        lb = start_lb(make_config([listener(port, "g")], [target_group("g", [target.target], protocol=protocol,
+                                                                              **extra)]))
+        with socket.create_connection((HOST, port), timeout=5) as client:
+            if protocol == "http":
+                client.sendall(b"GET / HTTP/1.1\r\nHost: lb.test\r\n\r\n")
+                assert client.recv(4096).startswith(b"HTTP/1.1 200")
+            else:
+                client.sendall(b"ping\n")
+                assert client.recv(100) == b"ping\n"
+            # The http connection is pooled after the response, the tcp one
+            # held by the open client: either way it is there to look at.
+            buffers = target_receive_buffers(target.port)
+            assert buffers and all(check(rb) for rb in buffers), (receive_buffer, buffers)
+        lb.stop()

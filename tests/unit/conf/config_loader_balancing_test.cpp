@@ -286,6 +286,12 @@ TEST(ConfigBalancingErrors, RetryTriesAndTimeout) {
               "target groups");
 }
 
+TEST(ConfigBalancingErrors, UdpGroupsHaveNoReceiveBuffer) {
+    EXPECT_EQ(group_error("    receive_buffer: 64k\n", "udp"),
+              "lb.yaml:9:5: target_groups[0].receive_buffer: receive_buffer is for TCP connections; it does not "
+              "apply to udp target groups");
+}
+
 TEST(ConfigBalancingErrors, UdpGroupsDoNotRetry) {
     EXPECT_EQ(group_error("    retry_on: [connect_failure]\n", "udp"),
               "lb.yaml:9:5: target_groups[0].retry_on: retry_on does not apply to udp target groups");

@@ -199,6 +199,12 @@ listeners:
     max_header_size: 100
 )")),
               "lb.yaml:4:22: listeners[0].max_header_size: must be between 1k and 1m");
+    EXPECT_EQ(load_error(yaml(R"(
+target_groups:
+  - name: web
+    receive_buffer: 1024
+)")),
+              "lb.yaml:3:21: target_groups[0].receive_buffer: must be between 4k and 256m");
 }
 
 TEST(ConfigErrors, IntegerOutOfRange) {

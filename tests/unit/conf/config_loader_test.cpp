@@ -295,6 +295,7 @@ target_groups:
     slow_start: 30s
     connect_timeout: 250ms
     response_timeout: 2m
+    receive_buffer: 256k
     stickiness: { type: lb_cookie }
     health_check: { path: /health, port: 8081, matcher: "200,300-399", interval: 2s }
     targets:
@@ -319,6 +320,7 @@ listeners:
     EXPECT_EQ(web.slow_start, 30s);
     EXPECT_EQ(web.connect_timeout, 250ms);
     EXPECT_EQ(web.response_timeout, 2min);
+    EXPECT_EQ(web.receive_buffer, 256u * 1024);
     EXPECT_EQ(web.stickiness.type, Stickiness::Type::lb_cookie);
     EXPECT_EQ(web.stickiness.cookie_name, "LBSTICKY");
     EXPECT_EQ(web.stickiness.duration, 24h);
@@ -347,6 +349,7 @@ listeners:
 
     const TargetGroup& hashed = config.target_groups.at(2);
     EXPECT_FALSE(hashed.cross_zone);
+    EXPECT_EQ(hashed.receive_buffer, 0u);  // absent: the kernel's autotuning
     EXPECT_EQ(hashed.zone_weights, (std::map<std::string, int>{{"zone-a", 3}, {"zone-b", 1}}));
     EXPECT_EQ(hashed.stickiness.type, Stickiness::Type::source_ip);
     EXPECT_FALSE(hashed.health_check.enabled);

@@ -82,7 +82,7 @@ public:
         }
         return nullptr;
     }
-    std::unique_ptr<Stream> connect(const SocketAddress& to, int64_t, const std::shared_ptr<const tls::ClientContext>&,
+    std::unique_ptr<Stream> connect(const SocketAddress& to, int64_t, int, const std::shared_ptr<const tls::ClientContext>&,
                                     StreamHandler* handler) override {
         auto record = std::make_shared<FakeRecord>();
         record->to = to;
