@@ -8,15 +8,16 @@
 //   run R COUNT N     every ready client emits COUNT "up"s, N a second, each at its own phase;
 //                     answers at once
 //   stats R [lat]     counts of run R (sent "up"s, received "down"s, senders still going), the
-//                     clients still ready, the disconnects so far; with "lat", the one-way
-//                     latencies (µs) of run R's "down"s
+//                     clients still ready, the disconnects so far, this process's event-loop
+//                     delay p99 since R started; with "lat", the one-way latencies (µs) of run
+//                     R's "down"s
 // Clients keep cookies (withCredentials): the proxy's stickiness cookie
 // must take each one's polling requests and its upgrade to the server that
 // issued its session. No reconnection: a client the proxy drops stays
 // dropped and is counted.
 "use strict";
 const readline = require("readline");
-const { requireIo, runOf, received, pace } = require("./socketio-common");
+const { requireIo, runOf, received, pace, loopDelayP99Ms } = require("./socketio-common");
 
 const { io } = requireIo("socket.io-client");
 
@@ -100,7 +101,7 @@ function stats(r, withLatencies) {
   const run = runOf(r);
   const out = { r, sent: run.sent, received: run.received, pending: run.pending,
                 ready: clients.filter(isReady).length, held: clients.length, disconnects,
-                disconnect_reasons: disconnectReasons };
+                disconnect_reasons: disconnectReasons, lag_p99_ms: loopDelayP99Ms() };
   if (withLatencies) out.latencies = run.latencies;
   return out;
 }

@@ -4,6 +4,7 @@
 "use strict";
 const path = require("path");
 const { createRequire } = require("module");
+const { monitorEventLoopDelay } = require("perf_hooks");
 
 // socket.io and socket.io-client come from tests/integration/socketio's
 // node_modules (npm ci there), the versions the integration tests pin.
@@ -19,9 +20,16 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 // Counts per run, by the run number every message carries: the servers and
 // the clients start a run a few milliseconds apart, and a message of run R
 // that arrives before its receiver started R still counts for R.
+// Each run also resets this process's event-loop delay histogram: how late
+// its own timers fired during the run. On the one load CPU the node
+// processes stall one another (and collect garbage); a message latency no
+// longer than these stalls is the load generator's, not the proxy's.
 const runs = new Map();
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
 function runOf(r) {
   if (!runs.has(r)) {
+    loopDelay.reset();
     runs.set(r, { sent: 0, received: 0, pending: 0, latencies: [] });
     for (const old of runs.keys()) if (old < r - 2) runs.delete(old);
   }
@@ -63,4 +71,7 @@ function pace(socket, event, r, count, rate) {
   }, Math.random() * interval);
 }
 
-module.exports = { requireIo, runOf, received, pace };
+// p99 of this process's event-loop delay since the newest run started, ms.
+const loopDelayP99Ms = () => loopDelay.percentile(99) / 1e6;
+
+module.exports = { requireIo, runOf, received, pace, loopDelayP99Ms };
