@@ -15,6 +15,11 @@ void set_receive_buffer(int fd, int bytes) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
 }
 
+void set_tcp_quickack(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 void set_tcp_keepalive(int fd, const conf::TcpKeepalive& keepalive) {
     int enabled = keepalive.enabled ? 1 : 0;
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &enabled, sizeof(enabled));

@@ -12,6 +12,10 @@ void set_tcp_nodelay(int fd);
 // SO_RCVBUF: a fixed receive buffer (the kernel doubles `bytes` for its
 // bookkeeping and caps it at net.core.rmem_max), which ends autotuning.
 void set_receive_buffer(int fd, int bytes);
+// Leaves the kernel's interactive ("pingpong") ACK mode until lb next
+// sends on the socket: ACKs go out as the bytes are read instead of
+// waiting for the delayed-ACK timer (40 ms and more).
+void set_tcp_quickack(int fd);
 // A listener's tcp_keepalive (on, with its timings, or off).
 void set_tcp_keepalive(int fd, const conf::TcpKeepalive& keepalive);
 // Both, for a listening socket and so for every client it accepts.

@@ -394,6 +394,13 @@ int TcpStream::splice_sink_fd() const {
 
 bool TcpStream::pause_for_splice() {
     if (closing_ || failed_ || eof_seen_ || connecting_ || !fd_ || first_check_) return false;
+    // What comes next is a body the pump reads as fast as it arrives. A
+    // connection that carries requests and answers is in the kernel's
+    // interactive ACK mode, where reading does not send the ACK of the
+    // last segment of a burst (only the delayed-ACK timer does, 40 ms or
+    // more, while the sender waits on it); HAProxy's slower reads fill the
+    // window, and each one reopening it is ACKed at once.
+    set_tcp_quickack(fd_.get());
     stop_reading();
     notify_paused_ = true;
     if (!recv_armed_) {

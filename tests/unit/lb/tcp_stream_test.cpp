@@ -282,6 +282,44 @@ TEST_F(TcpStreamTest, APausingReaderHoldsNoMoreThanTheReceiveBuffers) {
     ::close(far);
 }
 
+// A target's connection carries requests and answers, so the kernel keeps
+// it in its interactive ACK mode, where the ACK of a burst's last segment
+// waits for the delayed-ACK timer (40 ms and more) even after the bytes are
+// read. A stream paused to splice a body from leaves that mode: the pump
+// reads as fast as bytes arrive, and its reads must ACK them.
+TEST_F(TcpStreamTest, PausingToSpliceLeavesTheInteractiveAckMode) {
+    auto [near, far] = loopback_pair(0);
+    auto quickack = [fd = near] {
+        int value = -1;
+        socklen_t length = sizeof(value);
+        EXPECT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &value, &length), 0);
+        return value;
+    };
+    // What a request sent soon after a response's bytes does to a socket.
+    int zero = 0;
+    ASSERT_EQ(::setsockopt(near, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero)), 0);
+    ASSERT_EQ(quickack(), 0) << "the kernel did not enter its interactive ACK mode";
+
+    struct Paused final : StreamHandler {
+        void on_stream_connected(Stream&, int) override {}
+        void on_stream_data(Stream&, std::string_view) override {}
+        void on_stream_eof(Stream&) override {}
+        void on_stream_error(Stream&, int) override {}
+        void on_stream_drained(Stream&) override {}
+        void on_stream_paused(Stream&) override { paused = true; }
+        bool paused = false;
+    } handler;
+    auto stream = std::make_unique<TcpStream>(*loop_, UniqueFd(near), SocketAddress());
+    stream->set_handler(&handler);
+    stream->start_reading();
+    ASSERT_TRUE(stream->pause_for_splice());
+    run_until([&] { return handler.paused; });
+    EXPECT_EQ(quickack(), 1) << "still in the interactive ACK mode while a body is spliced from it";
+    EXPECT_EQ(stream->splice_source_fd(), near);
+    close_stream(std::move(stream));
+    ::close(far);
+}
+
 // Records how a connect ended.
 struct ConnectResult final : StreamHandler {
     void on_stream_connected(Stream&, int e) override { error = e, done = true; }
