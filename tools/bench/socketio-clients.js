@@ -8,8 +8,8 @@
 //   run R COUNT N     every ready client emits COUNT "up"s, N a second, each at its own phase;
 //                     answers at once
 //   stats R [lat]     counts of run R (sent "up"s, received "down"s, senders still going), the
-//                     clients still ready, the disconnects so far, this process's event-loop
-//                     delay p99 since R started; with "lat", the one-way latencies (µs) of run
+//                     clients still ready, the disconnects so far, this process's longest
+//                     event-loop stall since R started; with "lat", the one-way latencies (µs) of run
 //                     R's "down"s
 // Clients keep cookies (withCredentials): the proxy's stickiness cookie
 // must take each one's polling requests and its upgrade to the server that
@@ -17,7 +17,7 @@
 // dropped and is counted.
 "use strict";
 const readline = require("readline");
-const { requireIo, runOf, received, pace, loopDelayP99Ms } = require("./socketio-common");
+const { requireIo, runOf, received, pace, longestStallMs } = require("./socketio-common");
 
 const { io } = requireIo("socket.io-client");
 
@@ -101,7 +101,7 @@ function stats(r, withLatencies) {
   const run = runOf(r);
   const out = { r, sent: run.sent, received: run.received, pending: run.pending,
                 ready: clients.filter(isReady).length, held: clients.length, disconnects,
-                disconnect_reasons: disconnectReasons, lag_p99_ms: loopDelayP99Ms() };
+                disconnect_reasons: disconnectReasons, stall_ms: longestStallMs() };
   if (withLatencies) out.latencies = run.latencies;
   return out;
 }

@@ -7,11 +7,11 @@
 //   /health                         200 and NAME (the bench's check through each proxy)
 //   /bench/run?r=R&count=C&rate=N    start run R: emit C "down"s to every connected socket, N a
 //                                    second, each socket at its own phase
-//   /bench/stats?r=R[&latencies=1]   JSON: run R's counts, this process's event-loop delay p99
-//                                    since R started (and one-way latencies of R's "up"s)
+//   /bench/stats?r=R[&latencies=1]   JSON: run R's counts, this process's longest event-loop
+//                                    stall since R started (and one-way latencies of R's "up"s)
 "use strict";
 const http = require("http");
-const { requireIo, runOf, received, pace, loopDelayP99Ms } = require("./socketio-common");
+const { requireIo, runOf, received, pace, longestStallMs } = require("./socketio-common");
 
 const { Server } = requireIo("socket.io");
 
@@ -29,7 +29,7 @@ function stats(r, withLatencies) {
     if (socket.conn.transport.name === "websocket") websocket += 1;
   }
   const out = { name, sockets: io.of("/").sockets.size, websocket, r, sent: run.sent, received: run.received,
-                pending: run.pending, lag_p99_ms: loopDelayP99Ms() };
+                pending: run.pending, stall_ms: longestStallMs() };
   if (withLatencies) out.latencies = run.latencies;
   return out;
 }
